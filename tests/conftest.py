@@ -1,0 +1,23 @@
+"""Shared fixtures. Reference material lives beside the project in ../shared/reference (present in CI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+def reference_path(*parts: str) -> Path:
+    """Path under ../shared/reference; skips the calling test when the reference material is absent."""
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference material not found at {path} (it sits beside the project in CI, not in a clone)")
+    return path
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    return reference_path()
