@@ -76,3 +76,44 @@ class Factory:
 
     def __len__(self) -> int:
         return len(self.objects)
+
+
+def object_key_from_arm(arm_type: str, full_name: str) -> ObjectKey | None:
+    """(type, name) of an ARM resource of a factory, or None when it is not a factory child object.
+
+    `full_name` is the evaluated ARM name `factory/child[/grandchild]`; the key's name drops the factory part
+    (`default/mpe1` for a private endpoint). Type matching is case-insensitive, as ARM's is.
+    """
+    lower = arm_type.lower()
+    prefix = ARM_PREFIX.lower()
+    if not lower.startswith(prefix):
+        return None
+    kind = OBJECT_TYPES.get(lower[len(prefix) :])
+    if kind is None:
+        return None
+    _, _, name = full_name.partition("/")
+    return ObjectKey(kind, name)
+
+
+def references_of(properties: Any) -> frozenset[ObjectKey]:
+    """Every object this one points at, wherever the reference sits.
+
+    A reference is any mapping `{"referenceName": X, "type": "<Kind>Reference"}`: in activities nested at any
+    depth (If Condition, Switch, ForEach, Until), `connectVia`, Key Vault `store`, tumbling-window
+    `referenceTrigger`, data flow sources, sinks and flowlets. Walking the whole tree instead of known paths is
+    what keeps a new activity type from hiding a reference. Expressions (`{"value": "@...", "type":
+    "Expression"}`) are not references: ADF cannot check them either.
+    """
+    found: set[ObjectKey] = set()
+    stack: list[Any] = [properties]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            kind = REFERENCE_KINDS.get(node.get("type")) if isinstance(node.get("type"), str) else None
+            name = node.get("referenceName")
+            if kind is not None and isinstance(name, str):
+                found.add(ObjectKey(kind, name))
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return frozenset(found)
