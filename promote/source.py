@@ -1,0 +1,157 @@
+"""Where templates come from: a folder on disk, or a folder at any git ref (read with git, never checked out).
+
+All git calls of the project go through this module, so that a test can build a throwaway repository and
+everything else sees only `SourceFiles`: a mapping of relative paths to bytes plus a label for messages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from promote.errors import GitError, InputError
+
+DEFAULT_SOURCE = "adf_publish_mirror/adf-ml-project"
+
+# The files of a published factory folder that matter; everything else (README, globalParameters/ copies,
+# arm-template-parameters-definition.json) is ignored.
+SINGLE_TEMPLATE = "ARMTemplateForFactory.json"
+SINGLE_PARAMETERS = "ARMTemplateParametersForFactory.json"
+LINKED_DIR = "linkedTemplates"
+LINKED_MASTER = "ArmTemplate_master.json"
+LINKED_PARAMETERS = "ArmTemplateParameters_master.json"
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """The JSON files of one factory folder. `label` says where they came from (`path` or `ref:path`)."""
+
+    label: str
+    files: dict[str, bytes]  # relative posix path -> content
+
+    def get(self, name: str) -> bytes | None:
+        return self.files.get(name)
+
+    def display(self, name: str) -> str:
+        """A file's name as a person should see it in a message."""
+        return f"{self.label.rstrip('/')}/{name}"
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A resolved git revision: what the user wrote and the commit it names."""
+
+    spec: str
+    commit: str
+
+    @property
+    def short(self) -> str:
+        return self.commit[:8]
+
+
+def _git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(repo), *args], input=input, capture_output=True, check=False, timeout=120
+        )
+    except FileNotFoundError as exc:  # pragma: no cover - git is on every supported machine
+        raise GitError("git is not installed or not on PATH") from exc
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip() or f"git {' '.join(args)} failed"
+        raise GitError(message)
+    return proc.stdout
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The top of the git work tree holding `start` (default: the current directory)."""
+    where = (start or Path.cwd()).resolve()
+    if where.is_file():
+        where = where.parent
+    return Path(_git(where, "rev-parse", "--show-toplevel").decode().strip())
+
+
+def resolve_ref(repo: Path, ref: str) -> Revision:
+    """Any ref `git rev-parse` accepts -> the commit it names; an unknown ref is bad input (exit 2)."""
+    try:
+        commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except GitError:
+        commit = ""
+    if not commit:
+        raise InputError.single(
+            str(repo), f"'{ref}' is neither an existing path nor a git revision", hint="check the ref or the path"
+        )
+    return Revision(ref, commit)
+
+
+def read_path(path: Path) -> SourceFiles:
+    """The JSON files under a folder on disk (or the single file given)."""
+    if path.is_file():
+        return SourceFiles(str(path.parent), {path.name: path.read_bytes()})
+    if not path.is_dir():
+        raise InputError.single(str(path), "no such file or folder")
+    files = {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in sorted(path.rglob("*.json"))
+        if p.is_file() and ".git" not in p.parts
+    }
+    return SourceFiles(str(path), files)
+
+
+def read_ref(repo: Path, revision: Revision, folder: str) -> SourceFiles:
+    """The JSON files of `folder` (relative to the repo root) as they were at `revision`, via one `git cat-file`.
+
+    `git ls-tree` lists the blobs and a single `--batch` process streams them: reading a large factory at a ref
+    costs two processes, not one per file.
+    """
+    folder = PurePosixPath(folder).as_posix().strip("/")
+    listing = _git(repo, "ls-tree", "-r", "-z", revision.commit, "--", folder or ".")
+    entries: list[tuple[str, str]] = []
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        _mode, kind, blob = meta.decode().split()
+        rel = name.decode()
+        if kind != "blob" or not rel.endswith(".json"):
+            continue
+        if folder:
+            rel = rel[len(folder) + 1 :]
+        entries.append((rel, blob))
+    label = f"{revision.spec}:{folder}" if folder else f"{revision.spec}:"
+    if not entries:
+        raise InputError.single(
+            label,
+            f"no JSON files under '{folder or '.'}' at {revision.spec} ({revision.short})",
+            hint="pass --source with the factory folder inside the repository",
+        )
+    batch = _git(repo, "cat-file", "--batch", input="".join(f"{blob}\n" for _, blob in entries).encode())
+    files: dict[str, bytes] = {}
+    pos = 0
+    for rel, _blob in entries:
+        header_end = batch.index(b"\n", pos)
+        size = int(batch[pos:header_end].split()[2])
+        start = header_end + 1
+        files[rel] = batch[start : start + size]
+        pos = start + size + 1
+    return SourceFiles(label, files)
+
+
+def read_source(spec: str, *, folder: str = DEFAULT_SOURCE, repo: Path | None = None) -> tuple[SourceFiles, Revision | None]:
+    """`spec` is a path that exists, or else a git revision whose `folder` is read.
+
+    Returns the files and, for a revision, the resolved commit (None for a path). A path wins over a ref of
+    the same name, as a person who typed an existing path means the path.
+    """
+    as_path = Path(spec)
+    if as_path.exists():
+        return read_path(as_path), None
+    root = repo or repo_root()
+    revision = resolve_ref(root, spec)
+    return read_ref(root, revision, folder), revision
+
+
+def commits_touching(repo: Path, folder: str, ref: str = "HEAD") -> list[str]:
+    """Commits that changed `folder`, oldest first: the publish history of a factory."""
+    out = _git(repo, "log", "--format=%H", "--reverse", ref, "--", folder).decode().split()
+    return out
