@@ -47,7 +47,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promote.errors import EnvironmentFileError, Problem
-from promote.factory import OBJECT_TYPES, Factory, ObjectKey
+from promote.factory import OBJECT_TYPES, Factory, ObjectKey, references_of
 
 if TYPE_CHECKING:
     from promote.arm.template import ParameterSpec
@@ -1198,9 +1198,14 @@ def _strings_in(value: Any) -> set[str]:
     return set()
 
 
-def _template_values(
+def template_values(
     env: Environment, parameters: Mapping[str, ParameterSpec]
 ) -> tuple[TemplateValues, list[Problem]]:
+    """The environment's values for a template, with the problems found; the values hold what could be given.
+
+    `values_for_template` refuses on any problem; a diff's older side uses this directly, since an
+    environment written for today's template may name parameters an older version did not have.
+    """
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     deployment: dict[str, dict[str, Any]] = {}
@@ -1278,7 +1283,7 @@ def _template_values(
 
 def check_parameters(env: Environment, parameters: Mapping[str, ParameterSpec]) -> list[Problem]:
     """Every problem of the environment's parameter values against a template's declarations."""
-    return _template_values(env, parameters)[1]
+    return template_values(env, parameters)[1]
 
 
 def values_for_template(env: Environment, parameters: Mapping[str, ParameterSpec]) -> TemplateValues:
@@ -1287,7 +1292,7 @@ def values_for_template(env: Environment, parameters: Mapping[str, ParameterSpec
     `factoryName` comes from `target.factory` unless the file gives it. Raises EnvironmentFileError with every
     problem (undeclared or missing parameters, plaintext secrets, wrong types).
     """
-    result, problems = _template_values(env, parameters)
+    result, problems = template_values(env, parameters)
     if problems:
         raise EnvironmentFileError(problems)
     return result
@@ -1361,7 +1366,7 @@ def _set_path(root: dict[str, Any], path: Sequence[Segment], value: Any) -> tupl
     return None
 
 
-def _apply(env: Environment, factory: Factory) -> tuple[Factory, list[Problem]]:
+def overrides_applied(env: Environment, factory: Factory) -> tuple[Factory, list[Problem]]:
     """Apply every override in order on copies of the touched objects; collect what does not resolve.
 
     Check and apply share this so that an override that adds a key seen by a later one checks the same way.
@@ -1407,21 +1412,23 @@ def _apply(env: Environment, factory: Factory) -> tuple[Factory, list[Problem]]:
                     hint=hint,
                 )
             )
+    for key in copied:  # an override may change a referenceName: references follow the new properties
+        objects[key] = dataclasses.replace(objects[key], references=references_of(objects[key].properties))
     return dataclasses.replace(factory, objects=objects), problems
 
 
 def check_overrides(env: Environment, factory: Factory) -> list[Problem]:
     """Every override whose object is missing from the factory or whose path does not resolve in it."""
-    return _apply(env, factory)[1]
+    return overrides_applied(env, factory)[1]
 
 
 def apply_overrides(env: Environment, factory: Factory) -> Factory:
     """A new Factory with the overrides set; the input is untouched and untouched objects are shared.
 
-    Raises EnvironmentFileError with every override that does not resolve. Note: `references` of an object are
-    kept as they were; an override that changes a `referenceName` needs them recomputed by the caller.
+    Raises EnvironmentFileError with every override that does not resolve. References of an overridden object
+    are recomputed, since an override may change a `referenceName`.
     """
-    result, problems = _apply(env, factory)
+    result, problems = overrides_applied(env, factory)
     if problems:
         raise EnvironmentFileError(problems)
     return result
