@@ -75,11 +75,7 @@ def load_side(
         factory = apply_overrides(env, evaluate(published, values.values))
     else:
         values, _ = template_values(env, published.parameters)
-        merged = {
-            name: value
-            for name, value in published.published_values.items()
-            if name in published.parameters
-        }
+        merged = {name: value for name, value in published.published_values.items() if name in published.parameters}
         merged.update(values.values)
         factory, _ = overrides_applied(env, evaluate(published, merged))
     return Side(label, factory, published, revision, env, values)

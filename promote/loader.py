@@ -135,15 +135,15 @@ def open_published(files: SourceFiles) -> Published:
 
 def _open_linked(files: SourceFiles, prefix: str) -> Published:
     master = _parse(files, f"{prefix}{LINKED_MASTER}")
-    on_disk = {
-        name for name in files.files if name.startswith(prefix) and _PART_NAME.search(PurePosixPath(name).name)
-    }
+    on_disk = {name for name in files.files if name.startswith(prefix) and _PART_NAME.search(PurePosixPath(name).name)}
     named: list[str] = []
     for resource in master.template.get("resources") or []:
         if str(resource.get("type", "")).lower() != _DEPLOYMENTS:
             continue
         uri = str(((resource.get("properties") or {}).get("templateLink") or {}).get("uri", ""))
-        match = _PART_LINK.search(uri)  # the uri is still an expression here: concat(containerUri, '/ArmTemplate_0.json', ...)
+        match = _PART_LINK.search(
+            uri
+        )  # the uri is still an expression here: concat(containerUri, '/ArmTemplate_0.json', ...)
         if not match:
             raise TemplateError.single(
                 master.display,

@@ -137,7 +137,9 @@ def read_ref(repo: Path, revision: Revision, folder: str) -> SourceFiles:
     return SourceFiles(label, files)
 
 
-def read_source(spec: str, *, folder: str = DEFAULT_SOURCE, repo: Path | None = None) -> tuple[SourceFiles, Revision | None]:
+def read_source(
+    spec: str, *, folder: str = DEFAULT_SOURCE, repo: Path | None = None
+) -> tuple[SourceFiles, Revision | None]:
     """`spec` is a path that exists, or else a git revision whose `folder` is read.
 
     Returns the files and, for a revision, the resolved commit (None for a path). A path wins over a ref of

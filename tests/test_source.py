@@ -24,7 +24,10 @@ def test_reads_a_folder_at_a_ref_without_checking_it_out(repo):
 
     files = read_ref(repo.path, resolve_ref(repo.path, first), "f")
 
-    assert files.files == {"ARMTemplateForFactory.json": b'{"v": 1}', "linkedTemplates/ArmTemplate_0.json": b'{"part": 0}'}
+    assert files.files == {
+        "ARMTemplateForFactory.json": b'{"v": 1}',
+        "linkedTemplates/ArmTemplate_0.json": b'{"part": 0}',
+    }
     assert files.label == f"{first}:f"
     # the work tree still holds the newest version: nothing was checked out
     assert (repo.path / "f/ARMTemplateForFactory.json").read_text() == '{"v": 2}'
