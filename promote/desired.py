@@ -67,7 +67,12 @@ def load_side(
     folder = source or (env.source if env and env.source else None) or DEFAULT_SOURCE
     files, revision = read_source(spec if spec is not None else str(root / folder), folder=folder, repo=root)
     published = open_published(files)
-    label = f"{revision.spec} ({revision.short})" if revision else files.label
+    if revision is None:
+        label = files.label
+    elif revision.commit.startswith(revision.spec):
+        label = revision.short
+    else:
+        label = f"{revision.spec} ({revision.short})"
     if env is None:
         return Side(label, evaluate(published), published, revision, None, None)
     if strict:

@@ -75,7 +75,7 @@ def test_text_view(diff: Diff) -> None:
         "~ pipelines/train_mnist",
         '~ activities[name=train].typeProperties.command: "python train.py" -> "python train.py --epochs 5"',
         "~ activities[name=train].typeProperties.folderPath",  # 100 characters: left out, not cut
-        "Plan: 2 to create, 2 to update, 1 to delete, 1 unchanged.",
+        "Changes: 2 to create, 2 to update, 1 to delete, 1 unchanged.",
     ]
 
 
@@ -108,7 +108,7 @@ def test_markdown_view(diff: Diff) -> None:
         "|---:|---:|---:|---:|",
         "| 2 | 2 | 1 | 1 |",
     ]
-    assert "Plan: 2 to create, 2 to update, 1 to delete, 1 unchanged." in lines
+    assert "Changes: 2 to create, 2 to update, 1 to delete, 1 unchanged." in lines
     assert "- `+ datasets/new_ds`" in lines
     assert "- `- pipelines/old`" in lines
     start = lines.index("<details><summary>~ pipelines/train_mnist</summary>")

@@ -36,10 +36,10 @@ def path_line(detail: PathChange) -> str:
 
 
 def plan_line(diff: Diff) -> str:
-    """`Plan: 2 to create, 1 to update, 0 to delete, 14 unchanged.`"""
+    """`Changes: 2 to create, 1 to update, 0 to delete, 14 unchanged.`"""
     s = diff.summary
     return (
-        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
+        f"Changes: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
         f"{s['unchanged']} unchanged."
     )
 

@@ -17,7 +17,7 @@ def render_diff(diff: Diff) -> str:
           ~ activities[name=train].typeProperties.command: "python a.py" -> "python b.py"
       + pipelines/new_pipe
 
-    Plan: 1 to create, 1 to update, 0 to delete, 14 unchanged.
+    Changes: 1 to create, 1 to update, 0 to delete, 14 unchanged.
     ```
     """
     lines = [f"Diff: {diff.from_label} -> {diff.to_label}", ""]
