@@ -1,13 +1,16 @@
 """Desired state: a published factory at some version, evaluated with an environment's values and overrides.
 
-This is the join of the first arrows of the flow (source → template → environment). `strict` is for the
-side being deployed: every parameter and override must fit it. The older side of a diff is read leniently,
-because an environment file describes today's template, not every version before it.
+This is the join of the first arrows of the flow (source → template → environment). An environment file is
+written for today's template. Deploying or diffing an older version (a rollback, the first commits of a
+history) meets parameters that version did not declare and overrides of objects it did not have yet: those
+are left out with a warning. Everything else that does not fit is an error. `promote validate` is strict about
+all of it (`strict=True`), so a typo cannot hide behind the lenience.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from promote.environment import (
@@ -16,12 +19,10 @@ from promote.environment import (
     apply_overrides,
     find_environment,
     load_environment,
-    overrides_applied,
-    template_values,
     values_for_template,
 )
 from promote.errors import GitError
-from promote.factory import Factory
+from promote.factory import Factory, ObjectKey
 from promote.loader import Published, evaluate, open_published
 from promote.source import DEFAULT_SOURCE, Revision, read_source, repo_root
 
@@ -36,6 +37,7 @@ class Side:
     revision: Revision | None
     env: Environment | None
     values: TemplateValues | None  # the environment's values (None without an environment)
+    warnings: list[str] = field(default_factory=list)
 
 
 def project_root() -> Path:
@@ -48,7 +50,44 @@ def project_root() -> Path:
 
 def load_env(name: str, root: Path | None = None) -> Environment:
     root = root or project_root()
-    return load_environment(find_environment(name, root / "environments"))
+    return load_environment(find_environment(name, root))
+
+
+def fit_parameters(env: Environment, published: Published) -> tuple[Environment, list[str]]:
+    """The environment without values for parameters this version does not declare, and a warning for each."""
+    declared = {name.lower() for name in published.parameters}
+    kept = {k: v for k, v in env.parameters.items() if k.lower() in declared}
+    dropped = sorted(set(env.parameters) - set(kept))
+    warnings = [f"{env.file}: parameters.{name}: {published.label} does not declare it; left out" for name in dropped]
+    return dataclasses.replace(env, parameters=kept), warnings
+
+
+def fit_overrides(env: Environment, factory: Factory) -> tuple[Environment, list[str]]:
+    """The environment without overrides of objects this version does not have, and a warning for each."""
+    present = {ObjectKey(k.type, k.name.lower()) for k in factory.objects}
+    kept = tuple(o for o in env.overrides if ObjectKey(o.object.type, o.object.name.lower()) in present)
+    warnings = [
+        f"{env.file}:{o.line}: override of {o.object}: {factory.source} has no such object; left out"
+        for o in env.overrides
+        if o not in kept
+    ]
+    return dataclasses.replace(env, overrides=kept), warnings
+
+
+def desired_factory(
+    published: Published, env: Environment, *, strict: bool = False
+) -> tuple[Factory, TemplateValues, list[str]]:
+    """Evaluate `published` with `env`'s values and overrides; (factory, values, warnings)."""
+    warnings: list[str] = []
+    fitted = env
+    if not strict:
+        fitted, warnings = fit_parameters(env, published)
+    values = values_for_template(fitted, published.parameters)
+    factory = evaluate(published, values.values)
+    if not strict:
+        fitted, more = fit_overrides(fitted, factory)
+        warnings += more
+    return apply_overrides(fitted, factory), values, warnings
 
 
 def load_side(
@@ -57,7 +96,7 @@ def load_side(
     source: str | None = None,
     env_name: str | None = None,
     env: Environment | None = None,
-    strict: bool = True,
+    strict: bool = False,
     root: Path | None = None,
 ) -> Side:
     """`spec` is a path or a git revision (None: the factory folder on disk)."""
@@ -75,12 +114,5 @@ def load_side(
         label = f"{revision.spec} ({revision.short})"
     if env is None:
         return Side(label, evaluate(published), published, revision, None, None)
-    if strict:
-        values = values_for_template(env, published.parameters)
-        factory = apply_overrides(env, evaluate(published, values.values))
-    else:
-        values, _ = template_values(env, published.parameters)
-        merged = {name: value for name, value in published.published_values.items() if name in published.parameters}
-        merged.update(values.values)
-        factory, _ = overrides_applied(env, evaluate(published, merged))
-    return Side(label, factory, published, revision, env, values)
+    factory, values, warnings = desired_factory(published, env, strict=strict)
+    return Side(label, factory, published, revision, env, values, warnings)

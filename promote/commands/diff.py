@@ -23,8 +23,10 @@ def render(diff: Diff, fmt: str) -> str:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    before = load_side(args.from_ or "HEAD", source=args.source, env_name=args.env, strict=False)
-    after = load_side(args.to, source=args.source, env_name=args.env, strict=True)
+    before = load_side(args.from_ or "HEAD", source=args.source, env_name=args.env)
+    after = load_side(args.to, source=args.source, env=before.env)
+    for warning in dict.fromkeys(before.warnings + after.warnings):
+        print(f"warning: {warning}", file=sys.stderr)
     diff = diff_factories(before.factory, after.factory, from_label=before.label, to_label=after.label)
     sys.stdout.write(render(diff, args.format))
     return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK
