@@ -1,0 +1,62 @@
+"""The plan: what a deploy will do, as plain data, built with no I/O (see DESIGN.md, "One direction of flow").
+
+- `steps`: the step dataclasses and `Plan`; the executor and the views are visitors over `Plan.steps`.
+- `order`: references -> write waves, mirrored delete waves, and the one total order of steps.
+- `template`: the ARM template(s) that write the objects, split under ARM's limits.
+- `builder`: `build_plan(desired=, live=, diff=, env=, ...)`.
+- `planfile`: JSON out and in, the content hash, the staleness check.
+"""
+
+from promote.plan.builder import build_plan, deployment_name
+from promote.plan.planfile import ensure_fresh, from_json, is_stale, plan_hash, to_json
+from promote.plan.steps import (
+    FORMAT_VERSION,
+    PHASE_TITLES,
+    DeleteObject,
+    Deploy,
+    DeploymentParameter,
+    Kept,
+    Phase,
+    Plan,
+    RecordTriggers,
+    RunPipeline,
+    StartTrigger,
+    Step,
+    StepVisitor,
+    StopTrigger,
+    TagFactory,
+    Target,
+    TriggerRecord,
+    Write,
+)
+from promote.plan.template import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "FORMAT_VERSION",
+    "PHASE_TITLES",
+    "DeleteObject",
+    "Deploy",
+    "DeploymentParameter",
+    "Kept",
+    "Limits",
+    "Phase",
+    "Plan",
+    "RecordTriggers",
+    "RunPipeline",
+    "StartTrigger",
+    "Step",
+    "StepVisitor",
+    "StopTrigger",
+    "TagFactory",
+    "Target",
+    "TriggerRecord",
+    "Write",
+    "build_plan",
+    "deployment_name",
+    "ensure_fresh",
+    "from_json",
+    "is_stale",
+    "plan_hash",
+    "to_json",
+]

@@ -1,0 +1,76 @@
+"""A plan as markdown, for a GitHub job summary: the same steps and words as the text view
+(`plan_text.describe`), with a summary table, one section per phase and each deployment's objects folded."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from promote.plan.steps import PHASE_TITLES, Deploy, Phase, Plan
+from promote.render.plan_text import describe, empty_phase_text, kept_line, running_untouched
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks in the text."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _text(text: str) -> str:
+    """Plain text made inert for markdown (names can hold `*`, `_`, `<`)."""
+    return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+
+
+def render_plan(plan: Plan) -> str:
+    t = plan.target
+    s = plan.summary
+    lines = [
+        f"## Deployment plan: {_code(plan.environment)} → {_code(t.factory)}",
+        "",
+        f"Commit {_code(plan.commit)} from {_code(plan.source)}, plan {_code(plan.hash[:16])}, made "
+        f"{plan.created}. Resource group {_code(t.resource_group)}, subscription {_code(t.subscription)}."
+        + (" **Full deployment: every object is written.**" if plan.full else ""),
+        "",
+        "| + create | ~ update | - delete | unchanged |",
+        "|---:|---:|---:|---:|",
+        f"| {s.get('create', 0)} | {s.get('update', 0)} | {s.get('delete', 0)} | {s.get('unchanged', 0)} |",
+        "",
+    ]
+    number = 0
+    for phase in Phase:
+        lines += [f"### {PHASE_TITLES[phase]}", ""]
+        steps = [step for step in plan.steps if step.phase == phase]
+        if not steps:
+            lines += [f"_{_text(empty_phase_text(plan, phase))}_", ""]
+        for step in steps:
+            number += 1
+            text = describe(step)
+            if isinstance(step, Deploy):
+                lines += [
+                    f"<details><summary>{number}. {html.escape(text.title, quote=False)}</summary>",
+                    "",
+                    "```",
+                    *text.details,
+                    "```",
+                    "",
+                    "</details>",
+                    "",
+                ]
+                continue
+            lines.append(f"{number}. {_text(text.title)}")
+            lines.extend(f"   - {_text(detail)}" for detail in text.details)
+        if steps and not isinstance(steps[-1], Deploy):
+            lines.append("")
+        if phase == Phase.STOP_TRIGGERS and steps and running_untouched(plan):
+            lines += [f"Keep running, untouched: {_text(', '.join(running_untouched(plan)))}", ""]
+        if phase == Phase.DELETE and plan.kept:
+            lines += ["**Kept, not deleted:**", ""]
+            lines += [f"- {_text(kept_line(kept))}" for kept in plan.kept]
+            lines.append("")
+    if plan.notes:
+        lines += ["### Notes", ""]
+        lines += [f"- {_text(note)}" for note in plan.notes]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,226 @@
+"""A plan as text, for the person who approves a production deploy: every step numbered, in the order it
+runs, with the objects it touches, the triggers it stops and starts and why, what is kept and why, and the
+smoke pipelines.
+
+The view is a visitor over the same steps the executor runs (`describe`), so what is shown is what runs.
+No secrets: templates are never printed, secure parameters only say where their value comes from, and smoke
+parameter values that could be secret show as `<secret>`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from promote.plan.steps import (
+    PHASE_TITLES,
+    TAG_COMMIT,
+    TAG_PLAN,
+    TAG_PREVIOUS_COMMIT,
+    TAG_TIME,
+    DeleteObject,
+    Deploy,
+    Kept,
+    Phase,
+    Plan,
+    RecordTriggers,
+    RunPipeline,
+    StartTrigger,
+    Step,
+    StopTrigger,
+    TagFactory,
+    Write,
+)
+
+GLYPHS = {"create": "+", "update": "~", "rewrite": "=", "delete": "-"}
+MAX_PATHS = 5  # changed paths shown per object; `promote diff` shows them all, with values
+SECRET = "<secret>"
+_SENSITIVE = re.compile(r"password|passwd|pwd|secret|token|credential|connectionstring|sas|key$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"<(?:keyvault|secure):")
+KEPT_REASONS = {
+    "deletion-disabled": "deletion is disabled",
+    "protected": "protected",
+    "referenced": "still referenced",
+    "in-source": "in the source",
+    "global-parameters": "global parameters",
+}
+
+
+@dataclass
+class StepText:
+    """One step for people: a title line and detail lines below it (no indentation, no numbering)."""
+
+    title: str
+    details: list[str] = field(default_factory=list)
+
+
+def write_line(write: Write) -> str:
+    """`~ datasets/ds_in: typeProperties.location.fileName, ...`"""
+    line = f"{GLYPHS[write.action]} {write.key}"
+    if write.renamed_from is not None:
+        line += f" (was {write.key.type}/{write.renamed_from})"
+    if write.paths:
+        shown = ", ".join(write.paths[:MAX_PATHS])
+        more = len(write.paths) - MAX_PATHS
+        line += f": {shown}" + (f" and {more} more" if more > 0 else "")
+    elif write.action == "rewrite":
+        line += " (unchanged, rewritten)"
+    return line
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def shown_value(key: str, value: Any) -> str:
+    """A smoke parameter value, or `<secret>` where it could be one."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if _SENSITIVE.search(key) or _PLACEHOLDER.search(text):
+        return SECRET
+    return json.dumps(value, ensure_ascii=False) if len(text) <= 80 else "(long value)"
+
+
+class Describer:
+    """The explaining visitor: each step as `StepText`."""
+
+    def visit_record_triggers(self, step: RecordTriggers) -> StepText:
+        if not step.triggers:
+            return StepText("record trigger states (the factory has no triggers)")
+        started = [t.name for t in step.triggers if t.started]
+        other = [f"{t.name} ({t.runtime_state})" for t in step.triggers if not t.started]
+        details = []
+        if started:
+            details.append("started: " + ", ".join(started))
+        if other:
+            details.append("not started: " + ", ".join(other))
+        n = len(step.triggers)
+        return StepText(f"record the state of {n} trigger{'s' if n != 1 else ''} (to restore them on failure)", details)
+
+    def visit_stop_trigger(self, step: StopTrigger) -> StepText:
+        action = f"stop triggers/{step.name}"
+        if step.unsubscribe:
+            action += f" and unsubscribe it from events (wait up to {_seconds(step.subscription_timeout)})"
+        return StepText(f"{action}: {'; '.join(step.reasons)}")
+
+    def visit_deploy(self, step: Deploy) -> StepText:
+        n = len(step.writes)
+        part = f"part {step.part} of {step.parts}, " if step.parts > 1 else ""
+        title = f"deploy {step.name} ({part}{n} object{'s' if n != 1 else ''}, {_size(step.template_bytes)})"
+        details: list[str] = []
+        wave = None
+        for write in step.writes:
+            if write.wave != wave:
+                wave = write.wave
+                details.append(f"wave {wave}:")
+            details.append(f"  {write_line(write)}")
+        if step.parameters:
+            details.append("secure parameters: " + "; ".join(f"{p.name} from {p.source_text}" for p in step.parameters))
+        if step.after:
+            details.append("after: " + ", ".join(step.after))
+        return StepText(title, details)
+
+    def visit_delete_object(self, step: DeleteObject) -> StepText:
+        return StepText(f"{GLYPHS['delete']} {step.key}")
+
+    def visit_start_trigger(self, step: StartTrigger) -> StepText:
+        if step.subscribe:
+            action = (
+                f"subscribe triggers/{step.name} to events, wait up to {_seconds(step.subscription_timeout)} "
+                "for the subscription, then start it"
+            )
+        else:
+            action = f"start triggers/{step.name}"
+        return StepText(f"{action}: {step.reason}")
+
+    def visit_run_pipeline(self, step: RunPipeline) -> StepText:
+        title = f"run pipelines/{step.pipeline} and wait up to {_seconds(step.timeout)} for it to succeed"
+        details = []
+        if step.parameters:
+            details.append("parameters: " + ", ".join(f"{k}={shown_value(k, v)}" for k, v in step.parameters.items()))
+        return StepText(title, details)
+
+    def visit_tag_factory(self, step: TagFactory) -> StepText:
+        tags = [f"{TAG_COMMIT}={step.commit}", f"{TAG_PLAN}=<this plan's hash>", f"{TAG_TIME}=<when applied>"]
+        if step.previous_commit:
+            tags.append(f"{TAG_PREVIOUS_COMMIT}={step.previous_commit}")
+        return StepText("tag the factory (tags only): " + ", ".join(tags))
+
+
+def describe(step: Step) -> StepText:
+    return step.accept(Describer())
+
+
+def header_lines(plan: Plan) -> list[str]:
+    t = plan.target
+    s = plan.summary
+    lines = [
+        f"Plan for {plan.environment}: factory {t.factory} "
+        f"(resource group {t.resource_group}, subscription {t.subscription})",
+        f"Commit {plan.commit} from {plan.source} (published factory {plan.factory}), made {plan.created}",
+        f"Plan {plan.hash}, computed against live state {plan.live_fingerprint or '(none)'}",
+        f"Changes: {s.get('create', 0)} to create, {s.get('update', 0)} to update, "
+        f"{s.get('delete', 0)} to delete, {s.get('unchanged', 0)} unchanged."
+        + (f" {len(plan.kept)} of the deletions are kept (see {PHASE_TITLES[Phase.DELETE]})." if plan.kept else "")
+        + (" Full deployment: every object is written." if plan.full else ""),
+    ]
+    return lines
+
+
+def running_untouched(plan: Plan) -> list[str]:
+    """Started triggers the plan neither stops nor deletes: they keep running throughout."""
+    stopped = {s.name.casefold() for s in plan.steps_of(StopTrigger)}
+    records = plan.steps_of(RecordTriggers)
+    return [t.name for r in records for t in r.triggers if t.started and t.name.casefold() not in stopped]
+
+
+def empty_phase_text(plan: Plan, phase: Phase) -> str:
+    if phase == Phase.STOP_TRIGGERS:
+        running = running_untouched(plan)
+        return "no trigger is stopped" + (f" ({', '.join(running)} keep running)" if running else "")
+    if phase == Phase.WRITE:
+        return "nothing to write"
+    if phase == Phase.DELETE:
+        return "nothing to delete"
+    if phase == Phase.START_TRIGGERS:
+        return "no trigger is started"
+    if phase == Phase.VERIFY:
+        return "no smoke pipelines configured"
+    return "nothing"
+
+
+def kept_line(kept: Kept) -> str:
+    return f"{kept.key}: {KEPT_REASONS.get(kept.reason, kept.reason)}" + (f" ({kept.detail})" if kept.detail else "")
+
+
+def render_plan(plan: Plan) -> str:
+    lines = [*header_lines(plan), ""]
+    number = 0
+    for phase in Phase:
+        lines.append(f"{PHASE_TITLES[phase]}:")
+        steps = [step for step in plan.steps if step.phase == phase]
+        if not steps:
+            lines.append(f"      ({empty_phase_text(plan, phase)})")
+        for step in steps:
+            number += 1
+            text = describe(step)
+            lines.append(f"  {number:>3}. {text.title}")
+            lines.extend(f"         {detail}" for detail in text.details)
+        if phase == Phase.STOP_TRIGGERS and steps:
+            running = running_untouched(plan)
+            if running:
+                lines.append(f"       keep running, untouched: {', '.join(running)}")
+        if phase == Phase.DELETE and plan.kept:
+            lines.append("       kept, not deleted:")
+            lines.extend(f"         {kept_line(kept)}" for kept in plan.kept)
+        lines.append("")
+    if plan.notes:
+        lines.append("Notes:")
+        lines.extend(f"  - {note}" for note in plan.notes)
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

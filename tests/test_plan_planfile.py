@@ -1,0 +1,145 @@
+"""The plan file: JSON round trip, content hash, tamper and version refusal, staleness."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+
+import pytest
+
+from promote.environment import SmokePipeline
+from promote.errors import EXIT_INPUT, InputError
+from promote.plan import FORMAT_VERSION, Deploy, ensure_fresh, from_json, is_stale, plan_hash, to_json
+from promote.plan.steps import RunPipeline, TagFactory
+from tests.test_plan_support import NOW, changed, environment, live_of, plan_for, realistic, without
+
+
+def _busy_plan():
+    """A plan with every step kind: stops, a split write, deletes, starts, smoke, tags, kept, notes."""
+    source = realistic()
+    desired = changed(source, "triggers/t_blob", lambda p: p["typeProperties"].update(blobPathBeginsWith="/x/"))
+    desired = without(desired, "triggers/t_stopped", "pipelines/p_smoke")
+    from promote.plan import Limits
+
+    env = environment(
+        smoke=(SmokePipeline("p_flow", {"day": "2024-05-01", "n": 3}, timeout=300),),
+        protected=("pipelines/p_smoke",),
+    )
+    return plan_for(
+        desired, live_of(source, tags={"promote-commit": "0" * 40}), env, full=True, limits=Limits(resources=5)
+    )
+
+
+def test_round_trip_is_exact():
+    plan = _busy_plan()
+    kinds = {type(s).__name__ for s in plan.steps}
+    assert kinds == {
+        "RecordTriggers",
+        "StopTrigger",
+        "Deploy",
+        "DeleteObject",
+        "StartTrigger",
+        "RunPipeline",
+        "TagFactory",
+    }
+    assert plan.kept
+    text = to_json(plan)
+    again = from_json(text)
+    assert again == plan
+    assert to_json(again) == text
+    assert again.hash == plan.hash == plan_hash(plan)
+    assert json.loads(text)["format"] == FORMAT_VERSION
+
+
+def test_hash_is_the_content():
+    plan = _busy_plan()
+    assert len(plan.hash) == 64
+    assert plan_for(realistic(), live_of(realistic())).hash != plan.hash
+    # The same inputs give the same plan, byte for byte.
+    assert to_json(_busy_plan()) == to_json(plan)
+    later = plan_for(realistic(), live_of(realistic()), now=NOW + timedelta(seconds=1))
+    assert later.hash != plan_for(realistic(), live_of(realistic())).hash
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d["steps"].pop(),
+        lambda d: d["steps"].append({"kind": "DeleteObject", "key": {"type": "pipelines", "name": "p_top"}, "wave": 0}),
+        lambda d: next(s for s in d["steps"] if s["kind"] == "Deploy")["template"]["resources"].pop(),
+        lambda d: d.update(environment="production"),
+        lambda d: d["kept"].clear(),
+    ],
+)
+def test_an_edited_plan_is_refused(tamper):
+    data = json.loads(to_json(_busy_plan()))
+    tamper(data)
+    with pytest.raises(InputError) as caught:
+        from_json(json.dumps(data), file="plan.json")
+    assert caught.value.exit_code == EXIT_INPUT
+    assert "the plan file was edited after it was made" in str(caught.value)
+    assert str(caught.value).startswith("plan.json")
+
+
+def test_unknown_format_versions_are_refused():
+    data = json.loads(to_json(_busy_plan()))
+    data["format"] = FORMAT_VERSION + 1
+    with pytest.raises(InputError, match=r"plan format 2 is not supported"):
+        from_json(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[]", "top level is not an object"),
+        (json.dumps({"format": FORMAT_VERSION}), "missing field"),
+    ],
+)
+def test_text_that_is_not_a_plan_is_refused(text, message):
+    with pytest.raises(InputError, match=message):
+        from_json(text)
+
+
+def test_unknown_fields_and_step_kinds_are_refused():
+    data = json.loads(to_json(_busy_plan()))
+    data["steps"][0]["surprise"] = 1
+    with pytest.raises(InputError, match="unknown field"):
+        from_json(json.dumps(data))
+    data = json.loads(to_json(_busy_plan()))
+    data["steps"][0]["kind"] = "FormatDisk"
+    with pytest.raises(InputError, match="unknown step kind"):
+        from_json(json.dumps(data))
+
+
+def test_writing_a_plan_whose_hash_is_stale_is_a_bug():
+    plan = _busy_plan()
+    with pytest.raises(ValueError):
+        to_json(dataclasses.replace(plan, environment="other"))
+
+
+def test_staleness():
+    plan = _busy_plan()
+    assert not is_stale(plan, plan.live_fingerprint)
+    assert is_stale(plan, plan.live_fingerprint + "x")
+    ensure_fresh(plan, plan.live_fingerprint)
+    with pytest.raises(InputError, match="saved plan is stale") as caught:
+        ensure_fresh(plan, "other")
+    assert caught.value.exit_code == 2
+
+
+def test_bookkeeping_steps_carry_what_apply_needs():
+    plan = _busy_plan()
+    (tag,) = plan.steps_of(TagFactory)
+    tags = tag.tags(plan.hash, NOW)
+    assert tags == {
+        "promote-environment": "staging",
+        "promote-commit": plan.commit,
+        "promote-plan": plan.hash,
+        "promote-time": "2024-05-01T12:30:45Z",
+        "promote-previous-commit": "0" * 40,
+    }
+    (smoke,) = plan.steps_of(RunPipeline)
+    assert smoke == RunPipeline("p_flow", {"day": "2024-05-01", "n": 3}, 300.0, 0)
+    assert all(d.commit == plan.commit for d in plan.steps_of(Deploy))
