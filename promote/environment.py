@@ -115,6 +115,7 @@ _VAULT_ID = re.compile(
 _SECRET = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 # --------------------------------------------------------------------------------------------------- data
@@ -168,6 +169,7 @@ class ParameterValue:
     line: int | None = None
     keyvault: KeyVaultRef | None = None
     from_env: bool = False
+    env_var: str | None = None  # the variable's name when the value is exactly `${NAME}` (secure values need it)
 
     def __repr__(self) -> str:
         shown = "<from environment>" if self.from_env else repr(self.value)
@@ -844,7 +846,14 @@ class _Reader:
                 continue
             before = self.expansions
             value = self.plain(value_node, where)
-            out[name] = ParameterValue(name, value, _line(key_node), from_env=self.expansions > before)
+            whole = _WHOLE_VAR.fullmatch(value_node.value) if isinstance(value_node, ScalarNode) else None
+            out[name] = ParameterValue(
+                name,
+                value,
+                _line(key_node),
+                from_env=self.expansions > before,
+                env_var=whole.group(1) if whole else None,
+            )
         return out
 
     def keyvault(

@@ -33,7 +33,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DeploymentContext:
-    """Where a template is deployed, as `resourceId()`, `resourceGroup()`, `subscription()` and `deployment()` see it."""
+    """Where a template is deployed: what `resourceId()`, `resourceGroup()`, `subscription()`, `deployment()` see."""
 
     subscription_id: str = "00000000-0000-0000-0000-000000000000"
     resource_group: str = "local"
@@ -44,6 +44,8 @@ class DeploymentContext:
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """A declared parameter: what an environment may (or must) give a value for, and how secret it is."""
+
     name: str
     type: str  # lower case: string, securestring, int, bool, object, secureobject, array (and hand-edited number)
     has_default: bool
@@ -57,6 +59,8 @@ class ParameterSpec:
 
 @dataclass
 class EvaluatedResource:
+    """One resource with every expression evaluated; what the factory model turns into an object."""
+
     type: str  # as written in the template, e.g. Microsoft.DataFactory/factories/pipelines
     name: str  # evaluated, e.g. "adf-ml-project/train_mnist"
     api_version: str
@@ -69,6 +73,8 @@ class EvaluatedResource:
 
 @dataclass
 class EvaluatedTemplate:
+    """A template evaluated with one set of parameter values."""
+
     file: str
     parameters: dict[str, ParameterSpec]
     parameter_values: dict[str, Any]  # every declared parameter's effective value (given, or its default)
@@ -104,9 +110,10 @@ def parse_template(text: str | bytes, file: str) -> dict:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
+        what = exc.msg.removesuffix(" at")  # "Unterminated string starting at" reads badly before our "at"
         raise TemplateError.single(
             file,
-            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            f"invalid JSON: {what} at line {exc.lineno} column {exc.colno}",
             line=exc.lineno,
             hint="fix the JSON syntax there (a hand edit or a merge conflict marker is the usual cause)",
         ) from None
@@ -118,10 +125,28 @@ def parse_template(text: str | bytes, file: str) -> dict:
             f"an ARM template must be a JSON object, this file holds {_json_kind(doc)}",
             hint="is this the template ADF published (ARMTemplateForFactory.json)?",
         )
+    if _ESCAPED_KEY.search(text):  # rare: ADF escapes a property name starting with `[` as `[[`, ARM unescapes it
+        doc = _unescape_keys(doc)
     return doc
 
 
+# A JSON object key of the form "[[...]": seen in published templates (ADF escapes property names that would look
+# like expressions). Searched in the text so that the common template pays nothing for the rare one.
+_ESCAPED_KEY = re.compile(r'"\[\[(?:[^"\\]|\\.)*\]"\s*:')
+
+
+def _unescape_keys(value: Any) -> Any:
+    """`{"[[x]": v}` -> `{"[x]": v}` everywhere, as ARM does when it deploys: keys are escaped like values."""
+    if isinstance(value, dict):
+        return {(k[1:] if k.startswith("[[") and k.endswith("]") else k): _unescape_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unescape_keys(v) for v in value]
+    return value
+
+
 def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, str):
@@ -173,11 +198,10 @@ def _walk_dict(d: dict, scope: Scope) -> dict:
                     new = _walk_dict(v, scope)
                     if new is not v:
                         break
-            elif kind is list:
-                if v:
-                    new = _walk_list(v, scope)
-                    if new is not v:
-                        break
+            elif kind is list and v:
+                new = _walk_list(v, scope)
+                if new is not v:
+                    break
         else:
             return d
         out = {}
@@ -218,11 +242,10 @@ def _walk_list(items: list, scope: Scope) -> list:
                     new = _walk_dict(v, scope)
                     if new is not v:
                         break
-            elif kind is list:
-                if v:
-                    new = _walk_list(v, scope)
-                    if new is not v:
-                        break
+            elif kind is list and v:
+                new = _walk_list(v, scope)
+                if new is not v:
+                    break
         else:
             return items
         out = []
@@ -312,10 +335,14 @@ class _TemplateScope(Scope):
         lower = decl.name.lower()
         if lower in self.defaults:
             return self.defaults[lower]
+        raw = decl.spec["defaultValue"]
+        if type(raw) is str and not ("[" <= raw < "\\"):  # the usual literal default: nothing to evaluate
+            self.defaults[lower] = raw
+            return raw
         obj = f"parameters.{decl.name}"
         self._enter(f"parameters('{decl.name}')", obj)
         try:
-            value = evaluate_value(decl.spec["defaultValue"], self)
+            value = evaluate_value(raw, self)
         except ExpressionError as exc:
             exc.path.append("defaultValue")
             raise _located(self.file, obj, exc) from None
@@ -422,7 +449,9 @@ def _declare_parameters(
             continue
         lower = name.lower()
         if lower in out:
-            problems.append(Problem(file, f"parameters '{out[lower].name}' and '{name}' differ only in case", object=obj))
+            problems.append(
+                Problem(file, f"parameters '{out[lower].name}' and '{name}' differ only in case", object=obj)
+            )
             continue
         value = given_lower.get(lower)
         decl = _Declared(name=name, spec=spec, type=raw_type.lower(), given=value is not None)
@@ -551,15 +580,12 @@ def _evaluate_resources(template: dict, scope: _TemplateScope, file: str) -> lis
     return out
 
 
-def _evaluate_resource(
-    raw: dict, index: int, scope: _TemplateScope, file: str, obj: str
-) -> EvaluatedResource | None:
+def _evaluate_resource(raw: dict, index: int, scope: _TemplateScope, file: str, obj: str) -> EvaluatedResource | None:
     if "copy" in raw:
         raise TemplateError.single(
             file, "copy loops are not supported", object=obj, hint="ADF never emits them; write each resource out"
         )
-    nested = raw.get("resources")
-    if nested:
+    if raw.get("resources"):
         raise TemplateError.single(
             file,
             "nested resources are not supported",
@@ -572,23 +598,53 @@ def _evaluate_resource(
             raise TemplateError.single(file, "'condition' must evaluate to true or false", object=obj)
         if not condition:
             return None
-    name = _string_field(raw, "name", scope, file, obj)
-    rtype = _string_field(raw, "type", scope, file, obj)
-    api_version = _string_field(raw, "apiVersion", scope, file, obj)
-    properties = _field(raw, "properties", scope) if "properties" in raw else {}
-    depends_raw = raw.get("dependsOn")
-    depends_on: list[str] = []
-    if depends_raw is not None:
-        if not isinstance(depends_raw, list):
-            raise TemplateError.single(file, "'dependsOn' must be an array", object=obj)
-        evaluated = _field(raw, "dependsOn", scope)
-        for i, entry in enumerate(evaluated):
-            if not isinstance(entry, str):
+    # Fields one by one rather than one walk of the whole resource: no throw-away copy of the resource itself.
+    key = "name"
+    try:
+        name = raw.get("name")
+        if type(name) is str and "[" <= name < "\\":
+            name = evaluate_string(name, scope)
+        key = "type"
+        rtype = raw.get("type")
+        if type(rtype) is str and "[" <= rtype < "\\":
+            rtype = evaluate_string(rtype, scope)
+        key = "apiVersion"
+        api_version = raw.get("apiVersion")
+        if type(api_version) is str and "[" <= api_version < "\\":
+            api_version = evaluate_string(api_version, scope)
+        key = "properties"
+        properties = evaluate_value(raw["properties"], scope) if "properties" in raw else {}
+        key = "dependsOn"
+        depends_on = raw.get("dependsOn")
+        if depends_on:
+            depends_on = _walk_list(depends_on, scope) if type(depends_on) is list else depends_on
+        key = ""
+        other = {}
+        if len(raw) > 5 or "dependsOn" not in raw or "properties" not in raw:
+            for key, value in raw.items():
+                if key not in _RESOURCE_KEYS:
+                    other[key] = evaluate_value(value, scope)
+    except ExpressionError as exc:
+        if key:
+            exc.path.append(key)
+        raise
+    if not (type(name) is str and type(rtype) is str and type(api_version) is str):
+        for key, value in (("name", name), ("type", rtype), ("apiVersion", api_version)):
+            if type(value) is not str:
+                found = "nothing" if key not in raw else _json_kind(value)
+                raise TemplateError.single(file, f"the resource's '{key}' must be a string, found {found}", object=obj)
+    if depends_on is None:
+        depends_on = []
+    elif type(depends_on) is not list:
+        raise TemplateError.single(file, "'dependsOn' must be an array", object=obj)
+    else:
+        for i, entry in enumerate(depends_on):
+            if type(entry) is not str:
                 raise TemplateError.single(
-                    file, f"dependsOn[{i}] must be a string (a resource name or id), got {_json_kind(entry)}", object=obj
+                    file,
+                    f"dependsOn[{i}] must be a string (a resource name or id), got {_json_kind(entry)}",
+                    object=obj,
                 )
-        depends_on = list(evaluated)
-    other = {key: _field(raw, key, scope) for key in raw if key not in _RESOURCE_KEYS}
     return EvaluatedResource(
         type=rtype,
         name=name,
@@ -597,7 +653,7 @@ def _evaluate_resource(
         depends_on=depends_on,
         index=index,
         other=other,
-        name_as_written=obj if obj == raw.get("name") else "",
+        name_as_written=raw["name"],
     )
 
 
@@ -607,12 +663,3 @@ def _field(raw: dict, key: str, scope: Scope) -> Any:
     except ExpressionError as exc:
         exc.path.append(key)
         raise
-
-
-def _string_field(raw: dict, key: str, scope: Scope, file: str, obj: str) -> str:
-    if key not in raw:
-        raise TemplateError.single(file, f"the resource has no '{key}'", object=obj)
-    value = _field(raw, key, scope)
-    if not isinstance(value, str):
-        raise TemplateError.single(file, f"'{key}' must be a string, got {_json_kind(value)}", object=obj)
-    return value
