@@ -47,7 +47,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promote.errors import EnvironmentFileError, Problem
-from promote.factory import OBJECT_TYPES, Factory, ObjectKey, references_of
+from promote.factory import OBJECT_TYPES, Factory, ObjectKey
 
 if TYPE_CHECKING:
     from promote.arm.template import ParameterSpec
@@ -1421,8 +1421,6 @@ def overrides_applied(env: Environment, factory: Factory) -> tuple[Factory, list
                     hint=hint,
                 )
             )
-    for key in copied:  # an override may change a referenceName: references follow the new properties
-        objects[key] = dataclasses.replace(objects[key], references=references_of(objects[key].properties))
     return dataclasses.replace(factory, objects=objects), problems
 
 

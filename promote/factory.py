@@ -55,14 +55,26 @@ class ObjectKey:
 
 @dataclass
 class FactoryObject:
-    """One evaluated object of a factory. `properties` is the evaluated `properties` of the ARM resource."""
+    """One evaluated object of a factory. `properties` is the evaluated `properties` of the ARM resource.
+
+    `properties` is treated as immutable (it shares subtrees with the parsed template): to change an object,
+    replace it with `dataclasses.replace(obj, properties=new)`. `references`, what the object points at, is
+    computed from `properties` on first use and cached: walking every object of a 5,000-object factory costs
+    more than evaluating it, and a diff never needs it.
+    """
 
     key: ObjectKey
     properties: dict[str, Any]
     depends_on: list[str] = field(default_factory=list)
-    references: frozenset[ObjectKey] = frozenset()
     api_version: str = "2018-06-01"
     file: str = ""  # where it came from, for error messages
+    _references: frozenset[ObjectKey] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def references(self) -> frozenset[ObjectKey]:
+        if self._references is None:
+            self._references = references_of(self.properties)
+        return self._references
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 from promote.arm import DeploymentContext, ParameterSpec, evaluate_template, parse_template
 from promote.errors import Problem, TemplateError
-from promote.factory import Factory, FactoryObject, ObjectKey, object_key_from_arm, references_of
+from promote.factory import Factory, FactoryObject, ObjectKey, object_key_from_arm
 from promote.source import (
     LINKED_DIR,
     LINKED_MASTER,
@@ -231,7 +231,6 @@ def evaluate(
                 key=key,
                 properties=props,
                 depends_on=list(resource.depends_on),
-                references=references_of(props),
                 api_version=resource.api_version,
                 file=part.display,
             )

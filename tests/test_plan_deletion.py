@@ -8,7 +8,7 @@ import pytest
 
 from promote.diff import diff_factories
 from promote.errors import EXIT_INPUT, InputError
-from promote.factory import Factory, FactoryObject, ObjectKey, references_of
+from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState
 from promote.plan import DeleteObject, Deploy, StopTrigger, build_plan
 from tests.test_plan_support import (
@@ -74,9 +74,7 @@ def test_protected_objects_are_never_deleted():
         name=desired.name,
         objects={
             k: (
-                o
-                if k.name != "ls_sql"
-                else FactoryObject(k, {"type": "AzureSqlDatabase"}, references=frozenset())  # no Key Vault any more
+                o if k.name != "ls_sql" else FactoryObject(k, {"type": "AzureSqlDatabase"})  # no Key Vault any more
             )
             for k, o in desired.objects.items()
         },
@@ -148,7 +146,7 @@ def _random_factory(rng: random.Random, names: list[ObjectKey]) -> Factory:
         # Now and then the same object appears in another letter case on the other side.
         name = k.name.upper() if rng.random() < 0.1 else k.name
         nk = ObjectKey(k.type, name)
-        objects[nk] = FactoryObject(nk, props, references=references_of(props))
+        objects[nk] = FactoryObject(nk, props)
     return Factory("f", objects, source="random")
 
 

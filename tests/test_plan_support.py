@@ -15,7 +15,7 @@ from typing import Any
 
 from promote.diff import diff_factories
 from promote.environment import DeletionPolicy, Environment, SmokePipeline, Target, TriggerPolicy
-from promote.factory import Factory, FactoryObject, ObjectKey, references_of
+from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState, TriggerState
 from promote.plan import build_plan
 
@@ -28,7 +28,7 @@ def ref(kind: str, name: str, **extra: Any) -> dict[str, Any]:
 
 
 def obj(type_: str, name: str, properties: dict[str, Any]) -> FactoryObject:
-    return FactoryObject(ObjectKey(type_, name), properties, references=references_of(properties))
+    return FactoryObject(ObjectKey(type_, name), properties)
 
 
 def factory(objects: list[FactoryObject], name: str = "adf-dev") -> Factory:
@@ -224,9 +224,7 @@ def realistic() -> Factory:
 def live_of(source: Factory, *, states: dict[str, str] | None = None, tags: dict[str, str] | None = None) -> LiveState:
     """The live side of `source`: same objects (deep-copied), runtime states as the template marks them unless
     `states` says otherwise; event triggers that are Started have an Enabled subscription."""
-    objects = {
-        k: FactoryObject(k, copy.deepcopy(o.properties), references=o.references) for k, o in source.objects.items()
-    }
+    objects = {k: FactoryObject(k, copy.deepcopy(o.properties)) for k, o in source.objects.items()}
     live_factory = Factory(name="adf-staging", objects=objects, source="live")
     triggers = {}
     for k, o in objects.items():
@@ -293,7 +291,7 @@ def changed(source: Factory, text: str, mutate) -> Factory:
     props = copy.deepcopy(source.objects[k].properties)
     mutate(props)
     objects = dict(source.objects)
-    objects[k] = FactoryObject(k, props, references=references_of(props))
+    objects[k] = FactoryObject(k, props)
     return Factory(name=source.name, objects=objects, source="test")
 
 

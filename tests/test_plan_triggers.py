@@ -182,7 +182,7 @@ def test_letter_case_of_trigger_names_does_not_create_stops_or_deletes():
     live = live_of(source)
     old = live.factory.objects.pop(ObjectKey("triggers", "t_daily"))
     renamed = ObjectKey("triggers", "T_Daily")
-    live.factory.objects[renamed] = FactoryObject(renamed, old.properties, references=old.references)
+    live.factory.objects[renamed] = FactoryObject(renamed, old.properties)
     live.triggers.pop("t_daily")
     live.triggers["T_Daily"] = TriggerState("T_Daily", "Started")
     desired = changed(source, "triggers/t_daily", lambda p: p["typeProperties"]["recurrence"].update(interval=5))
