@@ -44,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--from", dest="from_", metavar="A", default=None, help="the old side (default: HEAD)")
     diff.add_argument("--to", metavar="B", default=None, help="the new side (default: the folder on disk)")
-    diff.add_argument("--env", metavar="ENV", default=None, help="evaluate both sides with environments/ENV.yaml")
+    diff.add_argument(
+        "--env",
+        metavar="ENV",
+        default=None,
+        help="evaluate both sides with environments/ENV.yaml; without --from/--to: REF against the live factory",
+    )
+    diff.add_argument("--ref", default=None, help="with --env alone: the revision to compare with live (HEAD)")
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     diff.add_argument("--exit-code", action="store_true", help="exit 3 when there are changes")
     _add_source(diff)
@@ -61,6 +67,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--format", choices=("text", "json"), default="text")
     _add_source(validate)
+
+    def env_command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description)
+        p.add_argument("--env", required=True, metavar="ENV", help="the environment (environments/ENV.yaml)")
+        _add_source(p)
+        return p
+
+    plan = env_command(
+        "plan",
+        "show and save the steps a deploy of REF would take",
+        "The ordered steps (stop triggers, write objects in dependency waves, delete in reverse order, start "
+        "triggers, smoke runs, record), computed against the live factory; --out saves it for promote apply.",
+    )
+    plan.add_argument("--ref", default="HEAD", help="the git revision to deploy (default: HEAD)")
+    plan.add_argument("--out", default=None, metavar="FILE", help="save the plan as JSON")
+    plan.add_argument("--full", action="store_true", help="write every object, not only new and changed ones")
+    plan.add_argument("--format", choices=("text", "markdown"), default="text")
+
+    apply = sub.add_parser(
+        "apply",
+        help="apply exactly a saved plan (refused if the factory changed since it was made)",
+        description="Applies a plan made by promote plan --out. It does not ask: the plan was what was reviewed.",
+    )
+    apply.add_argument("plan", help="the plan file")
+    _add_source(apply)
+
+    deploy = env_command(
+        "deploy",
+        "plan and apply REF in one run, rolling back to the last good commit on failure",
+        "Plans REF against the live factory and applies it. Asks for confirmation on a terminal; elsewhere "
+        "needs --yes. Exit 4 when it failed and was rolled back, 5 when the rollback did not complete.",
+    )
+    deploy.add_argument("--ref", default="HEAD", help="the git revision to deploy (default: HEAD)")
+    deploy.add_argument("--full", action="store_true", help="write every object, not only new and changed ones")
+    deploy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    rollback = env_command(
+        "rollback",
+        "deploy the previous good commit (or --to REF) through the same machinery",
+        "Deploys the commit the factory ran before its current one (recorded on the factory), or REF.",
+    )
+    rollback.add_argument("--to", default=None, metavar="REF", help="the revision to go back to")
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    status = env_command("status", "what is deployed in ENV, since when, by which plan", "Reads the factory.")
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    history = env_command("history", "the deployments adf-promote made in ENV", "From ARM's deployment history.")
+    history.add_argument("--format", choices=("text", "json"), default="text")
+    drift = env_command(
+        "drift",
+        "compare the live factory with the last deployed commit; exit 3 when they differ",
+        "Finds changes made by hand in the live factory since the last deployment.",
+    )
+    drift.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
     emulator = sub.add_parser(
         "emulator",
@@ -95,9 +155,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "diff":
+        if args.env and args.from_ is None and args.to is None:
+            from promote.commands.status import run_live_diff
+
+            return run_live_diff(args)
         from promote.commands.diff import run_diff
 
         return run_diff(args)
+    if args.command in ("plan", "apply", "deploy", "rollback"):
+        from promote.commands import deploy
+
+        return getattr(deploy, f"run_{args.command}")(args)
+    if args.command in ("status", "history", "drift"):
+        from promote.commands import status
+
+        return getattr(status, f"run_{args.command}")(args)
     if args.command == "validate":
         from promote.commands.validate import run_validate
 

@@ -21,3 +21,13 @@ def reference_path(*parts: str) -> Path:
 @pytest.fixture
 def reference_dir() -> Path:
     return reference_path()
+
+
+# The emulator's fixtures (emulator, adf_client, deployments_client, emulator_factory): tests/emulator_fixtures.py.
+from tests.emulator_fixtures import (  # noqa: E402, F401
+    adf_client,
+    deployments_client,
+    emulator,
+    emulator_factory,
+    emulator_server,
+)

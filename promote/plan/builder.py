@@ -54,6 +54,7 @@ from promote.plan.planfile import with_hash
 from promote.plan.steps import (
     FORMAT_VERSION,
     TAG_COMMIT,
+    TAG_PREVIOUS_COMMIT,
     DeleteObject,
     Deploy,
     Kept,
@@ -131,7 +132,9 @@ def build_plan(
     starts, notes = _starts(records, stops, desired, live, env, deletes)
     deploys, write_notes = _deployments(desired, writes, env, commit, now, secure_parameters, limits)
     smoke = _smoke(desired, env, env_file, lines.get("smoke"))
-    tag = TagFactory(environment=env.name, commit=commit, previous_commit=live.tags.get(TAG_COMMIT) or None)
+    deployed = live.tags.get(TAG_COMMIT) or None
+    previous = deployed if deployed != commit else live.tags.get(TAG_PREVIOUS_COMMIT) or None
+    tag = TagFactory(environment=env.name, commit=commit, previous_commit=previous)
 
     steps: list[Step] = [RecordTriggers(records), *stops, *deploys, *deletes, *starts, *smoke, tag]
     steps.sort(key=step_order)

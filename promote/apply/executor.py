@@ -1,0 +1,261 @@
+"""The executor: a visitor over a plan's steps that does what each says, journaling every one.
+
+The plan decided everything; this module only carries it out against a `Connection` and keeps the journal
+exact, so that a run killed at any point can be resumed or rolled back by the next one. It knows nothing of
+git or environments files: rollback (which needs the last good commit's desired state) is the runner's job.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from promote.apply.journal import Journal
+from promote.errors import InputError, Problem, PromoteError
+from promote.plan.steps import (
+    GOOD_KEPT,
+    TAG_GOOD,
+    DeleteObject,
+    Deploy,
+    Plan,
+    RecordTriggers,
+    RunPipeline,
+    StartTrigger,
+    Step,
+    StopTrigger,
+    TagFactory,
+    TriggerRecord,
+)
+
+Progress = Callable[[str], None]
+
+
+class SmokeFailed(PromoteError):
+    """A smoke pipeline did not succeed: the deployment is not good."""
+
+
+@dataclass
+class StepResult:
+    index: int
+    step: Step
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Outcome:
+    """What one application of a plan did: every step attempted, in order, and the error that stopped it."""
+
+    done: list[StepResult] = field(default_factory=list)
+    error: BaseException | None = None
+    failed_step: int | None = None
+    failed_kind: type | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def wrote(self) -> bool:
+        """True once anything beyond reading and stopping triggers may have changed the factory."""
+        return any(isinstance(r.step, (Deploy, DeleteObject)) for r in self.done) or (
+            self.failed_step is not None and self.failed_kind in (Deploy, DeleteObject)
+        )
+
+
+def deployment_parameters(plan: Plan, environ: dict[str, str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """ARM `parameters` of each deployment, resolved now: Key Vault references as they are (ARM resolves
+    them, the secret never passes through here), environment variables read from the process.
+
+    Done for every deployment before the first step, so that a missing variable refuses the run (exit 2)
+    before anything is touched.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    resolved: dict[str, dict[str, dict[str, Any]]] = {}
+    problems: list[Problem] = []
+    for deploy in plan.deployments:
+        values: dict[str, dict[str, Any]] = {"factoryName": {"value": plan.target.factory}}
+        for parameter in deploy.parameters:
+            if parameter.keyvault is not None:
+                values[parameter.name] = dict(parameter.keyvault)
+            elif parameter.env_var and parameter.env_var in environ:
+                values[parameter.name] = {"value": environ[parameter.env_var]}
+            else:
+                problems.append(
+                    Problem(
+                        f"environments/{plan.environment}.yaml",
+                        f"environment variable {parameter.env_var} is not set",
+                        object=f"parameters.{parameter.name}",
+                        hint=f"set {parameter.env_var} in the environment that runs promote apply",
+                    )
+                )
+        resolved[deploy.name] = values
+    if problems:
+        raise InputError(list(dict.fromkeys(problems)))
+    return resolved
+
+
+class Executor:
+    """Carries out `plan` against `conn` step by step. `ops` is the module of Azure operations."""
+
+    def __init__(
+        self,
+        conn: Any,
+        plan: Plan,
+        journal: Journal,
+        ops: Any,
+        *,
+        read_triggers: Callable[[Any], dict[str, Any]],
+        parameters: dict[str, dict[str, dict[str, Any]]],
+        progress: Progress = print,
+        skip: frozenset[int] = frozenset(),
+    ) -> None:
+        self.conn = conn
+        self.plan = plan
+        self.journal = journal
+        self.ops = ops
+        self.read_triggers = read_triggers
+        self.parameters = parameters
+        self.progress = progress
+        self.skip = skip  # steps a resumed run already did
+        self._lock = threading.Lock()
+
+    def run(self) -> Outcome:
+        """Every step in plan order; steps of one batch (see `batches`) run concurrently. Stops at the first
+        failure (after the rest of its batch has finished: a half-started batch is still journaled exactly)."""
+        outcome = Outcome()
+        for batch in batches(self.plan.steps):
+            todo = [(i, s) for i, s in batch if i not in self.skip]
+            if len(todo) == 1:
+                self._one(*todo[0], outcome)
+            elif todo:
+                with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(todo))) as pool:
+                    list(pool.map(lambda item: self._one(*item, outcome), todo))
+            if outcome.error is not None:
+                if not isinstance(outcome.error, Exception):
+                    raise outcome.error
+                return outcome
+        return outcome
+
+    def _one(self, index: int, step: Step, outcome: Outcome) -> None:
+        title = describe(step)
+        total = len(self.plan.steps)
+        with self._lock:
+            self.progress(f"[{index + 1}/{total}] {title}")
+            self.journal.log("begin", title, step=index)
+        try:
+            detail = step.accept(self) or ""
+        except BaseException as exc:  # journal even Ctrl-C before passing it on
+            with self._lock:
+                self.journal.log("failed", title, step=index, detail=str(exc))
+                self.progress(f"      failed: {exc}")
+                if outcome.error is None:
+                    outcome.error, outcome.failed_step, outcome.failed_kind = exc, index, type(step)
+            return
+        with self._lock:
+            self.journal.step_done(index, title)
+            outcome.done.append(StepResult(index, step, True, detail))
+            if detail:
+                self.progress(f"      {detail}")
+
+    # ------------------------------------------------------------------------------------------------ steps
+
+    def visit_record_triggers(self, step: RecordTriggers) -> str:
+        types = {t.name: t.trigger_type for t in step.triggers}
+        live = self.read_triggers(self.conn)
+        records = [
+            TriggerRecord(t.name, types.get(t.name, ""), t.runtime_state, t.subscription_status) for t in live.values()
+        ]
+        if self.journal.triggers_before is None:  # a resumed run keeps the record of the first attempt
+            self.journal.triggers_before = records
+            self.journal.save()
+        started = sorted(r.name for r in self.journal.triggers_before if r.started)
+        return f"{len(records)} triggers, started: {', '.join(started) or 'none'}"
+
+    def visit_stop_trigger(self, step: StopTrigger) -> str:
+        if step.unsubscribe:
+            self.ops.unsubscribe_trigger(self.conn, step.name, time_limit=step.subscription_timeout)
+        self.ops.stop_trigger(self.conn, step.name)
+        return "unsubscribed and stopped" if step.unsubscribe else "stopped"
+
+    def visit_deploy(self, step: Deploy) -> str:
+        self.ops.deploy_template(
+            self.conn,
+            step.name,
+            step.template,
+            self.parameters.get(step.name, {}),
+            tags=step.tags(self.plan.hash),
+        )
+        return f"deployment {step.name}: {len(step.writes)} object(s) written"
+
+    def visit_delete_object(self, step: DeleteObject) -> str:
+        self.ops.delete_object(self.conn, step.key)
+        return "deleted"
+
+    def visit_start_trigger(self, step: StartTrigger) -> str:
+        if step.subscribe:
+            self.ops.subscribe_trigger(self.conn, step.name, time_limit=step.subscription_timeout)
+        self.ops.start_trigger(self.conn, step.name, time_limit=max(step.subscription_timeout, 60.0))
+        return "subscribed and started" if step.subscribe else "started"
+
+    def visit_run_pipeline(self, step: RunPipeline) -> str:
+        result = self.ops.run_pipeline(self.conn, step.pipeline, step.parameters, timeout=step.timeout)
+        if not result.succeeded:
+            message = f": {result.message}" if result.message else ""
+            raise SmokeFailed(f"smoke pipeline {step.pipeline} ended {result.status}{message}")
+        return f"{step.pipeline} succeeded in {result.seconds:.1f} s (run {result.run_id})"
+
+    def visit_tag_factory(self, step: TagFactory) -> str:
+        tags = step.tags(self.plan.hash, datetime.now(timezone.utc))
+        good = self.ops.factory_tags(self.conn).get(TAG_GOOD, "").split()
+        tags[TAG_GOOD] = " ".join([step.commit[:12], *(g for g in good if g != step.commit[:12])][:GOOD_KEPT])
+        self.ops.set_factory_tags(self.conn, tags)
+        return f"factory tagged with commit {step.commit[:8]}"
+
+
+# Steps that touch independent objects run together: stops or starts of one trigger wave, deletes of one wave.
+CONCURRENCY = 16
+_BATCHED = (StopTrigger, StartTrigger, DeleteObject)
+
+
+def batches(steps: tuple[Step, ...]) -> list[list[tuple[int, Step]]]:
+    """Consecutive steps of one batchable kind and one wave, in plan order; every other step alone."""
+    out: list[list[tuple[int, Step]]] = []
+    for index, step in enumerate(steps):
+        if (
+            out
+            and isinstance(step, _BATCHED)
+            and type(out[-1][0][1]) is type(step)
+            and getattr(out[-1][0][1], "wave", None) == getattr(step, "wave", None)
+        ):
+            out[-1].append((index, step))
+        else:
+            out.append([(index, step)])
+    return out
+
+
+def describe(step: Step) -> str:
+    """One line for people: what a step does."""
+    if isinstance(step, RecordTriggers):
+        return "record trigger states"
+    if isinstance(step, StopTrigger):
+        verb = "unsubscribe and stop" if step.unsubscribe else "stop"
+        return f"{verb} trigger {step.name} ({'; '.join(step.reasons)})"
+    if isinstance(step, Deploy):
+        names = ", ".join(str(w.key) for w in step.writes[:6]) + (" ..." if len(step.writes) > 6 else "")
+        return f"deploy {len(step.writes)} object(s) [{step.part}/{step.parts}]: {names}"
+    if isinstance(step, DeleteObject):
+        return f"delete {step.key}"
+    if isinstance(step, StartTrigger):
+        verb = "subscribe and start" if step.subscribe else "start"
+        return f"{verb} trigger {step.name} ({step.reason})"
+    if isinstance(step, RunPipeline):
+        return f"smoke: run pipeline {step.pipeline} (at most {step.timeout:g} s)"
+    if isinstance(step, TagFactory):
+        return f"record commit {step.commit[:8]} on the factory"
+    return type(step).__name__  # pragma: no cover

@@ -1,0 +1,107 @@
+"""Raw JSON requests through a client's own pipeline, and SDK exceptions translated into domain errors.
+
+Raw, because typed models fail to deserialize real ADF payloads ("Unable to deserialize the response") and
+because the promoter wants the JSON exactly as Azure sent it (to compare and to fingerprint). Through the
+client's pipeline (`client.send_request`), so that the same retry policy, credential and time-outs apply as
+to the typed calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from promote.azure.errors import AzureCallError, ConnectionFailed, error_from_body
+
+
+def send(client: Any, method: str, url: str, body: Any = None, *, operation: str = "") -> tuple[int, Any]:
+    """(status, parsed JSON or None). Network failures become ConnectionFailed; HTTP errors are returned."""
+    from azure.core.exceptions import AzureError as SdkAzureError
+    from azure.core.rest import HttpRequest
+
+    headers = {"Accept": "application/json"}
+    request = (
+        HttpRequest(method, url, headers=headers, json=body)
+        if body is not None
+        else HttpRequest(method, url, headers=headers)
+    )
+    try:
+        response = client.send_request(request)
+    except SdkAzureError as exc:
+        raise translate(exc, operation) from exc
+    text = response.text()
+    parsed: Any = None
+    if text:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = text
+    return response.status_code, parsed
+
+
+def checked(
+    client: Any, method: str, url: str, body: Any = None, *, operation: str = "", ok: tuple[int, ...] = ()
+) -> Any:
+    """The JSON of a successful answer; any other status raises AzureCallError with Azure's code and message."""
+    status, parsed = send(client, method, url, body, operation=operation)
+    if 200 <= status < 300 or status in ok:
+        return parsed
+    raise call_error(status, parsed, operation)
+
+
+def call_error(status: int, body: Any, operation: str) -> AzureCallError:
+    code, message, target, details = error_from_body(body)
+    return AzureCallError(code, message, target, status, operation=operation, details=details)
+
+
+def translate(exc: BaseException, operation: str = "") -> AzureCallError:
+    """An azure-core exception as an AzureCallError carrying Azure's code, message, target and status."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, HttpResponseError):
+        body: Any = None
+        response = exc.response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                text = response.text()
+                body = json.loads(text) if text else None
+        code, message, target, details = error_from_body(body)
+        if code == "Unknown" and exc.error is not None:  # the SDK parsed something we could not
+            code = exc.error.code or code
+            message = exc.error.message or message
+            target = exc.error.target or target
+        if not message:
+            message = exc.message or str(exc)
+        return AzureCallError(code, message, target, exc.status_code, operation=operation, details=details)
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return ConnectionFailed(type(exc).__name__, str(exc), None, None, operation=operation)
+    return AzureCallError(type(exc).__name__, str(exc), None, None, operation=operation)
+
+
+@contextlib.contextmanager
+def sdk_call(operation: str) -> Iterator[None]:
+    """Run typed SDK calls inside; their exceptions come out as domain errors."""
+    from azure.core.exceptions import AzureError as SdkAzureError
+
+    try:
+        yield
+    except SdkAzureError as exc:
+        raise translate(exc, operation) from exc
+
+
+def pages(client: Any, url: str, *, operation: str) -> Iterator[dict[str, Any]]:
+    """Every item of a list answer, following `nextLink` (absolute URLs, as Azure sends them)."""
+    next_url: str | None = url
+    while next_url:
+        body = checked(client, "GET", next_url, operation=operation)
+        if not isinstance(body, dict):
+            raise AzureCallError(
+                "InvalidResponse", f"expected a JSON object, got {type(body).__name__}", None, 200, operation=operation
+            )
+        for item in body.get("value") or []:
+            if isinstance(item, dict):
+                yield item
+        link = body.get("nextLink")
+        next_url = link if isinstance(link, str) and link else None

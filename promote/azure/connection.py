@@ -1,0 +1,240 @@
+"""A connection to one target factory: both real SDK clients, configured once, plus where the factory is.
+
+Everything that talks to Azure goes through a `Connection`, so retries, time-outs, polling and credentials are
+decided in one place:
+
+- Retries are the SDK's own `RetryPolicy` (bounded `retry_total`, exponential backoff, `Retry-After` honoured
+  on 429 and 5xx, POST retried on 500/503/504 in azure-core ≥ 1.30), not a loop of ours. The only retries the
+  operations add are ADF's own "try again later" answers (see `operations.start_trigger`).
+- Every request has a connection and a read time-out, and every call a total time budget (`call_timeout`),
+  so a silent endpoint fails a step instead of hanging a job.
+- The HTTP connection pool is as large as the thread pool that stops and starts triggers concurrently;
+  requests' default of 10 would open and discard a TLS connection per extra request.
+
+`target.endpoint == "local"` runs the emulator in-process with its state in `.promote/emulator/` of the project,
+so that `promote plan` and a later `promote apply` see the same local factory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from promote.emulator import EmulatorServer
+    from promote.environment import Target
+
+DATA_FACTORY_API = "2018-06-01"
+FACTORY_PROVIDER = "Microsoft.DataFactory/factories"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How patient the clients are. Tests and benchmarks pass small numbers; the defaults suit Azure."""
+
+    retry_total: int = 5  # SDK retries per request (429, 5xx, connection errors)
+    retry_backoff_factor: float = 0.8  # seconds; doubles per retry unless Retry-After says otherwise
+    retry_backoff_max: float = 60.0
+    connection_timeout: float = 15.0
+    read_timeout: float = 120.0
+    call_timeout: float = 600.0  # total budget of one call, retries included
+    polling_interval: float = 5.0  # long-running operations without Retry-After; also our own polls
+    backoff_initial: float = 2.0  # our retry loops (start during provisioning), doubling ...
+    backoff_max: float = 15.0  # ... up to this
+    max_workers: int = 16  # concurrent trigger stops / starts and parallel reads
+
+
+DEFAULT_SETTINGS = ClientSettings()
+LOCAL_SETTINGS = ClientSettings(
+    retry_total=3,
+    retry_backoff_factor=0.2,
+    retry_backoff_max=2.0,
+    connection_timeout=5.0,
+    read_timeout=60.0,
+    call_timeout=120.0,
+    polling_interval=0.2,
+    backoff_initial=0.2,
+    backoff_max=1.0,
+)
+
+
+@dataclass
+class Connection:
+    """Both clients for one target factory. `adf` is a `DataFactoryManagementClient`, `deployments` a
+    `DeploymentsMgmtClient`; `emulator` is the in-process emulator of a `local` target (else None)."""
+
+    adf: Any
+    deployments: Any
+    subscription: str
+    resource_group: str
+    factory: str
+    location: str
+    endpoint: str
+    settings: ClientSettings
+    emulator: EmulatorServer | None = None
+
+    @property
+    def factory_path(self) -> str:
+        """The factory's ARM id (relative to the endpoint)."""
+        return (
+            f"/subscriptions/{quote(self.subscription, safe='')}/resourceGroups/"
+            f"{quote(self.resource_group, safe='')}/providers/{FACTORY_PROVIDER}/{quote(self.factory, safe='')}"
+        )
+
+    def factory_url(self, *segments: str) -> str:
+        """`<factory>/<segment>/...?api-version=...`, each segment quoted, for raw requests."""
+        tail = "".join("/" + quote(s, safe="") for s in segments)
+        return f"{self.factory_path}{tail}?api-version={DATA_FACTORY_API}"
+
+    @property
+    def resource_group_path(self) -> str:
+        return (
+            f"/subscriptions/{quote(self.subscription, safe='')}/resourcegroups/{quote(self.resource_group, safe='')}"
+        )
+
+    def close(self) -> None:
+        self.adf.close()
+        self.deployments.close()
+
+
+def _transport(settings: ClientSettings, verify: str | bool, trust_env: bool) -> Any:
+    """A requests transport whose pool holds as many connections as threads may use at once."""
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    session.trust_env = trust_env
+    # Retries are the SDK's RetryPolicy's job; urllib3's own must stay off (as azure-core configures it).
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=4,
+        pool_maxsize=settings.max_workers + 4,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return RequestsTransport(
+        session=session,
+        session_owner=True,
+        connection_verify=verify,
+        connection_timeout=settings.connection_timeout,
+        read_timeout=settings.read_timeout,
+        use_env_settings=trust_env,
+    )
+
+
+def client_kwargs(settings: ClientSettings) -> dict[str, Any]:
+    """Keyword arguments both SDK clients take: the retry policy's and the polling interval."""
+    return {
+        "retry_total": settings.retry_total,
+        "retry_connect": settings.retry_total,
+        "retry_read": settings.retry_total,
+        "retry_status": settings.retry_total,
+        "retry_backoff_factor": settings.retry_backoff_factor,
+        "retry_backoff_max": settings.retry_backoff_max,
+        "timeout": settings.call_timeout,
+        "polling_interval": settings.polling_interval,
+    }
+
+
+def connect(
+    *,
+    subscription: str,
+    resource_group: str,
+    factory: str,
+    credential: Any,
+    endpoint: str | None = None,
+    ca_file: str | None = None,
+    location: str = "westeurope",
+    settings: ClientSettings = DEFAULT_SETTINGS,
+    emulator: EmulatorServer | None = None,
+) -> Connection:
+    """Build a Connection. `endpoint` None means Azure's public cloud; `ca_file` verifies a local endpoint."""
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    local = endpoint is not None and ca_file is not None
+    verify: str | bool = ca_file if ca_file is not None else True
+    base = {"base_url": endpoint} if endpoint else {}
+    common = client_kwargs(settings)
+    adf = DataFactoryManagementClient(
+        credential, subscription, transport=_transport(settings, verify, not local), **base, **common
+    )
+    deployments = DeploymentsMgmtClient(
+        credential, subscription, transport=_transport(settings, verify, not local), **base, **common
+    )
+    return Connection(
+        adf=adf,
+        deployments=deployments,
+        subscription=subscription,
+        resource_group=resource_group,
+        factory=factory,
+        location=location,
+        endpoint=endpoint or "https://management.azure.com",
+        settings=settings,
+        emulator=emulator,
+    )
+
+
+@contextlib.contextmanager
+def open_connection(
+    target: Target,
+    *,
+    project_root: Path,
+    credential: Any = None,
+    settings: ClientSettings | None = None,
+) -> Iterator[Connection]:
+    """A Connection to `target`, closed (and a local emulator stopped) on exit.
+
+    `local`: the emulator runs in this process on a free port, state under `.promote/emulator/` of
+    `project_root`; the credential is the emulator's offline one. `cloud`: `credential` if given, else GitHub
+    OIDC inside GitHub Actions, else `DefaultAzureCredential`.
+
+    The factory itself is not created here: `operations.ensure_factory` does that on the deploy path only, so
+    that reading a missing factory reports it missing instead of creating it.
+    """
+    with contextlib.ExitStack() as stack:
+        if target.endpoint == "local":
+            from promote.emulator import EmulatorCredential, EmulatorServer, local_state_dir
+
+            server = EmulatorServer(local_state_dir(project_root))
+            server.start()
+            stack.callback(server.stop)
+            conn = connect(
+                subscription=target.subscription,
+                resource_group=target.resource_group,
+                factory=target.factory,
+                credential=credential or EmulatorCredential(),
+                endpoint=server.endpoint,
+                ca_file=str(server.ca_file),
+                location=target.location,
+                settings=settings or LOCAL_SETTINGS,
+                emulator=server,
+            )
+        else:
+            from promote.azure.credentials import cloud_credential
+
+            owned = credential is None
+            cred = cloud_credential() if owned else credential
+            if owned and hasattr(cred, "close"):
+                stack.callback(cred.close)
+            conn = connect(
+                subscription=target.subscription,
+                resource_group=target.resource_group,
+                factory=target.factory,
+                credential=cred,
+                location=target.location,
+                settings=settings or DEFAULT_SETTINGS,
+            )
+        stack.callback(conn.close)
+        yield conn
+
+
+def with_settings(conn: Connection, **changes: Any) -> ClientSettings:
+    """A copy of the connection's settings with some fields changed (for one call's own limits)."""
+    return dataclasses.replace(conn.settings, **changes)

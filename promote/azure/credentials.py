@@ -1,0 +1,86 @@
+"""Which credential a cloud connection uses, and GitHub Actions OIDC done so that long deploys keep working.
+
+`azure/login` with OIDC exchanges GitHub's ID token once (`az login --federated-token`); that token lives 5-10
+minutes, so the first token refresh after that fails (AADSTS700024) in the middle of a long deploy (azure-cli
+issue 28708, azure/login issue 372). `ClientAssertionCredential` calls its callback each time it needs a new
+Azure token; the callback here asks GitHub for a fresh ID token every time, so there is nothing to expire.
+
+`AZURE_AUTHORITY_HOST` is honoured by azure-identity itself, which lets tests point the exchange at a local
+stand-in; `ACTIONS_ID_TOKEN_REQUEST_URL` is GitHub's own variable, so the same holds for the ID token request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from promote.azure.errors import AzureError
+
+GITHUB_AUDIENCE = "api://AzureADTokenExchange"
+GITHUB_ENV = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+AZURE_ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID")
+ID_TOKEN_TIMEOUT = 30.0
+
+
+class CredentialError(AzureError):
+    """GitHub would not give an ID token, or the environment does not say how to authenticate."""
+
+
+def github_oidc_available(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process runs in a GitHub Actions job that may request ID tokens (`id-token: write`) and
+    knows which Entra application to exchange them for."""
+    env = os.environ if environ is None else environ
+    return all(env.get(name) for name in (*GITHUB_ENV, *AZURE_ENV))
+
+
+def github_id_token_fetcher(
+    request_url: str, request_token: str, *, audience: str = GITHUB_AUDIENCE, timeout: float = ID_TOKEN_TIMEOUT
+) -> Callable[[], str]:
+    """A callable returning a fresh GitHub ID token on each call (never cached: the point is freshness)."""
+    separator = "&" if urllib.parse.urlsplit(request_url).query else "?"
+    url = f"{request_url}{separator}audience={urllib.parse.quote(audience, safe='')}"
+
+    def fetch() -> str:
+        request = urllib.request.Request(url, headers={"Authorization": f"bearer {request_token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = json.loads(response.read().decode())
+        except (OSError, ValueError) as exc:
+            raise CredentialError(
+                f"GitHub did not give an ID token ({exc}); the workflow needs `permissions: id-token: write`"
+            ) from exc
+        token = body.get("value") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise CredentialError("GitHub's ID token answer holds no 'value'")
+        return token
+
+    return fetch
+
+
+def github_oidc_credential(environ: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+    """`ClientAssertionCredential` for the Entra app in AZURE_CLIENT_ID / AZURE_TENANT_ID, asserting with a fresh
+    GitHub ID token each time. `kwargs` go to the credential (e.g. `authority`)."""
+    from azure.identity import ClientAssertionCredential
+
+    env = os.environ if environ is None else environ
+    missing = [name for name in (*GITHUB_ENV, *AZURE_ENV) if not env.get(name)]
+    if missing:
+        raise CredentialError(f"GitHub OIDC needs {', '.join(missing)} in the environment")
+    fetch = github_id_token_fetcher(env["ACTIONS_ID_TOKEN_REQUEST_URL"], env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+    if "authority" not in kwargs and env.get("AZURE_AUTHORITY_HOST"):
+        kwargs["authority"] = env["AZURE_AUTHORITY_HOST"]
+    return ClientAssertionCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], fetch, **kwargs)
+
+
+def cloud_credential(environ: Mapping[str, str] | None = None) -> Any:
+    """GitHub OIDC when running in Actions with an Entra app configured, else `DefaultAzureCredential`
+    (environment variables, workload identity, managed identity, Azure CLI, ...)."""
+    if github_oidc_available(environ):
+        return github_oidc_credential(environ)
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()

@@ -1,0 +1,563 @@
+"""The calls the executor makes, each small, time-limited, bounded in retries, raising domain errors.
+
+Retries of transport trouble (429 with `Retry-After`, 5xx, resets) are the SDK's `RetryPolicy`, configured in
+`connection`. What is added here are ADF's own "not now" answers, which no HTTP policy can know about:
+
+- starting an event trigger while its subscription is provisioning answers 400 `Resource cannot be updated
+  during provisioning`; the start is retried with backoff until a time limit;
+- (un)subscribing to events is a long-running operation; its status is polled here with a time limit and
+  backoff, never forever (Microsoft's sample script polls every 15 s with no limit and hangs jobs);
+- deployments and pipeline runs are waited for with a time limit too; a run over its limit is cancelled.
+
+Many triggers are stopped or started concurrently (`stop_triggers` / `start_triggers`, a bounded pool): at
+200 ms per call, 200 triggers take 40 s one by one and under 3 s sixteen at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from promote.azure._http import call_error, checked, pages, sdk_call, send, translate
+from promote.azure.connection import Connection
+from promote.azure.errors import (
+    AzureCallError,
+    AzureError,
+    DeploymentFailed,
+    FailedResource,
+    TemplateRejected,
+    WaitTimeout,
+)
+from promote.factory import ObjectKey, object_key_from_arm
+
+T = TypeVar("T")
+
+DEFAULT_TRIGGER_START_LIMIT = 300.0
+DEFAULT_SUBSCRIPTION_LIMIT = 300.0
+DEFAULT_DEPLOYMENT_LIMIT = 3600.0
+MIN_POLL = 0.02  # our own polls never spin faster than this, even with polling_interval 0
+
+# Contract type -> the path segment of a single object (MPEs are handled apart: they sit below a network).
+_SEGMENTS: dict[str, str] = {
+    "pipelines": "pipelines",
+    "datasets": "datasets",
+    "linkedServices": "linkedservices",
+    "triggers": "triggers",
+    "dataflows": "dataflows",
+    "integrationRuntimes": "integrationRuntimes",
+    "managedVirtualNetworks": "managedVirtualNetworks",
+    "globalParameters": "globalParameters",
+    "credentials": "credentials",
+    "adfcdcs": "adfcdcs",
+}
+_RUN_FINAL = frozenset({"Succeeded", "Failed", "Cancelled", "Canceled"})
+
+
+# --------------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class BatchResult:
+    """Outcome of one call per name, run concurrently: who succeeded, who failed with which error."""
+
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, AzureError] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class DeploymentResult:
+    name: str
+    state: str
+    timestamp: str | None = None
+    duration: str | None = None
+    output_resources: tuple[str, ...] = ()
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """One entry of the resource group's deployment history."""
+
+    name: str
+    state: str
+    timestamp: str | None
+    tags: dict[str, str]
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a pipeline run ended. `timed_out`: it ran past the time limit and was cancelled."""
+
+    run_id: str
+    pipeline: str
+    status: str  # Succeeded | Failed | Cancelled | Canceling | ...
+    message: str
+    timed_out: bool = False
+    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Succeeded" and not self.timed_out
+
+
+# --------------------------------------------------------------------------------------------------- helpers
+
+
+def _poll_interval(conn: Connection) -> float:
+    return max(conn.settings.polling_interval, MIN_POLL)
+
+
+def run_concurrently(
+    conn: Connection, call: Callable[[str], Any], names: Iterable[str], *, workers: int | None = None
+) -> BatchResult:
+    """`call(name)` for every name on a bounded thread pool (`workers`, default the connection's max_workers;
+    1 runs them one by one). Every name is tried; errors are collected, not raised, so that one failed stop does
+    not leave the others undone and the executor sees the full picture."""
+    todo = list(dict.fromkeys(names))
+    result = BatchResult()
+    size = max(1, min(workers or conn.settings.max_workers, len(todo) or 1))
+
+    def one(name: str) -> tuple[str, AzureError | None]:
+        try:
+            call(name)
+        except AzureError as exc:
+            return name, exc
+        return name, None
+
+    if size == 1:
+        outcomes = [one(name) for name in todo]
+    else:
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="promote-azure") as pool:
+            outcomes = list(pool.map(one, todo))
+    for name, error in outcomes:
+        if error is None:
+            result.succeeded.append(name)
+        else:
+            result.failed[name] = error
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- triggers
+
+
+def stop_trigger(conn: Connection, name: str) -> None:
+    """Stop a trigger (200 with no body; stopping a stopped trigger is fine)."""
+    with sdk_call(f"stop trigger {name}"):
+        conn.adf.triggers.begin_stop(conn.resource_group, conn.factory, name).result()
+
+
+def start_trigger(conn: Connection, name: str, *, time_limit: float = DEFAULT_TRIGGER_START_LIMIT) -> None:
+    """Start a trigger, retrying ADF's `Resource cannot be updated during provisioning` (an event trigger whose
+    subscription is still changing) with backoff until `time_limit` seconds; then WaitTimeout."""
+    deadline = time.monotonic() + time_limit
+    delay = conn.settings.backoff_initial
+    while True:
+        try:
+            with sdk_call(f"start trigger {name}"):
+                conn.adf.triggers.begin_start(conn.resource_group, conn.factory, name).result()
+            return
+        except AzureCallError as exc:
+            if not exc.provisioning:
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WaitTimeout(f"start trigger {name}", time_limit, "Provisioning", exc) from exc
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, conn.settings.backoff_max)
+
+
+def stop_triggers(conn: Connection, names: Iterable[str], *, workers: int | None = None) -> BatchResult:
+    """Stop many triggers concurrently (bounded pool); every one is tried."""
+    return run_concurrently(conn, lambda name: stop_trigger(conn, name), names, workers=workers)
+
+
+def start_triggers(
+    conn: Connection,
+    names: Iterable[str],
+    *,
+    workers: int | None = None,
+    time_limit: float = DEFAULT_TRIGGER_START_LIMIT,
+) -> BatchResult:
+    """Start many triggers concurrently (bounded pool), each with `start_trigger`'s retry and time limit."""
+    return run_concurrently(conn, lambda name: start_trigger(conn, name, time_limit=time_limit), names, workers=workers)
+
+
+def subscription_status(conn: Connection, name: str) -> str:
+    """The trigger's event subscription status: Enabled, Provisioning, Deprovisioning, Disabled or Unknown."""
+    with sdk_call(f"subscription status of trigger {name}"):
+        status = conn.adf.triggers.get_event_subscription_status(conn.resource_group, conn.factory, name)
+    return _text(status.status) or "Unknown"
+
+
+def subscribe_trigger(conn: Connection, name: str, *, time_limit: float = DEFAULT_SUBSCRIPTION_LIMIT) -> str:
+    """Subscribe an event trigger to its events and wait until the subscription is `Enabled` (WaitTimeout
+    after `time_limit` seconds). Safe to repeat: a subscription deleted outside ADF is re-created."""
+    return _change_subscription(conn, name, subscribe=True, time_limit=time_limit)
+
+
+def unsubscribe_trigger(conn: Connection, name: str, *, time_limit: float = DEFAULT_SUBSCRIPTION_LIMIT) -> str:
+    """Unsubscribe an event trigger and wait until the subscription is `Disabled` (WaitTimeout after the limit)."""
+    return _change_subscription(conn, name, subscribe=False, time_limit=time_limit)
+
+
+def request_subscription(conn: Connection, name: str, *, subscribe: bool = True) -> str | None:
+    """Ask for (un)subscription without waiting: POST subscribeToEvents / unsubscribeFromEvents, 200 or 202 with
+    a Location to poll. Sent raw through the client's pipeline: the SDK's poller would follow the Location
+    with no time limit, and its no-polling mode fails to parse the empty 202. The status when ADF answered
+    200 with one (already done), else None."""
+    action = "subscribeToEvents" if subscribe else "unsubscribeFromEvents"
+    body = checked(
+        conn.adf,
+        "POST",
+        conn.factory_url("triggers", name, action),
+        operation=f"{'subscribe' if subscribe else 'unsubscribe'} trigger {name}",
+    )
+    status = body.get("status") if isinstance(body, dict) else None
+    return str(status) if status else None
+
+
+def _change_subscription(conn: Connection, name: str, *, subscribe: bool, time_limit: float) -> str:
+    verb, wanted = ("subscribe", "Enabled") if subscribe else ("unsubscribe", "Disabled")
+    if request_subscription(conn, name, subscribe=subscribe) == wanted:
+        return wanted
+    return wait_for(
+        f"{verb} trigger {name}",
+        lambda: subscription_status(conn, name),
+        lambda status: status == wanted,
+        time_limit=time_limit,
+        interval=_poll_interval(conn),
+        backoff_max=conn.settings.backoff_max,
+    )
+
+
+def wait_for(
+    what: str,
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    time_limit: float,
+    interval: float,
+    backoff_max: float,
+) -> T:
+    """Poll `read` until `done(value)`; the interval grows by half each time up to `backoff_max`. WaitTimeout
+    (with the last value seen) when `time_limit` seconds pass."""
+    deadline = time.monotonic() + time_limit
+    delay = interval
+    while True:
+        value = read()
+        if done(value):
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimeout(what, time_limit, str(value))
+        time.sleep(min(delay, left))
+        delay = min(delay * 1.5, max(backoff_max, interval))
+
+
+# --------------------------------------------------------------------------------------------------- deploy
+
+
+def deploy_template(
+    conn: Connection,
+    name: str,
+    template: Mapping[str, Any],
+    parameters: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    *,
+    time_limit: float = DEFAULT_DEPLOYMENT_LIMIT,
+) -> DeploymentResult:
+    """Run one resource group deployment in Incremental mode (never Complete: it deletes what the template lacks)
+    and wait for it.
+
+    `parameters` are ARM deployment parameters (`{"name": {"value": ...}}` or a Key Vault `{"reference": ...}`).
+    Raises TemplateRejected when ARM refuses it up front (nothing written), DeploymentFailed with each failed
+    resource's code and message (read from the deployment's operations) when it fails while running, and
+    WaitTimeout when it is still running after `time_limit` seconds (it goes on in Azure).
+    """
+    body: dict[str, Any] = {
+        "properties": {"mode": "Incremental", "template": dict(template), "parameters": dict(parameters or {})}
+    }
+    if tags:
+        body["tags"] = dict(tags)
+    from azure.core.exceptions import AzureError as SdkAzureError
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        poller = conn.deployments.deployments.begin_create_or_update(conn.resource_group, name, body)
+    except HttpResponseError as exc:
+        error = translate(exc, f"deploy {name}")
+        if error.status is not None and 400 <= error.status < 500 and error.status not in (401, 403, 404, 409, 429):
+            raise TemplateRejected(
+                error.code, error.message, error.target, error.status, operation=error.operation, details=error.details
+            ) from exc
+        raise error from exc
+    except SdkAzureError as exc:
+        raise translate(exc, f"deploy {name}") from exc
+
+    try:
+        poller.wait(time_limit)  # re-raises what the polling thread raised
+        if not poller.done():
+            raise WaitTimeout(f"deployment {name}", time_limit, "Running")
+        result = poller.result()
+    except HttpResponseError as exc:
+        error = translate(exc, f"deploy {name}")
+        if error.status is None or error.status >= 300:
+            raise error from exc  # the poll itself failed: the deployment's outcome is not known
+        # The poll answered and said Failed or Canceled: the deployment ended without success.
+        state = _poll_status(exc) or "Failed"
+        code = error.code if error.code != "Unknown" else f"Deployment{state}"
+        raise DeploymentFailed(
+            name, _failed_resources(conn, name, error), code=code, message=error.message, state=state
+        ) from exc
+    except SdkAzureError as exc:
+        raise translate(exc, f"deploy {name}") from exc
+    properties = result.properties
+    state = _text(getattr(properties, "provisioning_state", None)) or "Succeeded"
+    if state != "Succeeded":
+        raise DeploymentFailed(name, _failed_resources(conn, name, None), code=state, state=state)
+    return DeploymentResult(
+        name=name,
+        state=state,
+        timestamp=str(properties.timestamp) if getattr(properties, "timestamp", None) else None,
+        duration=getattr(properties, "duration", None),
+        output_resources=tuple(r.id for r in (getattr(properties, "output_resources", None) or []) if r.id),
+        outputs=dict(getattr(properties, "outputs", None) or {}),
+    )
+
+
+def _poll_status(exc: Any) -> str | None:
+    """`status` of the long-running operation's last poll answer (`Failed`, `Canceled`), if readable."""
+    try:
+        body = json.loads(exc.response.text())
+    except Exception:  # no body, not JSON: the caller falls back to "Failed"
+        return None
+    status = body.get("status") if isinstance(body, dict) else None
+    return str(status) if isinstance(status, str) and status else None
+
+
+def _text(value: Any) -> str:
+    """An SDK enum member or a string, as Azure's text (`str()` of an enum gives `ProvisioningState.X`)."""
+    if value is None:
+        return ""
+    return str(getattr(value, "value", value))
+
+
+def _failed_resources(conn: Connection, name: str, error: AzureCallError | None) -> list[FailedResource]:
+    """Each failed resource of a deployment with its own error, from the deployment's operations; the error's
+    `details` when the operations cannot be read."""
+    api = conn.deployments._config.api_version
+    url = f"{conn.resource_group_path}/deployments/{name}/operations?api-version={api}"
+    found: list[FailedResource] = []
+    try:
+        for op in pages(conn.deployments, url, operation=f"list operations of deployment {name}"):
+            properties = op.get("properties") or {}
+            if str(properties.get("provisioningState", "")).lower() != "failed":
+                continue
+            target = properties.get("targetResource") or {}
+            code, message, err_target = _status_message(properties.get("statusMessage"))
+            found.append(_failed(target.get("resourceType"), target.get("resourceName"), code, message, err_target))
+    except AzureError:
+        found = []
+    if not found and error is not None:
+        for detail in error.details:
+            found.append(
+                FailedResource(
+                    resource=str(detail.get("target") or "?"),
+                    code=str(detail.get("code") or "Unknown"),
+                    message=str(detail.get("message") or ""),
+                    target=detail.get("target"),
+                )
+            )
+    return found
+
+
+def _status_message(message: Any) -> tuple[str, str, str | None]:
+    """ARM's `statusMessage` in its several shapes: `{"status", "error": {...}}`, a bare error, or text."""
+    if isinstance(message, str):
+        try:
+            message = json.loads(message)
+        except ValueError:
+            return "Unknown", message, None
+    if isinstance(message, dict):
+        inner = message.get("error") if isinstance(message.get("error"), dict) else message
+        return (
+            str(inner.get("code") or inner.get("Code") or "Unknown"),
+            str(inner.get("message") or inner.get("Message") or ""),
+            inner.get("target"),
+        )
+    return "Unknown", "", None
+
+
+def _failed(resource_type: Any, resource_name: Any, code: str, message: str, target: str | None) -> FailedResource:
+    key = object_key_from_arm(str(resource_type or ""), str(resource_name or ""))
+    resource = str(key) if key is not None else f"{resource_type or '?'}/{resource_name or '?'}"
+    return FailedResource(resource=resource, code=code, message=message, target=target, key=key)
+
+
+def list_deployments(conn: Connection, prefix: str = "") -> list[DeploymentRecord]:
+    """The resource group's deployment history whose names start with `prefix`, oldest first."""
+    api = conn.deployments._config.api_version
+    url = f"{conn.resource_group_path}/providers/Microsoft.Resources/deployments?api-version={api}"
+    records: list[DeploymentRecord] = []
+    for item in pages(conn.deployments, url, operation="list deployments"):
+        name = str(item.get("name") or "")
+        if not name.startswith(prefix):
+            continue
+        properties = item.get("properties") or {}
+        error = properties.get("error") if isinstance(properties.get("error"), dict) else None
+        records.append(
+            DeploymentRecord(
+                name=name,
+                state=str(properties.get("provisioningState") or "Unknown"),
+                timestamp=properties.get("timestamp"),
+                tags={str(k): str(v) for k, v in (item.get("tags") or {}).items()},
+                error_code=error.get("code") if error else None,
+                error_message=error.get("message") if error else None,
+            )
+        )
+    records.sort(key=lambda r: (r.timestamp or "", r.name))
+    return records
+
+
+# --------------------------------------------------------------------------------------------------- objects
+
+
+def object_url(conn: Connection, key: ObjectKey) -> str:
+    if key.type == "managedVirtualNetworks/managedPrivateEndpoints":
+        network, _, endpoint = key.name.partition("/")
+        return conn.factory_url("managedVirtualNetworks", network, "managedPrivateEndpoints", endpoint)
+    segment = _SEGMENTS.get(key.type)
+    if segment is None:
+        raise ValueError(f"not a factory object type: {key.type}")
+    return conn.factory_url(segment, key.name)
+
+
+def delete_object(conn: Connection, key: ObjectKey) -> bool:
+    """Delete one object; True when it was deleted, False when it was already gone (404 or 204).
+
+    ADF's refusals come out as AzureCallError with its code and message, e.g. `BadRequest` `The document cannot
+    be deleted since it is referenced by X.` (`.referenced_by` names X) or `TriggerEnabledCannotUpdate`.
+    """
+    status, body = send(conn.adf, "DELETE", object_url(conn, key), operation=f"delete {key}")
+    if status == 404 or status == 204:
+        return False
+    if 200 <= status < 300:
+        return True
+    raise call_error(status, body, f"delete {key}")
+
+
+# --------------------------------------------------------------------------------------------------- factory
+
+
+def factory_exists(conn: Connection) -> bool:
+    status, body = send(conn.adf, "GET", conn.factory_url(), operation=f"read factory {conn.factory}")
+    if status == 404:
+        return False
+    if 200 <= status < 300:
+        return True
+    raise call_error(status, body, f"read factory {conn.factory}")
+
+
+def ensure_factory(conn: Connection, location: str | None = None) -> bool:
+    """Create the factory when it does not exist at all; True when created. Never writes an existing factory: a
+    PUT replaces its properties and loses git, Purview and key settings. The create carries If-None-Match: *, so
+    a factory created meanwhile by someone else is left alone too."""
+    if factory_exists(conn):
+        return False
+    from azure.core import MatchConditions
+    from azure.core.exceptions import AzureError as SdkAzureError
+
+    try:
+        conn.adf.factories.create_or_update(
+            conn.resource_group,
+            conn.factory,
+            {"location": location or conn.location},
+            match_condition=MatchConditions.IfMissing,
+        )
+    except SdkAzureError as exc:
+        error = translate(exc, f"create factory {conn.factory}")
+        if error.status == 412:  # created in between: it exists now, which is all that was wanted
+            return False
+        raise error from exc
+    return True
+
+
+def factory_tags(conn: Connection) -> dict[str, str]:
+    body = checked(conn.adf, "GET", conn.factory_url(), operation=f"read factory {conn.factory}")
+    return {str(k): str(v) for k, v in ((body or {}).get("tags") or {}).items()}
+
+
+def set_factory_tags(conn: Connection, tags: Mapping[str, str | None], *, replace: bool = False) -> dict[str, str]:
+    """Set factory tags with a tags-only PATCH (Factories_Update), never a PUT of the factory.
+
+    Merged into the factory's current tags by default (a PATCH replaces the whole tag set, and other teams tag
+    factories too); a None value removes that tag; `replace=True` sets exactly `tags`. Returns the tags now set.
+    """
+    current = {} if replace else factory_tags(conn)
+    for key, value in tags.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = str(value)
+    with sdk_call(f"tag factory {conn.factory}"):
+        updated = conn.adf.factories.update(conn.resource_group, conn.factory, {"tags": current})
+    return {str(k): str(v) for k, v in (getattr(updated, "tags", None) or {}).items()}
+
+
+# --------------------------------------------------------------------------------------------------- runs
+
+
+def run_pipeline(
+    conn: Connection, name: str, parameters: Mapping[str, Any] | None = None, *, timeout: float
+) -> RunResult:
+    """Run a pipeline and wait for it to end (Succeeded, Failed, Cancelled). Past `timeout` seconds the run is
+    cancelled and the result says `timed_out`; a failed run is a result, not an exception (the caller decides)."""
+    started = time.monotonic()
+    with sdk_call(f"run pipeline {name}"):
+        created = conn.adf.pipelines.create_run(
+            conn.resource_group, conn.factory, name, parameters=dict(parameters or {})
+        )
+    run_id = str(created.run_id)
+
+    def read() -> Any:
+        with sdk_call(f"read run {run_id} of {name}"):
+            return conn.adf.pipeline_runs.get(conn.resource_group, conn.factory, run_id)
+
+    try:
+        run = wait_for(
+            f"pipeline {name} run {run_id}",
+            read,
+            lambda r: _text(r.status) in _RUN_FINAL,
+            time_limit=timeout,
+            interval=_poll_interval(conn),
+            backoff_max=conn.settings.backoff_max,
+        )
+    except WaitTimeout:
+        with sdk_call(f"cancel run {run_id} of {name}"):
+            conn.adf.pipeline_runs.cancel(conn.resource_group, conn.factory, run_id, is_recursive=True)
+        run = read()
+        return RunResult(
+            run_id=run_id,
+            pipeline=name,
+            status=_text(run.status),
+            message=f"did not finish within {timeout:g} s; cancelled" + (f": {run.message}" if run.message else ""),
+            timed_out=True,
+            seconds=time.monotonic() - started,
+        )
+    return RunResult(
+        run_id=run_id,
+        pipeline=name,
+        status=_text(run.status),
+        message=str(run.message or ""),
+        seconds=time.monotonic() - started,
+    )

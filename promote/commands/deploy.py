@@ -1,0 +1,159 @@
+"""`promote plan`, `apply`, `deploy` and `rollback`: every change to a factory goes through one runner.
+
+`plan` shows and saves; `apply` carries out exactly a saved plan (refused when the factory changed since, or
+when the file was edited); `deploy` is plan + apply in one run; `rollback` deploys the previous good commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from promote.commands.engine import Session, session
+from promote.errors import EXIT_OK, InputError
+from promote.plan.steps import TAG_COMMIT, TAG_PREVIOUS_COMMIT
+
+
+def _render(plan, fmt: str) -> str:
+    if fmt == "markdown":
+        from promote.render.plan_markdown import render_plan
+    else:
+        from promote.render.plan_text import render_plan
+    return render_plan(plan)
+
+
+def _confirm(what: str, yes: bool) -> None:
+    """Ask on a terminal; without one, only `--yes` goes ahead (a CI job must say it means it)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError.single(
+            "<command line>", f"{what} needs confirmation", hint="pass --yes when not on a terminal"
+        )
+    answer = input(f"{what}? Only 'yes' goes ahead: ")
+    if answer.strip().lower() != "yes":
+        raise InputError.single("<command line>", "not confirmed: nothing was done")
+
+
+def check_requires(s: Session, commit: str) -> None:
+    """An environment that must follow another accepts only commits that succeeded there."""
+    if not s.env.requires:
+        return
+    from promote.azure.connection import open_connection
+    from promote.azure.operations import factory_exists, factory_tags
+    from promote.desired import load_env
+    from promote.plan.steps import TAG_GOOD
+
+    other = load_env(s.env.requires, s.root)
+    with open_connection(other.target, project_root=s.root) as conn:
+        tags = factory_tags(conn) if factory_exists(conn) else {}
+    good = {tags.get(TAG_COMMIT, "")} | set(tags.get(TAG_GOOD, "").split())
+    if not any(g and commit.startswith(g) for g in good):
+        raise InputError.single(
+            s.env.file,
+            f"commit {commit[:8]} has not succeeded in {s.env.requires}, which {s.env.name} requires first",
+            object="requires",
+            hint=f"deploy it to {s.env.requires} first (it runs {tags.get(TAG_COMMIT, 'nothing')[:8] or 'nothing'})",
+        )
+
+
+def _engine(s: Session):
+    from promote.apply.runner import Engine
+    from promote.azure import operations
+
+    return Engine(
+        root=s.root,
+        environment=s.env.name,
+        start_policy=s.env.triggers.start,
+        conn=s.conn,
+        ops=operations,
+        read_live=s.read_live,
+        progress=lambda line: print(line, flush=True),
+    )
+
+
+def _finish(report) -> int:
+    print()
+    print(report.render())
+    return report.exit_code
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from promote.plan import to_json
+
+    with session(args.env, source=args.source, create_local_factory=True) as s:
+        live = s.read_live()
+        plan = s.plan_for(args.ref, live, full=args.full)
+    print(_render(plan, args.format))
+    if args.out:
+        Path(args.out).write_text(to_json(plan))
+        print(f"\nSaved the plan to {args.out} (hash {plan.hash[:12]}). Apply it with: promote apply {args.out}")
+    return EXIT_OK
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from promote.apply.runner import run
+    from promote.plan import ensure_fresh, from_json
+
+    path = Path(args.plan)
+    if not path.is_file():
+        raise InputError.single(str(path), "no such plan file", hint="make one with promote plan --out FILE")
+    plan = from_json(path.read_bytes(), str(path))
+    with session(plan.environment, source=args.source, create_local_factory=True) as s:
+        check_requires(s, plan.commit)
+
+        def make_plan(live, interrupted):
+            ensure_fresh(plan, live.fingerprint, str(path))
+            return plan
+
+        print(_render(plan, "text"))
+        report = run(_engine(s), make_plan, lambda commit, live: s.plan_for(commit, live))
+    return _finish(report)
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from promote.apply.runner import run
+
+    with session(args.env, source=args.source, create_local_factory=True) as s:
+        commit = s.desired(args.ref).revision.commit
+        check_requires(s, commit)
+
+        def make_plan(live, interrupted):
+            plan = s.plan_for(commit, live, full=args.full)
+            print(_render(plan, "text"), flush=True)
+            _confirm(f"Deploy {commit[:8]} to {s.env.name} ({s.env.target.factory})", args.yes)
+            return plan
+
+        report = run(_engine(s), make_plan, lambda c, live: s.plan_for(c, live))
+    return _finish(report)
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from promote.apply import journal as journals
+    from promote.apply.runner import run
+
+    with session(args.env, source=args.source, create_local_factory=True) as s:
+        interrupted = journals.load(journals.journal_path(s.root, s.env.name))
+        target = args.to
+        if target is None and interrupted is not None and interrupted.unfinished:
+            target = interrupted.last_good_commit
+        if target is None:
+            tags = s.read_live().tags
+            target = tags.get(TAG_PREVIOUS_COMMIT)
+            if not target:
+                raise InputError.single(
+                    s.env.file,
+                    f"{s.env.target.factory} records no previous good commit to roll back to",
+                    hint="name one with --to REF",
+                )
+        commit = s.desired(target).revision.commit
+
+        def make_plan(live, _interrupted):
+            plan = s.plan_for(commit, live)
+            print(_render(plan, "text"), flush=True)
+            _confirm(f"Roll {s.env.name} back to {commit[:8]}", args.yes)
+            return plan
+
+        report = run(_engine(s), make_plan, lambda c, live: s.plan_for(c, live), kind="rollback")
+    return _finish(report)

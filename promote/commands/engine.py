@@ -1,0 +1,113 @@
+"""What every command that talks to a target factory shares: the environment, the connection, the live state,
+and how a plan is made for a git revision. The commands themselves (`deploy`, `apply`, `rollback`, ...) are
+thin layers over this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from promote.desired import Side, load_env, load_side, project_root
+from promote.environment import Environment
+from promote.errors import InputError
+from promote.live import LiveState
+
+
+@dataclass
+class Session:
+    """One environment, connected."""
+
+    root: Path
+    env: Environment
+    conn: Any
+    source: str | None  # --source, when given
+
+    def read_live(self, conn: Any = None) -> LiveState:
+        from promote.azure.reader import read_live
+
+        return read_live(conn or self.conn)
+
+    def desired(self, ref: str) -> Side:
+        """The desired state of a git revision with this environment (a path is not a deployable version)."""
+        side = load_side(ref, source=self.source, env=self.env, root=self.root)
+        if side.revision is None:
+            raise InputError.single(
+                ref,
+                "a deployment needs a git revision, not a folder: what is deployed must be findable again",
+                hint="commit the factory and pass the commit, a branch or a tag",
+            )
+        for warning in side.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        return side
+
+    def plan_for(self, ref: str, live: LiveState, *, full: bool = False) -> Any:
+        """The plan that takes the live factory to `ref`'s desired state."""
+        from promote.diff import diff_factories
+        from promote.normalise import comparable_factory
+        from promote.plan import build_plan
+
+        side = self.desired(ref)
+        desired = comparable_factory(side.factory)
+        diff = diff_factories(live.factory, desired)
+        return build_plan(
+            desired=side.factory,
+            live=live,
+            diff=diff,
+            env=self.env,
+            commit=side.revision.commit,
+            source=side.label,
+            secure_parameters=secure_parameters(side),
+            now=datetime.now(timezone.utc),
+            full=full,
+        )
+
+
+def secure_parameters(side: Side) -> dict[str, tuple[str, Any, str]]:
+    """placeholder -> (deployment parameter name, where its value comes from, type) for the plan's templates.
+
+    A Key Vault reference goes to ARM as it is; a `${VAR}` value is read from the process when the plan is
+    applied. The plan never holds a secret.
+    """
+    out: dict[str, tuple[str, Any, str]] = {}
+    if side.env is None or side.values is None:
+        return out
+    given = {name.lower(): pv for name, pv in side.env.parameters.items()}
+    for name, spec in side.published.parameters.items():
+        value = side.values.values.get(name)
+        pv = given.get(name.lower())
+        if not spec.secure or pv is None or not isinstance(value, str) or not value.startswith("<"):
+            continue
+        if pv.keyvault is not None:
+            out[value] = (name, pv.keyvault, spec.type)
+        elif pv.env_var:
+            out[value] = (name, pv.env_var, spec.type)
+        else:
+            raise InputError.single(
+                side.env.file,
+                "a secure value taken from the environment must be exactly ${VARIABLE}",
+                object=f"parameters.{pv.name}",
+                line=pv.line,
+                hint="so that a saved plan can name the variable instead of holding the secret",
+            )
+    return out
+
+
+@contextlib.contextmanager
+def session(env_name: str, *, source: str | None = None, create_local_factory: bool = False) -> Iterator[Session]:
+    """Load the environment and connect to its target for the block."""
+    from promote.azure.connection import open_connection
+
+    root = project_root()
+    env = load_env(env_name, root)
+    with open_connection(env.target, project_root=root) as conn:
+        if create_local_factory and env.target.endpoint == "local":
+            from promote.azure.operations import ensure_factory
+
+            ensure_factory(conn, env.target.location)
+        yield Session(root, env, conn, source)

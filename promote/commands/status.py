@@ -1,0 +1,118 @@
+"""`promote status`, `history`, `drift` and `diff --env`: what is deployed where, and whether it still is."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from promote.apply import journal as journals
+from promote.commands.engine import session
+from promote.errors import EXIT_CHANGES, EXIT_OK, InputError
+from promote.plan.steps import TAG_COMMIT, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_TIME
+
+
+def run_status(args: argparse.Namespace) -> int:
+    with session(args.env, source=args.source) as s:
+        live = s.read_live()
+        pending = journals.load(journals.journal_path(s.root, s.env.name))
+    t = s.env.target
+    info = {
+        "environment": s.env.name,
+        "factory": t.factory,
+        "resource_group": t.resource_group,
+        "exists": live.exists,
+        "commit": live.tags.get(TAG_COMMIT),
+        "plan": live.tags.get(TAG_PLAN),
+        "deployed_at": live.tags.get(TAG_TIME),
+        "previous_commit": live.tags.get(TAG_PREVIOUS_COMMIT),
+        "objects": len(live.factory.objects),
+        "triggers": {n: tr.runtime_state for n, tr in sorted(live.triggers.items())},
+        "interrupted_run": pending.run_id if pending is not None and pending.unfinished else None,
+    }
+    if args.format == "json":
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    print(f"{s.env.name}: factory {t.factory} in {t.resource_group}")
+    if not live.exists:
+        print("  the factory does not exist yet")
+        return EXIT_OK
+    if info["commit"]:
+        print(f"  deployed commit {info['commit'][:8]} (plan {str(info['plan'])[:12]}) at {info['deployed_at']}")
+        if info["previous_commit"]:
+            print(f"  previous good commit {info['previous_commit'][:8]}")
+    else:
+        print("  nothing deployed by adf-promote yet")
+    started = [n for n, state in info["triggers"].items() if state == "Started"]
+    print(f"  {info['objects']} objects; triggers started: {', '.join(started) or 'none'}")
+    if info["interrupted_run"]:
+        print(f"  an interrupted run ({info['interrupted_run']}) awaits recovery: run promote deploy or rollback")
+    return EXIT_OK
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from promote.azure.operations import list_deployments
+
+    with session(args.env, source=args.source) as s:
+        records = list_deployments(s.conn, prefix=f"promote-{s.env.name}-")
+    rows = [
+        {
+            "deployment": r.name,
+            "state": r.state,
+            "time": r.timestamp,
+            "commit": r.tags.get(TAG_COMMIT),
+            "plan": r.tags.get(TAG_PLAN),
+            "error": r.error_code,
+        }
+        for r in sorted(records, key=lambda r: r.timestamp or "")
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print(f"no deployments by adf-promote in {s.env.name} yet")
+    for row in rows:
+        commit = (row["commit"] or "?")[:8]
+        error = f"  {row['error']}" if row["error"] else ""
+        print(f"{row['time'] or '?':<28} {row['state']:<10} {commit}  {row['deployment']}{error}")
+    return EXIT_OK
+
+
+def _live_diff(s, ref: str, *, live_first: bool = True):
+    """Desired state of `ref` against the live factory; `live_first`: what a deploy would change."""
+    from promote.diff import diff_factories
+    from promote.normalise import comparable_factory
+
+    live = s.read_live()
+    side = s.desired(ref)
+    desired = comparable_factory(side.factory)
+    live_label = f"live {s.env.target.factory} ({s.env.name})"
+    if live_first:
+        return live, diff_factories(live.factory, desired, from_label=live_label, to_label=side.label)
+    return live, diff_factories(desired, live.factory, from_label=f"deployed {side.label}", to_label=live_label)
+
+
+def run_live_diff(args: argparse.Namespace) -> int:
+    from promote.commands.diff import render
+
+    with session(args.env, source=args.source) as s:
+        _, diff = _live_diff(s, args.ref or "HEAD")
+    sys.stdout.write(render(diff, args.format))
+    return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    """Live against the last deployed commit: a factory changed by hand shows here (exit 3)."""
+    from promote.commands.diff import render
+
+    with session(args.env, source=args.source) as s:
+        commit = s.read_live().tags.get(TAG_COMMIT)
+        if not commit:
+            raise InputError.single(
+                s.env.file,
+                f"{s.env.target.factory} records no deployed commit: nothing to compare against",
+                hint="deploy it with promote deploy first",
+            )
+        _, diff = _live_diff(s, commit, live_first=False)
+    sys.stdout.write(render(diff, args.format))
+    return EXIT_CHANGES if diff.changes else EXIT_OK

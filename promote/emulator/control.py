@@ -1,0 +1,373 @@
+"""The test controls: fault injection, latency, the request log, counters, settings, clock, seed, reset.
+
+They live under the reserved path `/_emulator/` (documented in README.md), need no token, and are never faulted,
+delayed or logged themselves. Faults are matched against the HTTP requests the clients send and also against
+the writes a deployment makes (method PUT, path = the object's ARM id), so that a test can fail the Nth
+resource of a deployment the same way it fails a direct PUT.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from promote.emulator import errors
+from promote.emulator.routes import Request, Response, Router
+from promote.emulator.settings import Clock, Settings
+from promote.emulator.store import Scope
+
+if TYPE_CHECKING:
+    from promote.emulator.routes import App
+
+# Where the seed endpoint writes when the request names no subscription / resource group: the `local`
+# environment's (the evaluator's DeploymentContext defaults).
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+DEFAULT_RESOURCE_GROUP = "local"
+
+LOG_LIMIT = 200_000  # entries kept; a 5,000-object benchmark stays far below
+
+
+@dataclass
+class FaultRule:
+    """Fire on the `nth` request matching `method` and `path` (a regex searched case-insensitively), then on
+    the following ones up to `times` firings in all (`times` None: every one from the nth on).
+
+    What firing does, in this order: sleep `delay` seconds; then close the connection without an answer
+    (`drop`), or answer `status` with a CloudError body (`code`, `message`; a 429 carries `Retry-After`), or,
+    with neither, let the request through (a pure delay).
+    """
+
+    id: int
+    method: str
+    path: str
+    nth: int = 1
+    times: int | None = 1
+    status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    drop: bool = False
+    matched: int = 0
+    fired: int = 0
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        self._pattern = re.compile(self.path, re.IGNORECASE)
+
+    def consider(self, method: str, path: str) -> bool:
+        """Count a request; True when this one is due to fire."""
+        if self.method not in ("*", method.upper()) or not self._pattern.search(path):
+            return False
+        self.matched += 1
+        if self.matched < self.nth or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
+
+    def error(self) -> errors.EmulatorError | None:
+        """The error answer of this fault, or None for a pure delay or a dropped connection."""
+        if self.drop or self.status is None:
+            return None
+        if self.status == 429:
+            err = errors.throttled(self.retry_after if self.retry_after is not None else 1.0)
+            if self.code or self.message:
+                err.code, err.message = self.code or err.code, self.message or err.message
+            return err
+        err = errors.injected(self.status, self.code, self.message)
+        if self.retry_after is not None:
+            err.headers["Retry-After"] = f"{self.retry_after:g}"
+        return err
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path": self.path,
+            "nth": self.nth,
+            "times": self.times,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "retry_after": self.retry_after,
+            "delay": self.delay,
+            "drop": self.drop,
+            "matched": self.matched,
+            "fired": self.fired,
+        }
+
+    @classmethod
+    def from_spec(cls, rule_id: int, spec: Any) -> FaultRule:
+        """Build a rule from the control API's JSON, refusing what would silently never fire."""
+        if not isinstance(spec, dict):
+            raise ValueError("a fault is a JSON object")
+        known = {"method", "path", "nth", "times", "every", "status", "code", "message", "retry_after", "delay", "drop"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if not spec.get("path"):
+            raise ValueError("a fault needs 'path' (a regular expression searched in the request path)")
+        status = spec.get("status")
+        if status is not None and not (400 <= int(status) <= 599):
+            raise ValueError("'status' must be an HTTP error status (400-599)")
+        if status is None and not spec.get("drop") and not spec.get("delay"):
+            raise ValueError("a fault needs 'status', 'drop' or 'delay'")
+        every = bool(spec.get("every"))
+        nth = int(spec.get("nth", 1))
+        if nth < 1:
+            raise ValueError("'nth' counts from 1")
+        try:
+            return cls(
+                id=rule_id,
+                method=str(spec.get("method", "*")),
+                path=str(spec["path"]),
+                nth=nth,
+                times=None if every else (None if spec.get("times", 1) is None else int(spec.get("times", 1))),
+                status=None if status is None else int(status),
+                code=spec.get("code"),
+                message=spec.get("message"),
+                retry_after=None if spec.get("retry_after") is None else float(spec["retry_after"]),
+                delay=float(spec.get("delay", 0.0)),
+                drop=bool(spec.get("drop", False)),
+            )
+        except re.error as exc:
+            raise ValueError(f"'path' is not a valid regular expression: {exc}") from None
+
+
+@dataclass
+class LogEntry:
+    seq: int
+    time: float
+    method: str
+    path: str
+    query: str
+    status: int  # 0 for a dropped connection
+    ms: float
+    fault: int | None  # id of the fault rule that fired, if any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "ms": round(self.ms, 3),
+            "fault": self.fault,
+        }
+
+
+class ControlState:
+    """Fault rules, the request log and the settings the server started with (restored by reset)."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._initial = settings.copy()
+        self._lock = threading.Lock()
+        self._faults: list[FaultRule] = []
+        self._next_id = 1
+        self._log: deque[LogEntry] = deque(maxlen=LOG_LIMIT)
+        self._seq = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._log.clear()
+            self._seq = 0
+            fresh = self._initial.copy()
+            for name, value in fresh.as_dict().items():
+                setattr(self.settings, name, value)
+        self.clock.reset()
+
+    # faults
+
+    def add_fault(self, spec: Any) -> FaultRule:
+        with self._lock:
+            rule = FaultRule.from_spec(self._next_id, spec)
+            self._next_id += 1
+            self._faults.append(rule)
+            return rule
+
+    def faults(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r.as_dict() for r in self._faults]
+
+    def remove_fault(self, rule_id: int | None) -> int:
+        """Remove one rule (or all with None); how many went."""
+        with self._lock:
+            before = len(self._faults)
+            self._faults = [] if rule_id is None else [r for r in self._faults if r.id != rule_id]
+            return before - len(self._faults)
+
+    def fault_for(self, method: str, path: str) -> FaultRule | None:
+        """The rule that fires for this request, if any (every rule counts the match; the first due fires)."""
+        with self._lock:
+            chosen: FaultRule | None = None
+            for rule in self._faults:
+                if rule.consider(method, path) and chosen is None:
+                    chosen = rule
+            return chosen
+
+    def internal_write(self, path: str) -> None:
+        """A write a deployment is about to make: delay it, or fail it, as a matching fault says."""
+        rule = self.fault_for("PUT", path)
+        if rule is None:
+            return
+        if rule.delay:
+            time.sleep(rule.delay)
+        if rule.drop:
+            raise errors.internal("The resource provider closed the connection (fault injected).")
+        err = rule.error()
+        if err is not None:
+            raise err
+
+    # request log
+
+    def record(self, method: str, path: str, query: str, status: int, ms: float, fault: int | None) -> None:
+        with self._lock:
+            self._seq += 1
+            self._log.append(LogEntry(self._seq, time.time(), method, path, query, status, ms, fault))
+
+    def requests(self, since: int = 0, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        pattern = re.compile(path, re.IGNORECASE) if path else None
+        with self._lock:
+            entries = list(self._log)
+        return [
+            e.as_dict()
+            for e in entries
+            if e.seq > since
+            and (method is None or e.method == method.upper())
+            and (pattern is None or pattern.search(e.path))
+        ]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def request_counts(self) -> dict[str, Any]:
+        """Requests by method and by status, and how many were writes (PUT, PATCH, DELETE, POST)."""
+        with self._lock:
+            entries = list(self._log)
+        by_method: dict[str, int] = {}
+        by_status: dict[str, int] = {}
+        for e in entries:
+            by_method[e.method] = by_method.get(e.method, 0) + 1
+            by_status[str(e.status)] = by_status.get(str(e.status), 0) + 1
+        writes = sum(n for m, n in by_method.items() if m in ("PUT", "PATCH", "DELETE", "POST"))
+        return {"total": len(entries), "byMethod": by_method, "byStatus": by_status, "writes": writes}
+
+
+# --- the admin API (/_emulator/...) ------------------------------------------------------------------------
+
+ADMIN_PREFIX = "/_emulator"
+
+
+def _json_body(req: Request) -> Any:
+    try:
+        return req.json()
+    except errors.EmulatorError as exc:
+        raise _bad(exc.message) from None
+
+
+def _bad(message: str) -> errors.EmulatorError:
+    return errors.EmulatorError(400, "InvalidControlRequest", message)
+
+
+def admin_info(app: App, req: Request, p: dict[str, str]) -> Response:
+    return Response(200, {**app.info, "settings": app.settings.as_dict(), "clock": app.control.clock.now()})
+
+
+def admin_reset(app: App, req: Request, p: dict[str, str]) -> Response:
+    """Everything back to the start: state, faults, log, settings, clock. Running deployments are cancelled."""
+    app.deployments.shutdown()
+    app.store.reset()
+    app.control.reset()
+    return Response(200, {"reset": True})
+
+
+def admin_settings(app: App, req: Request, p: dict[str, str]) -> Response:
+    if req.method == "PATCH":
+        values = _json_body(req)
+        if not isinstance(values, dict):
+            raise _bad("settings are a JSON object")
+        try:
+            app.settings.update(values)
+        except (ValueError, TypeError) as exc:
+            raise _bad(str(exc)) from None
+    return Response(200, app.settings.as_dict())
+
+
+def admin_faults(app: App, req: Request, p: dict[str, str]) -> Response:
+    if req.method == "POST":
+        try:
+            rule = app.control.add_fault(_json_body(req))
+        except (ValueError, TypeError) as exc:
+            raise _bad(str(exc)) from None
+        return Response(201, rule.as_dict())
+    if req.method == "DELETE":
+        return Response(200, {"removed": app.control.remove_fault(None)})
+    return Response(200, {"value": app.control.faults()})
+
+
+def admin_fault(app: App, req: Request, p: dict[str, str]) -> Response:
+    if not p["id"].isdigit() or not app.control.remove_fault(int(p["id"])):
+        raise errors.EmulatorError(404, "NotFound", f"There is no fault rule {p['id']}.")
+    return Response(200, {"removed": 1})
+
+
+def admin_requests(app: App, req: Request, p: dict[str, str]) -> Response:
+    if req.method == "DELETE":
+        app.control.clear_requests()
+        return Response(200, {"cleared": True})
+    since = req.query.get("since", "0")
+    entries = app.control.requests(
+        since=int(since) if since.isdigit() else 0, method=req.query.get("method"), path=req.query.get("path")
+    )
+    return Response(200, {"value": entries})
+
+
+def admin_stats(app: App, req: Request, p: dict[str, str]) -> Response:
+    return Response(200, {"requests": app.control.request_counts(), "objectWrites": app.store.write_counts()})
+
+
+def admin_clock(app: App, req: Request, p: dict[str, str]) -> Response:
+    body = _json_body(req) or {}
+    try:
+        app.control.clock.advance(float(body.get("advance", 0)))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _bad(f"give {{'advance': seconds}}: {exc}") from None
+    return Response(200, {"now": app.control.clock.now()})
+
+
+def admin_seed(app: App, req: Request, p: dict[str, str]) -> Response:
+    """Write many objects at once (benchmarks, fixtures), through the same rules as a PUT."""
+    body = _json_body(req)
+    if not isinstance(body, dict) or not isinstance(body.get("objects"), list) or not body.get("factory"):
+        raise _bad("give {'factory': name, 'objects': [{'type', 'name', 'properties'}], ...}")
+    scope = Scope(
+        str(body.get("subscriptionId") or DEFAULT_SUBSCRIPTION),
+        str(body.get("resourceGroup") or DEFAULT_RESOURCE_GROUP),
+    )
+    count = app.store.seed(scope, str(body["factory"]), body["objects"], app.settings.location)
+    return Response(200, {"written": count})
+
+
+def admin_router() -> Router:
+    r = Router()
+    r.add("GET", ADMIN_PREFIX, admin_info, None)
+    r.add("POST", f"{ADMIN_PREFIX}/reset", admin_reset, None)
+    r.add("GET PATCH", f"{ADMIN_PREFIX}/settings", admin_settings, None)
+    r.add("GET POST DELETE", f"{ADMIN_PREFIX}/faults", admin_faults, None)
+    r.add("DELETE", f"{ADMIN_PREFIX}/faults/(?P<id>[^/]+)", admin_fault, None)
+    r.add("GET DELETE", f"{ADMIN_PREFIX}/requests", admin_requests, None)
+    r.add("GET", f"{ADMIN_PREFIX}/stats", admin_stats, None)
+    r.add("POST", f"{ADMIN_PREFIX}/clock", admin_clock, None)
+    r.add("POST", f"{ADMIN_PREFIX}/seed", admin_seed, None)
+    return r
