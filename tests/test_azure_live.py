@@ -173,12 +173,6 @@ def test_freshly_deployed_reference_factory_shows_no_changes(emulator: EmulatorH
     assert_no_changes(desired_of(folder, parameters), live)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator bug: a deployment does not unescape `[[` in property NAMES as ARM does (promote.arm unescapes "
-    "keys in parse_template, but the emulator evaluates the request's dict with evaluate_template directly), so "
-    "the key `[[':@computed_region_evbi_jbp8']` is stored with its escape",
-)
 def test_escaped_property_names_are_unescaped_by_a_deployment(emulator: EmulatorHandle) -> None:
     folder = reference_path("templates", "devlace__datadevops/484a59dd/ddodfdev")
     template, parameters = published_deployment(folder, "adf-ref-escaped")

@@ -436,11 +436,6 @@ def test_run_of_a_missing_pipeline_is_an_error(emulator: EmulatorHandle, conn: C
     assert info.value.status == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator gap: a deployment's `tags` (Deployment.tags, ARM keeps them in the history) are neither "
-    "stored nor returned, so the history cannot carry the commit a deployment came from",
-)
 def test_deployment_tags_are_kept_in_the_history(emulator: EmulatorHandle, conn: Connection) -> None:
     ops.ensure_factory(conn)
     ops.deploy_template(

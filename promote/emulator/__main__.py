@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m promote.emulator", description="Serve the local Azure emulator over HTTPS on 127.0.0.1."
     )
-    parser.add_argument("--port", type=int, default=8443, help="port to listen on (0: any free port; default 8443)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     parser.add_argument(
         "--state-dir",
         type=Path,

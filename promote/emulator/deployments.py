@@ -13,6 +13,7 @@ Key Vault references in the parameters cannot be resolved locally: each becomes 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -267,32 +268,36 @@ class DeploymentEngine:
         if self.is_running(scope, name):
             raise errors.deployment_active(name)
         prepared = self.prepare(scope, name, body)
-        existed = self.store.deployment_state(scope, name) is not None
-        if not existed and not self.settings.deployment_history_prune:
-            count = self.store.count_deployments(scope)
-            if count >= HISTORY_QUOTA:
-                raise errors.deployment_quota(count)
         if isinstance(prepared.on_error, dict) and str(prepared.on_error.get("type")).lower() == "lastsuccessful":
             last = self._last_succeeded(scope)
             if last is not None:
                 prepared.on_error = {**prepared.on_error, "deploymentName": last}
-        op_id = uuid.uuid4().hex
-        started = self.store.clock.now()
-        correlation = str(uuid.uuid4())
-        rendered = self._render(prepared, "Accepted", started, started, correlation)
-        self.store.save_deployment(scope, name, "Accepted", rendered, prepared.template)
-        self.store.clear_operations(scope, name)
-        self.store.set_async(op_id, "Running", {"status": "Running"})
-        cancel = threading.Event()
-        thread = threading.Thread(
-            target=self._run,
-            args=(prepared, op_id, started, correlation, cancel),
-            name=f"deployment-{name}",
-            daemon=True,
-        )
-        with self._lock:
-            self._running[(scope.key, name.lower())] = (thread, cancel)
-        thread.start()
+        key = (scope.key, name.lower())
+        with self._lock:  # check and register as one step: two PUTs of one name cannot both start
+            entry = self._running.get(key)
+            if entry is not None and entry[0].is_alive():
+                raise errors.deployment_active(name)
+            existed = self.store.deployment_state(scope, name) is not None
+            if not existed and not self.settings.deployment_history_prune:
+                count = self.store.count_deployments(scope)
+                if count >= HISTORY_QUOTA:
+                    raise errors.deployment_quota(count)
+            op_id = uuid.uuid4().hex
+            started = self.store.clock.now()
+            correlation = str(uuid.uuid4())
+            rendered = self._render(prepared, "Accepted", started, started, correlation)
+            self.store.save_deployment(scope, name, "Accepted", rendered, prepared.template)
+            self.store.clear_operations(scope, name)
+            self.store.set_async(op_id, "Running", {"status": "Running"})
+            cancel = threading.Event()
+            thread = threading.Thread(
+                target=self._run,
+                args=(prepared, op_id, started, correlation, cancel),
+                name=f"deployment-{name}",
+                daemon=True,
+            )
+            self._running[key] = (thread, cancel)
+            thread.start()
         url = f"{req.base_url}{req.path.rstrip('/')}/operationStatuses/{op_id}?api-version={req.api_version}"
         return Response(200 if existed else 201, rendered, lro_headers(self, "Azure-AsyncOperation", url))
 
@@ -415,13 +420,10 @@ class DeploymentEngine:
                 self.store.prune_deployments(scope, HISTORY_PRUNE_TO)
         except Exception as exc:  # a bug must still end the operation, or the client polls forever
             error = errors.internal(f"The emulator failed while deploying: {exc!r}").as_error()
-            self.store.set_async(op_id, "Failed", {"status": "Failed", "error": error})
-            self.store.update_deployment(
-                scope,
-                name,
-                "Failed",
-                self._render(prepared, "Failed", started, self.store.clock.now(), correlation, [], error),
-            )
+            with contextlib.suppress(Exception):  # the store may be closed (the server stopping)
+                self.store.set_async(op_id, "Failed", {"status": "Failed", "error": error})
+                failed = self._render(prepared, "Failed", started, self.store.clock.now(), correlation, [], error)
+                self.store.update_deployment(scope, name, "Failed", failed)
             raise
         finally:
             with self._lock:
