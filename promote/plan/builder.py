@@ -131,7 +131,7 @@ def build_plan(
     stops = _stops(records, desired, live, diff, env, writes, deletes)
     starts, notes = _starts(records, stops, desired, live, env, deletes)
     deploys, write_notes = _deployments(desired, writes, env, commit, now, secure_parameters, limits)
-    smoke = _smoke(desired, env, env_file, lines.get("smoke"))
+    smoke, smoke_notes = _smoke(desired, env)
     deployed = live.tags.get(TAG_COMMIT) or None
     previous = deployed if deployed != commit else live.tags.get(TAG_PREVIOUS_COMMIT) or None
     tag = TagFactory(environment=env.name, commit=commit, previous_commit=previous)
@@ -151,7 +151,7 @@ def build_plan(
         summary=dict(diff.summary),
         steps=tuple(steps),
         kept=tuple(kept),
-        notes=tuple(write_notes + notes),
+        notes=tuple(write_notes + notes + smoke_notes),
     )
     return with_hash(plan)
 
@@ -503,26 +503,20 @@ def _starts(
 # --------------------------------------------------------------------------------------------------- smoke
 
 
-def _smoke(desired: Factory, env: Environment, env_file: str, line: int | None) -> list[RunPipeline]:
+def _smoke(desired: Factory, env: Environment) -> tuple[list[RunPipeline], list[str]]:
+    """The environment's smoke runs. A smoke pipeline this commit does not have is skipped with a note: an
+    older commit (a rollback, the start of a history) may predate it; `promote validate` still reports it
+    against the current one."""
     pipelines = _by_folded(desired.objects, "pipelines")
     runs: list[RunPipeline] = []
-    problems: list[Problem] = []
+    notes: list[str] = []
     for position, smoke in enumerate(env.smoke):
         obj = pipelines.get(smoke.pipeline.casefold())
         if obj is None:
-            problems.append(
-                Problem(
-                    file=env_file,
-                    line=getattr(smoke, "line", None) or line,
-                    object=f"smoke[{position}]",
-                    message=f"smoke pipeline '{smoke.pipeline}' is not in the factory being deployed",
-                )
-            )
+            notes.append(f"smoke pipeline {smoke.pipeline} is not in this commit: its run is skipped")
             continue
         runs.append(RunPipeline(obj.key.name, dict(smoke.parameters), float(smoke.timeout), position))
-    if problems:
-        raise InputError(problems)
-    return runs
+    return runs, notes
 
 
 __all__ = ["MAX_DEPLOYMENT_NAME", "build_plan", "deployment_name"]
