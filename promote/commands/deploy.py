@@ -40,13 +40,13 @@ def check_requires(s: Session, commit: str) -> None:
     """An environment that must follow another accepts only commits that succeeded there."""
     if not s.env.requires:
         return
-    from promote.azure.connection import open_connection
     from promote.azure.operations import factory_exists, factory_tags
+    from promote.commands.engine import connect_to
     from promote.desired import load_env
     from promote.plan.steps import TAG_GOOD
 
     other = load_env(s.env.requires, s.root)
-    with open_connection(other.target, project_root=s.root) as conn:
+    with connect_to(other, s.root) as conn:
         tags = factory_tags(conn) if factory_exists(conn) else {}
     good = {tags.get(TAG_COMMIT, "")} | set(tags.get(TAG_GOOD, "").split())
     if not any(g and commit.startswith(g) for g in good):

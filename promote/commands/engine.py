@@ -6,6 +6,7 @@ thin layers over this.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,14 +99,46 @@ def secure_parameters(side: Side) -> dict[str, tuple[str, Any, str]]:
     return out
 
 
+# A `local` environment normally runs the emulator inside the promote process. These point it at an emulator
+# that is already running instead (`promote emulator` in another terminal, or a test's), so that its state,
+# clock and fault rules are shared: the URL it printed and its CA file.
+EMULATOR_URL = "PROMOTE_EMULATOR_URL"
+EMULATOR_CA = "PROMOTE_EMULATOR_CA"
+
+
+@contextlib.contextmanager
+def connect_to(env: Environment, root: Path) -> Iterator[Any]:
+    from promote.azure.connection import LOCAL_SETTINGS, connect, open_connection
+
+    url = os.environ.get(EMULATOR_URL)
+    if env.target.endpoint != "local" or not url:
+        with open_connection(env.target, project_root=root) as conn:
+            yield conn
+        return
+    from promote.emulator import EmulatorCredential
+
+    conn = connect(
+        subscription=env.target.subscription,
+        resource_group=env.target.resource_group,
+        factory=env.target.factory,
+        credential=EmulatorCredential(),
+        endpoint=url,
+        ca_file=os.environ.get(EMULATOR_CA),
+        location=env.target.location,
+        settings=LOCAL_SETTINGS,
+    )
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 @contextlib.contextmanager
 def session(env_name: str, *, source: str | None = None, create_local_factory: bool = False) -> Iterator[Session]:
     """Load the environment and connect to its target for the block."""
-    from promote.azure.connection import open_connection
-
     root = project_root()
     env = load_env(env_name, root)
-    with open_connection(env.target, project_root=root) as conn:
+    with connect_to(env, root) as conn:
         if create_local_factory and env.target.endpoint == "local":
             from promote.azure.operations import ensure_factory
 
