@@ -10,6 +10,7 @@ all of it (`strict=True`), so a typo cannot hide behind the lenience.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from promote.environment import (
 from promote.errors import GitError
 from promote.factory import Factory, ObjectKey
 from promote.loader import Published, evaluate, open_published
-from promote.source import DEFAULT_SOURCE, Revision, read_source, repo_root
+from promote.source import DEFAULT_SOURCE, Revision, SourceFiles, read_source, repo_root
 
 
 @dataclass
@@ -64,10 +65,15 @@ def fit_parameters(env: Environment, published: Published) -> tuple[Environment,
 
 def fit_overrides(env: Environment, factory: Factory) -> tuple[Environment, list[str]]:
     """The environment without overrides of objects this version does not have, and a warning for each."""
-    present = {ObjectKey(k.type, k.name.lower()) for k in factory.objects}
+    return fit_overrides_to(env, factory.objects, factory.source)
+
+
+def fit_overrides_to(env: Environment, keys: Iterable[ObjectKey], source: str) -> tuple[Environment, list[str]]:
+    """`fit_overrides` given only the object keys (`promote.quickdiff` knows them without evaluating)."""
+    present = {ObjectKey(k.type, k.name.lower()) for k in keys}
     kept = tuple(o for o in env.overrides if ObjectKey(o.object.type, o.object.name.lower()) in present)
     warnings = [
-        f"{env.file}:{o.line}: override of {o.object}: {factory.source} has no such object; left out"
+        f"{env.file}:{o.line}: override of {o.object}: {source} has no such object; left out"
         for o in env.overrides
         if o not in kept
     ]
@@ -90,6 +96,52 @@ def desired_factory(
     return apply_overrides(fitted, factory), values, warnings
 
 
+@dataclass(frozen=True)
+class SideInput:
+    """One side as read, before anything is evaluated: its files, where they came from, the environment.
+
+    `promote diff` reads both sides first so that `promote.quickdiff` can compare their texts before deciding
+    what to evaluate; `evaluate_side` turns one into a `Side` exactly as `load_side` always did.
+    """
+
+    label: str
+    files: SourceFiles
+    revision: Revision | None
+    env: Environment | None
+
+
+def read_side(
+    spec: str | None,
+    *,
+    source: str | None = None,
+    env_name: str | None = None,
+    env: Environment | None = None,
+    root: Path | None = None,
+) -> SideInput:
+    """`spec` is a path or a git revision (None: the factory folder on disk); nothing is parsed yet."""
+    root = root or project_root()
+    if env is None and env_name:
+        env = load_env(env_name, root)
+    folder = source or (env.source if env and env.source else None) or DEFAULT_SOURCE
+    files, revision = read_source(spec if spec is not None else str(root / folder), folder=folder, repo=root)
+    if revision is None:
+        label = files.label
+    elif revision.commit.startswith(revision.spec):
+        label = revision.short
+    else:
+        label = f"{revision.spec} ({revision.short})"
+    return SideInput(label, files, revision, env)
+
+
+def evaluate_side(side: SideInput, *, strict: bool = False) -> Side:
+    """Parse and evaluate one side read by `read_side`."""
+    published = open_published(side.files)
+    if side.env is None:
+        return Side(side.label, evaluate(published), published, side.revision, None, None)
+    factory, values, warnings = desired_factory(published, side.env, strict=strict)
+    return Side(side.label, factory, published, side.revision, side.env, values, warnings)
+
+
 def load_side(
     spec: str | None,
     *,
@@ -100,19 +152,4 @@ def load_side(
     root: Path | None = None,
 ) -> Side:
     """`spec` is a path or a git revision (None: the factory folder on disk)."""
-    root = root or project_root()
-    if env is None and env_name:
-        env = load_env(env_name, root)
-    folder = source or (env.source if env and env.source else None) or DEFAULT_SOURCE
-    files, revision = read_source(spec if spec is not None else str(root / folder), folder=folder, repo=root)
-    published = open_published(files)
-    if revision is None:
-        label = files.label
-    elif revision.commit.startswith(revision.spec):
-        label = revision.short
-    else:
-        label = f"{revision.spec} ({revision.short})"
-    if env is None:
-        return Side(label, evaluate(published), published, revision, None, None)
-    factory, values, warnings = desired_factory(published, env, strict=strict)
-    return Side(label, factory, published, revision, env, values, warnings)
+    return evaluate_side(read_side(spec, source=source, env_name=env_name, env=env, root=root), strict=strict)

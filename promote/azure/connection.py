@@ -18,7 +18,6 @@ so that `promote plan` and a later `promote apply` see the same local factory.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,8 +232,3 @@ def open_connection(
             )
         stack.callback(conn.close)
         yield conn
-
-
-def with_settings(conn: Connection, **changes: Any) -> ClientSettings:
-    """A copy of the connection's settings with some fields changed (for one call's own limits)."""
-    return dataclasses.replace(conn.settings, **changes)

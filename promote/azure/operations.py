@@ -509,9 +509,10 @@ def set_factory_tags(conn: Connection, tags: Mapping[str, str | None], *, replac
             current.pop(key, None)
         else:
             current[key] = str(value)
-    with sdk_call(f"tag factory {conn.factory}"):
-        updated = conn.adf.factories.update(conn.resource_group, conn.factory, {"tags": current})
-    return {str(k): str(v) for k, v in (getattr(updated, "tags", None) or {}).items()}
+    # Factories_Update (PATCH) with a FactoryUpdateParameters body holding tags only; sent raw so that the
+    # answer (the whole factory, with whatever settings it has) need not fit a typed model.
+    body = checked(conn.adf, "PATCH", conn.factory_url(), {"tags": current}, operation=f"tag factory {conn.factory}")
+    return {str(k): str(v) for k, v in ((body or {}).get("tags") or {}).items()}
 
 
 # --------------------------------------------------------------------------------------------------- runs

@@ -279,11 +279,17 @@ def _deletions(
             candidates.add(key)
 
     # What stays must not lose what it references: keep those too (and what they reference, transitively).
+    # What stays is the desired state (a live object the plan rewrites references what its new version
+    # references) plus the live objects kept without being rewritten.
     if candidates:
         index = KeyIndex(candidates)
         staying = sorted(
             [(key, obj) for key, obj in desired.objects.items()]
-            + [(key, obj) for key, obj in live_objects.items() if key not in candidates],
+            + [
+                (key, obj)
+                for key, obj in live_objects.items()
+                if key not in candidates and desired_index.find(key) is None
+            ],
             key=lambda item: item[0],
             reverse=True,
         )
