@@ -5,10 +5,12 @@ linked services and triggers, replicated under new names with their references a
 changes three objects in the second, then measures in this one process:
 
 - baseline: `json.load` of both files (best of N),
-- diff: what `promote diff --from A --to B` does after reading the bytes: parse, evaluate, key the objects and
-  diff them (best of N), reported as a ratio to the baseline (target <= 1.5),
+- diff: what `promote diff --from A --to B` runs after reading the bytes, `promote.quickdiff.diff_versions`
+  (the fast path, which must not fall back here), best of N, as a ratio to the baseline (target <= 1.5),
 - peak memory of the diff (tracemalloc, a separate pass), as a ratio to the size of the two JSON files
-  (target <= 3).
+  (target <= 3),
+- the same two figures for the slow path (`slow_diff`: both sides parsed and evaluated whole, then diffed),
+  which the fast path falls back to and must equal (checked here too).
 
 Run: .venv/bin/python bench/diff_large.py [--objects 5000] [--repeat 5]
 """
@@ -28,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from promote.diff import diff_factories  # noqa: E402
-from promote.loader import evaluate, open_published  # noqa: E402
+from promote.desired import SideInput  # noqa: E402
+from promote.quickdiff import diff_versions, slow_diff  # noqa: E402
 from promote.source import read_path  # noqa: E402
 
 SAMPLE = ROOT / "adf_publish_mirror" / "adf-ml-project" / "ARMTemplateForFactory.json"
@@ -118,30 +120,45 @@ def main() -> int:
             for files in (files_a, files_b):
                 json.loads(files.files["ARMTemplateForFactory.json"])
 
+        before, after = SideInput("A", files_a, None, None), SideInput("B", files_b, None, None)
         result = {}
 
-        def diff() -> None:
-            before = evaluate(open_published(files_a))
-            after = evaluate(open_published(files_b))
-            result["diff"] = diff_factories(before, after)
+        def fast() -> None:
+            result["fast"] = diff_versions(before, after)
+
+        def slow() -> None:
+            result["slow"] = slow_diff(before, after)
+
+        def peak(fn) -> int:
+            gc.collect()
+            tracemalloc.start()
+            fn()
+            _, top = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            return top
 
         parse_s = best(baseline, args.repeat)
-        diff_s = best(diff, args.repeat)
-        gc.collect()
-        tracemalloc.start()
-        diff()
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        fast_s = best(fast, args.repeat)
+        slow_s = best(slow, args.repeat)
+        fast_peak, slow_peak = peak(fast), peak(slow)
 
-    changes = result["diff"].changes
+    fast_diff, slow_result = result["fast"], result["slow"]
+    changes = fast_diff.diff.changes
+    same = fast_diff.diff.to_json() == slow_result.diff.to_json() and [c.details for c in changes] == [
+        c.details for c in slow_result.diff.changes
+    ]
     print(f"objects per side:        {args.objects}")
     print(f"JSON size (both files):  {json_bytes / 1e6:.1f} MB")
     print(f"json.load (both files):  {parse_s * 1000:.0f} ms")
-    print(f"diff (parse+eval+diff):  {diff_s * 1000:.0f} ms")
-    print(f"ratio diff / json.load:  {diff_s / parse_s:.2f}  (target <= 1.5)")
-    print(f"peak memory of the diff: {peak / 1e6:.1f} MB = {peak / json_bytes:.2f} x the JSON size  (target <= 3)")
+    print(f"fast path fallback:      {fast_diff.fallback or 'none (fast path taken)'}")
+    print(f"diff, fast path:         {fast_s * 1000:.0f} ms = {fast_s / parse_s:.2f} x json.load  (target <= 1.5)")
+    fast_memory = f"{fast_peak / 1e6:.1f} MB = {fast_peak / json_bytes:.2f} x the JSON size"
+    print(f"peak memory, fast path:  {fast_memory}  (target <= 3)")
+    print(f"diff, slow path:         {slow_s * 1000:.0f} ms = {slow_s / parse_s:.2f} x json.load")
+    print(f"peak memory, slow path:  {slow_peak / 1e6:.1f} MB = {slow_peak / json_bytes:.2f} x the JSON size")
     print(f"changes found:           {len(changes)} ({', '.join(str(c.key) for c in changes)})")
-    return 0 if len(changes) == 3 else 1
+    print(f"fast == slow:            {same}")
+    return 0 if len(changes) == 3 and same and fast_diff.fallback is None else 1
 
 
 if __name__ == "__main__":

@@ -69,9 +69,7 @@ READ_ONLY: dict[str, frozenset[str]] = {
     "triggers": frozenset({"runtimeState"}),
     "integrationRuntimes": frozenset({"state"}),
     "managedVirtualNetworks": frozenset({"vNetId", "alias"}),
-    "managedVirtualNetworks/managedPrivateEndpoints": frozenset(
-        {"isReserved", "provisioningState", "connectionState"}
-    ),
+    "managedVirtualNetworks/managedPrivateEndpoints": frozenset({"isReserved", "provisioningState", "connectionState"}),
 }
 
 # Values under these keys, or inside `{"type": "SecureString" | "AzureKeyVaultSecret", ...}` (also a pipeline
@@ -199,10 +197,7 @@ def _normalise_value(value: Any, key: str | None) -> Any:
         return _normalise_dict(value, None)
     if isinstance(value, list):
         if key in ACTIVITY_LIST_KEYS:
-            return [
-                _normalise_dict(item, _EMPTY_IN_ACTIVITY) if isinstance(item, dict) else item
-                for item in value
-            ]
+            return [_normalise_dict(item, _EMPTY_IN_ACTIVITY) if isinstance(item, dict) else item for item in value]
         return [_normalise_value(item, None) for item in value]
     return value
 
@@ -220,9 +215,7 @@ def _normalise_dict(value: dict[str, Any], empty_rules: dict[str, type] | None) 
 
 def _is_reference(value: dict[str, Any]) -> bool:
     kind = value.get("type")
-    return (
-        isinstance(value.get("referenceName"), str) and isinstance(kind, str) and kind.endswith("Reference")
-    )
+    return isinstance(value.get("referenceName"), str) and isinstance(kind, str) and kind.endswith("Reference")
 
 
 # --- diff -----------------------------------------------------------------------------------------
@@ -292,9 +285,7 @@ def _pair_by_case(
             yield from ((None, new) for new in news)
 
 
-def _compare(
-    old: FactoryObject, new: FactoryObject, key: ObjectKey, renamed_from: str | None
-) -> Change | None:
+def _compare(old: FactoryObject, new: FactoryObject, key: ObjectKey, renamed_from: str | None) -> Change | None:
     """None when equal. Raw `==` first: most objects are identical and need no normalising or copying.
 
     `==` is Python's, where `1 == 1.0 == true`: a value changing only between those forms is not reported.

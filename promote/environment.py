@@ -393,13 +393,9 @@ def parse_object_key(text: str) -> ObjectKey:
             return ObjectKey(type_, name)
     contract = list(OBJECT_TYPES.values())
     if "/" not in text:
-        raise ValueSyntaxError(
-            f"'{text}' is not an object key", "write <type>/<name>, e.g. pipelines/train_mnist"
-        )
+        raise ValueSyntaxError(f"'{text}' is not an object key", "write <type>/<name>, e.g. pipelines/train_mnist")
     type_part = text.split("/", 1)[0]
-    raise ValueSyntaxError(
-        f"unknown object type '{type_part}'", _did_you_mean(type_part, contract, "object types are")
-    )
+    raise ValueSyntaxError(f"unknown object type '{type_part}'", _did_you_mean(type_part, contract, "object types are"))
 
 
 _PATH_TOKEN = re.compile(
@@ -461,9 +457,7 @@ def parse_path(text: str) -> tuple[Segment, ...]:
                 if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                     value = value[1:-1]
                 if not value:
-                    raise ValueSyntaxError(
-                        f"path '{text}': empty value in [{token.group('field')}=]", expected
-                    )
+                    raise ValueSyntaxError(f"path '{text}': empty value in [{token.group('field')}=]", expected)
                 segments.append(Match(token.group("field"), value))
             after_dot = False
         position = token.end()
@@ -587,9 +581,7 @@ class _Reader:
             if key in allowed:
                 found[key] = (key_node, value_node)
             else:
-                self.add(
-                    key_node, where, f"unknown key '{key}'", _did_you_mean(key, allowed, "valid keys are")
-                )
+                self.add(key_node, where, f"unknown key '{key}'", _did_you_mean(key, allowed, "valid keys are"))
         for key in required:
             if key not in found:
                 self.add(node, where, f"missing required key '{key}'")
@@ -776,9 +768,7 @@ class _Reader:
         )
 
     def target(self, node: Node) -> Target | None:
-        fields = self.section(
-            node, "target", TARGET_KEYS, required=("subscription", "resource_group", "factory")
-        )
+        fields = self.section(node, "target", TARGET_KEYS, required=("subscription", "resource_group", "factory"))
         if fields is None:
             return None
         before = len(self.problems)
@@ -811,8 +801,7 @@ class _Reader:
                 fields["factory"][1],
                 "target.factory",
                 f"'{factory}' is not a valid data factory name",
-                "3 to 63 letters, digits and single '-' between them, "
-                "starting and ending with a letter or a digit",
+                "3 to 63 letters, digits and single '-' between them, starting and ending with a letter or a digit",
             )
         if len(self.problems) > before or not (subscription and group and factory):
             return None
@@ -917,8 +906,7 @@ class _Reader:
             if subscription is None or group is None:
                 return None  # the target's own problem is already reported
             vault_id = (
-                f"/subscriptions/{subscription}/resourceGroups/{group}"
-                f"/providers/Microsoft.KeyVault/vaults/{vault}"
+                f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{vault}"
             )
         return KeyVaultRef(vault_id=vault_id, secret=secret, version=got.get("version"))
 
@@ -1031,9 +1019,7 @@ class _Reader:
                 if _is_null(value_node) or isinstance(value_node, MappingNode):
                     parameters = self.plain(value_node, f"{where}.parameters") or {}
                 else:
-                    self.add(
-                        value_node, f"{where}.parameters", f"expected a mapping, got {_node_kind(value_node)}"
-                    )
+                    self.add(value_node, f"{where}.parameters", f"expected a mapping, got {_node_kind(value_node)}")
             timeout: float | None = DEFAULT_SMOKE_TIMEOUT
             if "timeout" in fields:
                 timeout = self.number(fields["timeout"][1], f"{where}.timeout", minimum=0, strict=True)
@@ -1068,14 +1054,8 @@ class _Reader:
         text = self.text(node, "source", expand=False)
         if text is None:
             return None
-        if (
-            PurePosixPath(text).is_absolute()
-            or PureWindowsPath(text).is_absolute()
-            or ".." in Path(text).parts
-        ):
-            self.add(
-                node, "source", "must be a folder inside the repository", "give it relative to the repo root"
-            )
+        if PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute() or ".." in Path(text).parts:
+            self.add(node, "source", "must be a folder inside the repository", "give it relative to the repo root")
             return None
         return PurePosixPath(text.replace("\\", "/")).as_posix()
 
@@ -1092,9 +1072,7 @@ def load_environment(path: Path, *, env: Mapping[str, str] = os.environ) -> Envi
     except FileNotFoundError:
         raise EnvironmentFileError.single(file, "no such environment file") from None
     except UnicodeDecodeError as exc:
-        raise EnvironmentFileError.single(
-            file, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from None
+        raise EnvironmentFileError.single(file, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise EnvironmentFileError.single(file, f"cannot read: {exc.strerror}") from None
     try:
@@ -1207,9 +1185,7 @@ def _strings_in(value: Any) -> set[str]:
     return set()
 
 
-def template_values(
-    env: Environment, parameters: Mapping[str, ParameterSpec]
-) -> tuple[TemplateValues, list[Problem]]:
+def template_values(env: Environment, parameters: Mapping[str, ParameterSpec]) -> tuple[TemplateValues, list[Problem]]:
     """The environment's values for a template, with the problems found; the values hold what could be given.
 
     `values_for_template` refuses on any problem; a diff's older side uses this directly, since an
@@ -1332,9 +1308,7 @@ def _set_path(root: dict[str, Any], path: Sequence[Segment], value: Any) -> tupl
                 current[segment.name] = value
                 return None
             if segment.name not in current:
-                return f"{failed}: no key '{segment.name}'", _did_you_mean(
-                    segment.name, list(current), "keys there"
-                )
+                return f"{failed}: no key '{segment.name}'", _did_you_mean(segment.name, list(current), "keys there")
             current = current[segment.name]
         else:
             if not isinstance(current, list):

@@ -31,3 +31,4 @@ from tests.emulator_fixtures import (  # noqa: E402, F401
     emulator_factory,
     emulator_server,
 )
+from tests.engine_project import project  # noqa: E402, F401  (a clone of this repository where promote runs)

@@ -23,6 +23,9 @@ LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 LOCAL_RESOURCE_GROUP = "adf-promote-local"
 LOCAL_FACTORY = "adf-ml-project-local"
 TRIGGER_STATES = ("Started", "Stopped", "Disabled")
+# The installed console script, as a user runs it. (`python -m promote` in the clone would import the clone's
+# committed copy of the package instead of the one under test.)
+PROMOTE = str(Path(sys.executable).with_name("promote"))
 
 
 @dataclass
@@ -36,12 +39,13 @@ class Project:
             "PROMOTE_EMULATOR_URL": self.emulator.endpoint,
             "PROMOTE_EMULATOR_CA": self.emulator.ca_file,
             "AZURE_SUBSCRIPTION_ID": "11111111-2222-3333-4444-555555555555",
+            "PYTHONUNBUFFERED": "1",
             **extra,
         }
 
     def promote(self, *args: str, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "promote", *args],
+            [PROMOTE, *args],
             cwd=self.path,
             env=self.env(**extra),
             capture_output=True,
@@ -52,7 +56,7 @@ class Project:
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-u", "-m", "promote", *args],
+            [PROMOTE, *args],
             cwd=self.path,
             env=self.env(**extra),
             stdout=subprocess.PIPE,

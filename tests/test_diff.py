@@ -26,9 +26,7 @@ from promote.factory import OBJECT_TYPES, Factory, FactoryObject, ObjectKey
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def obj(
-    type_: str, name: str, properties: dict[str, Any], depends_on: list[str] | None = None
-) -> FactoryObject:
+def obj(type_: str, name: str, properties: dict[str, Any], depends_on: list[str] | None = None) -> FactoryObject:
     key = ObjectKey(type_, name)
     return FactoryObject(key=key, properties=properties, depends_on=list(depends_on or []))
 
@@ -162,9 +160,7 @@ def test_change_keeps_the_given_properties_without_copying() -> None:
 
 
 def test_labels_default_to_source_then_name() -> None:
-    diff = diff_factories(
-        factory(name="dev", source="abc123:ARMTemplateForFactory.json"), factory(name="stg")
-    )
+    diff = diff_factories(factory(name="dev", source="abc123:ARMTemplateForFactory.json"), factory(name="stg"))
     assert (diff.from_label, diff.to_label) == ("abc123:ARMTemplateForFactory.json", "stg")
     diff = diff_factories(factory(), factory(), from_label="A", to_label="B")
     assert (diff.from_label, diff.to_label) == ("A", "B")
@@ -180,9 +176,7 @@ def test_key_order_in_properties_is_no_change() -> None:
 
 
 def test_resource_depends_on_is_never_compared() -> None:
-    a = factory(
-        obj("pipelines", "p", pipeline(activity("w")), depends_on=["[concat(variables('f'), '/ds')]"])
-    )
+    a = factory(obj("pipelines", "p", pipeline(activity("w")), depends_on=["[concat(variables('f'), '/ds')]"]))
     b = factory(obj("pipelines", "p", pipeline(activity("w")), depends_on=[]))
     assert diff_factories(a, b).changes == []
 
@@ -210,11 +204,7 @@ def test_resource_depends_on_is_never_compared() -> None:
         ),
         (  # the same rules inside nested activities
             {"activities": [activity("f", "ForEach", activities=[{"name": "in", "type": "Wait"}])]},
-            {
-                "activities": [
-                    activity("f", "ForEach", activities=[{"name": "in", "type": "Wait", "dependsOn": []}])
-                ]
-            },
+            {"activities": [activity("f", "ForEach", activities=[{"name": "in", "type": "Wait", "dependsOn": []}])]},
         ),
     ],
     ids=[
@@ -240,19 +230,13 @@ def test_empty_values_adf_adds_or_drops_are_no_change(before: dict[str, Any], af
         ({"typeProperties": {"parameters": {}}}, {"typeProperties": {}}, "typeProperties.parameters"),
         ({"typeProperties": {"userProperties": []}}, {"typeProperties": {}}, "typeProperties.userProperties"),
         (
-            {
-                "activities": [
-                    {"name": "a", "dependsOn": [{"activity": "b", "dependencyConditions": ["Succeeded"]}]}
-                ]
-            },
+            {"activities": [{"name": "a", "dependsOn": [{"activity": "b", "dependencyConditions": ["Succeeded"]}]}]},
             {"activities": [{"name": "a", "dependsOn": []}]},
             "activities[name=a].dependsOn",  # the empty side has no dependsOn at all
         ),
     ],
 )
-def test_real_changes_near_the_noise_rules_are_kept(
-    before: dict[str, Any], after: dict[str, Any], path: str
-) -> None:
+def test_real_changes_near_the_noise_rules_are_kept(before: dict[str, Any], after: dict[str, Any], path: str) -> None:
     assert only_change(diff_of(before, after)).paths == [path]
 
 
@@ -282,9 +266,7 @@ def test_normalise_does_not_touch_its_input() -> None:
     snapshot = copy.deepcopy(properties)
     normal = normalise(properties, "pipelines")
     assert properties == snapshot
-    assert normal == {
-        "activities": [{"name": "w", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}]
-    }
+    assert normal == {"activities": [{"name": "w", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}]}
 
 
 # --- paths ----------------------------------------------------------------------------------------
@@ -350,9 +332,7 @@ def test_scalar_list_is_one_path_with_its_values() -> None:
 
 
 def test_added_and_removed_keys_and_type_changes() -> None:
-    change = only_change(
-        diff_of({"a": 1, "b": {"c": 1}, "d": "x"}, {"a": 1, "b": [1], "e": True}, "datasets")
-    )
+    change = only_change(diff_of({"a": 1, "b": {"c": 1}, "d": "x"}, {"a": 1, "b": [1], "e": True}, "datasets"))
     assert change.details == [
         PathChange("b", "change"),  # object became a list: nothing short to show
         PathChange("d", "remove", before='"x"'),
@@ -369,9 +349,7 @@ def test_keys_and_names_that_need_quoting() -> None:
         'headers["a.b"]',
     ]
     assert (
-        diff_properties({"a": [{"name": "Copy data1", "v": 1}]}, {"a": [{"name": "Copy data1", "v": 2}]})[
-            0
-        ].path
+        diff_properties({"a": [{"name": "Copy data1", "v": 1}]}, {"a": [{"name": "Copy data1", "v": 2}]})[0].path
         == "a[name=Copy data1].v"
     )
 
@@ -460,9 +438,7 @@ def test_to_json_is_exactly_the_contract() -> None:
         obj("linkedServices", "blob", {"type": "AzureBlobStorage"}),
     )
     b = factory(
-        obj(
-            "pipelines", "train_mnist", pipeline(activity("train", "Custom", command="python train.py --gpu"))
-        ),
+        obj("pipelines", "train_mnist", pipeline(activity("train", "Custom", command="python train.py --gpu"))),
         obj("managedVirtualNetworks/managedPrivateEndpoints", "default/mpe1", {"groupId": "blob"}),
         obj("linkedServices", "blob", {"type": "AzureBlobStorage"}),
     )
@@ -510,17 +486,13 @@ def _random_activity(rng: random.Random, name: str, depth: int) -> dict[str, Any
         act["userProperties"] = []
     props: dict[str, Any] = {"v": _random_value(rng, 2)}
     if depth > 0 and rng.random() < 0.3:
-        props["activities"] = [
-            _random_activity(rng, f"{name}_in{i}", depth - 1) for i in range(rng.randint(1, 3))
-        ]
+        props["activities"] = [_random_activity(rng, f"{name}_in{i}", depth - 1) for i in range(rng.randint(1, 3))]
     act["typeProperties"] = props
     return act
 
 
 def _random_properties(rng: random.Random) -> dict[str, Any]:
-    props: dict[str, Any] = {
-        "activities": [_random_activity(rng, f"act{i}", 1) for i in range(rng.randint(0, 4))]
-    }
+    props: dict[str, Any] = {"activities": [_random_activity(rng, f"act{i}", 1) for i in range(rng.randint(0, 4))]}
     for key in ("annotations", "parameters"):
         if rng.random() < 0.5:
             props[key] = [] if key == "annotations" else {}
@@ -543,9 +515,7 @@ def _leaf_holders(tree: Any) -> list[tuple[Any, Any]]:
 
 def _mutate(rng: random.Random, props: dict[str, Any]) -> None:
     """One random edit: a real change or pure noise, in place."""
-    kind = rng.choice(
-        ["leaf", "add-key", "drop-key", "reorder", "drop-activity", "noise-empty", "noise-key-order"]
-    )
+    kind = rng.choice(["leaf", "add-key", "drop-key", "reorder", "drop-activity", "noise-empty", "noise-key-order"])
     if kind == "leaf":
         holders = _leaf_holders(props)
         if holders:
@@ -590,9 +560,7 @@ def _canonical(properties: dict[str, Any], type_: str) -> str:
     return json.dumps(normalise(properties, type_), sort_keys=True)
 
 
-_PATH_TOKEN = re.compile(
-    r"""\.?([^.\[\]"']+)|\[(\d+)\]|\[name=("[^"]*"|'[^']*'|[^\]]*)\]|\[("(?:[^"\\]|\\.)*")\]"""
-)
+_PATH_TOKEN = re.compile(r"""\.?([^.\[\]"']+)|\[(\d+)\]|\[name=("[^"]*"|'[^']*'|[^\]]*)\]|\[("(?:[^"\\]|\\.)*")\]""")
 _MISSING = object()
 
 
@@ -616,9 +584,7 @@ def _resolve(tree: Any, path: str) -> Any:
         else:
             wanted = name[1:-1] if name[:1] in "\"'" else name
             found = (
-                [x for x in tree if isinstance(x, dict) and x.get("name") == wanted]
-                if isinstance(tree, list)
-                else []
+                [x for x in tree if isinstance(x, dict) and x.get("name") == wanted] if isinstance(tree, list) else []
             )
             if not found:
                 return _MISSING
@@ -643,16 +609,13 @@ def test_random_factories_against_an_independent_comparison(seed: int) -> None:
         after_props[n] = _random_properties(rng)
 
     before = factory(*(obj("pipelines", n, before_props[n], depends_on=[str(rng.random())]) for n in names))
-    after = factory(
-        *(obj("pipelines", n, after_props[n], depends_on=[str(rng.random())]) for n in after_names)
-    )
+    after = factory(*(obj("pipelines", n, after_props[n], depends_on=[str(rng.random())]) for n in after_names))
     diff = diff_factories(before, after)
 
     expected_updates = {
         n
         for n in names
-        if n in after_names
-        and _canonical(before_props[n], "pipelines") != _canonical(after_props[n], "pipelines")
+        if n in after_names and _canonical(before_props[n], "pipelines") != _canonical(after_props[n], "pipelines")
     }
     assert {c.key.name for c in diff.changes if c.action == "update"} == expected_updates
     assert {c.key.name for c in diff.changes if c.action == "create"} == set(created)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.engine_project import Project, error_responses, project  # noqa: F401 (fixture)
+from tests.engine_project import Project, error_responses
 
 
 def started_in_template(project: Project, ref: str) -> set[str]:

@@ -57,9 +57,7 @@ def load(tmp_path: Path, text: str, env: dict[str, str] | None = None, name: str
     return load_environment(write(tmp_path, text, name), env=ENV if env is None else env)
 
 
-def problems(
-    tmp_path: Path, text: str, env: dict[str, str] | None = None, name: str = "staging"
-) -> list[Problem]:
+def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None, name: str = "staging") -> list[Problem]:
     path = write(tmp_path, text, name)
     with pytest.raises(EnvironmentFileError) as caught:
         load_environment(path, env=ENV if env is None else env)
@@ -154,9 +152,7 @@ def test_full_file(tmp_path: Path) -> None:
     assert annotation.path == (Key("annotations"), Index(0))
 
     assert env.triggers == TriggerPolicy(stop="pipelines", start="template", subscription_timeout=120)
-    assert env.deletion == DeletionPolicy(
-        enabled=False, protected=("pipelines/legacy_*", "*/keep_*"), max_share=0.2
-    )
+    assert env.deletion == DeletionPolicy(enabled=False, protected=("pipelines/legacy_*", "*/keep_*"), max_share=0.2)
     assert env.smoke == (
         SmokePipeline("ingest_mnist", {"rows": 10, "day": "2024-01-01"}, 900, line=32),
         SmokePipeline("train_mnist", {}, 600, line=35),
@@ -410,8 +406,7 @@ def test_keyvault_in_another_group_with_version(tmp_path: Path) -> None:
     ref = load(tmp_path, text).parameters["pw"].keyvault
     assert ref is not None
     assert (
-        ref.vault_id
-        == f"/subscriptions/{SUB}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-shared"
+        ref.vault_id == f"/subscriptions/{SUB}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-shared"
     )
     assert ref.to_arm()["reference"]["secretVersion"] == "0123456789abcdef0123456789abcdef"
     assert ref.placeholder() == "<keyvault:kv-shared/pw>"
@@ -459,9 +454,7 @@ def test_object_key_casing_is_normalised() -> None:
     assert parse_object_key("managedvirtualnetworks/managedprivateendpoints/default/mpe1") == ObjectKey(
         "managedVirtualNetworks/managedPrivateEndpoints", "default/mpe1"
     )
-    assert parse_object_key("managedVirtualNetworks/default") == ObjectKey(
-        "managedVirtualNetworks", "default"
-    )
+    assert parse_object_key("managedVirtualNetworks/default") == ObjectKey("managedVirtualNetworks", "default")
 
 
 def test_bad_object_keys() -> None:
@@ -628,9 +621,7 @@ def test_missing_file(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------- template values
 
 
-def spec(
-    name: str, type_: str = "string", default: object = ..., *, has_default: bool | None = None
-) -> ParameterSpec:
+def spec(name: str, type_: str = "string", default: object = ..., *, has_default: bool | None = None) -> ParameterSpec:
     has = default is not ... if has_default is None else has_default
     return ParameterSpec(name=name, type=type_, has_default=has, default=None if default is ... else default)
 
@@ -752,10 +743,7 @@ def test_parameter_type_mismatch(tmp_path: Path) -> None:
 
 
 def test_keyvault_for_plain_parameter_is_refused(tmp_path: Path) -> None:
-    text = (
-        TARGET
-        + "parameters:\n  storage_account: {keyvault: {vault: kv-x, secret: s}}\n  sql_password: ${PW}\n"
-    )
+    text = TARGET + "parameters:\n  storage_account: {keyvault: {vault: kv-x, secret: s}}\n  sql_password: ${PW}\n"
     env = load(tmp_path, text, env={**ENV, "PW": "x"})
     problem = only(check_parameters(env, TEMPLATE))
     assert problem.object == "parameters.storage_account"
@@ -766,9 +754,7 @@ def test_keyvault_for_plain_parameter_is_refused(tmp_path: Path) -> None:
 
 
 def pipeline(name: str, activities: list[dict]) -> FactoryObject:
-    return FactoryObject(
-        key=ObjectKey("pipelines", name), properties={"activities": activities, "parameters": {}}
-    )
+    return FactoryObject(key=ObjectKey("pipelines", name), properties={"activities": activities, "parameters": {}})
 
 
 def make_factory() -> Factory:
@@ -868,16 +854,11 @@ def test_override_path_that_does_not_resolve(tmp_path: Path) -> None:
         apply_overrides(env, factory)
     assert len(caught.value.problems) == 4
     # Nothing was changed by the failed attempt.
-    assert (
-        factory.objects[ObjectKey("pipelines", "train_mnist")].properties["activities"][1]["name"]
-        == "train_model"
-    )
+    assert factory.objects[ObjectKey("pipelines", "train_mnist")].properties["activities"][1]["name"] == "train_model"
 
 
 def test_override_ambiguous_name(tmp_path: Path) -> None:
-    env = load(
-        tmp_path, TARGET + "overrides:\n  - {object: pipelines/p, path: 'activities[name=a].x', value: 1}\n"
-    )
+    env = load(tmp_path, TARGET + "overrides:\n  - {object: pipelines/p, path: 'activities[name=a].x', value: 1}\n")
     factory = Factory("f", {ObjectKey("pipelines", "p"): pipeline("p", [{"name": "a"}, {"name": "a"}])})
     problem = only(check_overrides(env, factory))
     assert "2 items have name 'a'" in problem.message
@@ -885,10 +866,7 @@ def test_override_ambiguous_name(tmp_path: Path) -> None:
 
 
 def test_check_smoke(tmp_path: Path) -> None:
-    text = (
-        TARGET
-        + "smoke:\n  - {pipeline: ingest_mnist, parameters: {rows: 1, rowz: 2}}\n  - pipeline: ingest\n"
-    )
+    text = TARGET + "smoke:\n  - {pipeline: ingest_mnist, parameters: {rows: 1, rowz: 2}}\n  - pipeline: ingest\n"
     env = load(tmp_path, text)
     found = check_smoke(env, make_factory())
     assert [(p.line, p.message) for p in found] == [
@@ -918,6 +896,4 @@ def test_odd_yaml_is_reported_not_crashed_on(tmp_path: Path) -> None:
     assert (7, "unsupported YAML tag '!custom'") in got
     assert (8, "keys must be strings, got a list") in got
     assert (11, "a merge key '<<' needs a mapping or a list of mappings") in got
-    assert any(
-        line == 13 and message.startswith("expected a number between 0 and 1") for line, message in got
-    )
+    assert any(line == 13 and message.startswith("expected a number between 0 and 1") for line, message in got)

@@ -18,9 +18,7 @@ def factory(objects: dict[str, dict[str, Any]]) -> Factory:
     """`{"pipelines/train": {...properties}}` → Factory."""
     built = {}
     for path, properties in objects.items():
-        type_, name = (
-            path.rsplit("/", 1) if not path.startswith("managedVirtualNetworks/") else path.split("/", 1)
-        )
+        type_, name = path.rsplit("/", 1) if not path.startswith("managedVirtualNetworks/") else path.split("/", 1)
         key = ObjectKey(type_, name)
         built[key] = FactoryObject(key=key, properties=properties)
     return Factory(name="adf", objects=built)

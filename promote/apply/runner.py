@@ -80,6 +80,8 @@ class RunReport:
             lines += [f"  undone: {describe(r.step)}" for r in self.rollback_outcome.done]
             if self.rollback_outcome.error is not None:
                 lines.append(f"  rollback failed: {self.rollback_outcome.error}")
+        if self.status != SUCCEEDED and self.rollback_plan is None and not self.problems:
+            lines.append("Nothing had been written: no object needed rolling back.")
         if self.restored:
             lines.append(f"Triggers restored: {', '.join(self.restored)}")
         lines += [f"  left: {p}" for p in self.problems]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from promote.desired import load_side
-from promote.diff import Diff, diff_factories
-from promote.errors import EXIT_CHANGES, EXIT_OK
+from promote.desired import evaluate_side, read_side
+from promote.diff import Diff
+from promote.errors import EXIT_CHANGES, EXIT_OK, PromoteError
+from promote.quickdiff import diff_versions
 
 
 def render(diff: Diff, fmt: str) -> str:
@@ -23,10 +24,17 @@ def render(diff: Diff, fmt: str) -> str:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    before = load_side(args.from_ or "HEAD", source=args.source, env_name=args.env)
-    after = load_side(args.to, source=args.source, env=before.env)
-    for warning in dict.fromkeys(before.warnings + after.warnings):
+    before = read_side(args.from_ or "HEAD", source=args.source, env_name=args.env)
+    try:
+        after = read_side(args.to, source=args.source, env=before.env)
+    except PromoteError:
+        evaluate_side(before)  # the old side was always evaluated before the new one was read: its error wins
+        raise
+    # Both sides read: the fast path diffs only what differs, and falls back to evaluating both whole
+    # (promote.quickdiff), so the answer and any error are those of evaluating both sides.
+    result = diff_versions(before, after)
+    for warning in dict.fromkeys(result.warnings):
         print(f"warning: {warning}", file=sys.stderr)
-    diff = diff_factories(before.factory, after.factory, from_label=before.label, to_label=after.label)
+    diff = result.diff
     sys.stdout.write(render(diff, args.format))
     return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK

@@ -9,7 +9,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ class Session:
     env: Environment
     conn: Any
     source: str | None  # --source, when given
+    warned: set[str] = field(default_factory=set)
 
     def read_live(self, conn: Any = None) -> LiveState:
         from promote.azure.reader import read_live
@@ -44,7 +45,9 @@ class Session:
                 hint="commit the factory and pass the commit, a branch or a tag",
             )
         for warning in side.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            if warning not in self.warned:
+                self.warned.add(warning)
+                print(f"warning: {warning}", file=sys.stderr)
         return side
 
     def plan_for(self, ref: str, live: LiveState, *, full: bool = False) -> Any:

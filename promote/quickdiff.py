@@ -1,0 +1,457 @@
+"""`promote diff` of two versions without parsing or evaluating what did not change, with the slow path as fallback.
+
+Why: parsing both templates whole (`json.loads`) already costs what the issue allows for the whole diff, and
+holding two parsed 5,000-object documents alone exceeds its memory budget. Two versions of a factory share
+almost all of their text, and ADF writes a template in a fixed layout (tabs; each element of `resources` a
+block from `\\n\\t\\t{` to `\\n\\t\\t}`, opening with its `name` and `type` lines). So each side's `resources` array
+is split into per-resource byte ranges by a C-speed regex, each range keyed by the name in ADF's
+`[concat(parameters('factoryName'), '/x')]` and its type, and a resource whose bytes are the same on both sides
+is neither evaluated nor diffed: it is counted unchanged. Only the rest goes through the normal evaluator and
+`diff_factories`.
+
+Why the answer is the slow path's (the proof the code follows; any step that does not hold -> slow path):
+
+1. The split is the template's. Every element range of the old side is parsed (`json.loads` of its bytes must
+   give one object, ending exactly where the range ends); the gaps between ranges are regex-matched
+   `ws , ws`; the rest of the file (the "header") is parsed twice with the array replaced by `0` and by `1`,
+   and must give a top-level object whose `resources` is `0` and `1`: so the array is the value the slow path
+   reads as `resources`, and it holds exactly those elements. On the new side a range is either byte-identical
+   to a proven range of the old side or parsed itself, so the same holds there. Nothing is decoded twice; every
+   byte of both files is either parsed or equal to bytes that were (invalid UTF-8 or JSON cannot hide).
+2. An identical range evaluates to the identical object on both sides. Evaluating a resource depends only on
+   its text and on what its expressions can look up: parameter values, variables, `deployment()` (the
+   template's `contentVersion`) and the deployment context (the same default here). Both headers are
+   evaluated (cheap) and every parameter and variable declared on both sides must have the same value, type
+   and order included (`True` is not `1` to `string()`), and `contentVersion` must match. No supported
+   function is non-deterministic (`utcNow`, `newGuid` are refused by the evaluator).
+3. Its key is the slow path's key: the old side's parsed resource has exactly the `name` and `type` the regex
+   read, no `condition`, `copy` or nested `resources`, a literal `apiVersion` and a list-of-strings `dependsOn`;
+   the name evaluates to `factoryName + '/x'` (factoryName must be a string). A name seen twice on one side
+   (case-insensitively, as the loader folds) falls back, and so does an evaluated key that collides with an
+   identical one.
+4. Equal properties are unchanged for `diff_factories` (raw `==` first), so adding the identical ones to the
+   `unchanged` of the diff of the rest is the whole diff: objects present on both sides are matched by exact
+   key, and an identical key is never among the left-overs that case-insensitive pairing looks at.
+5. Environment: fitting parameters depends only on the declared parameters, the values only on those and the
+   environment; overrides are fitted against every key of the side (identical ones included), and an object
+   any override targets is never treated as identical, so applying overrides to the evaluated rest gives the
+   slow path's objects, and a failing override fails here too (-> slow path, for its exact message).
+
+Errors: any exception on the fast path runs the slow path, so bad JSON, bad parameter values, unsupported
+functions or duplicates in anything that is evaluated are reported exactly as before. The one thing the fast
+path does not report: an error that only evaluation would find (an unsupported function, an undeclared
+parameter, a `dependsOn` entry that is not a string) inside a resource whose text is identical in both
+versions. The old version is equally broken there and the diff (that object did not change) is still right;
+`promote validate`, `plan` and `deploy` evaluate everything and report it.
+
+Not handled (slow path): linked templates without `ARMTemplateForFactory.json` (ADF publishes the single file
+beside them), files that are not UTF-8, layouts without one element per line-indented block, headers that are
+not the same after evaluation (a parameter's value changed), only one side escaping a property name with `[[`.
+The fast path still parses the old side's resources (about half of the slow path's parsing) to keep point 1.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from promote.arm import evaluate_template
+from promote.arm.template import _ESCAPED_KEY, EvaluatedTemplate, _unescape_keys
+from promote.desired import SideInput, evaluate_side, fit_overrides_to, fit_parameters
+from promote.diff import Diff, diff_factories
+from promote.environment import Environment, apply_overrides, values_for_template
+from promote.factory import Factory, ObjectKey, object_key_from_arm
+from promote.loader import Part, Published, _declared, _parameter_values, evaluate
+from promote.source import SINGLE_PARAMETERS, SINGLE_TEMPLATE, SourceFiles
+
+__all__ = ["Fallback", "VersionDiff", "diff_versions", "quick_diff", "slow_diff"]
+
+
+class Fallback(Exception):
+    """The fast path cannot prove its answer equal to the slow path's; `str()` says why."""
+
+
+@dataclass
+class VersionDiff:
+    """A diff of two versions, the warnings each side produced (old side first), and which path computed it."""
+
+    diff: Diff
+    warnings: list[str]
+    fallback: str | None  # None: the fast path answered; otherwise why the slow path ran
+
+
+def diff_versions(before: SideInput, after: SideInput) -> VersionDiff:
+    """What `promote diff --from A --to B` computes once both sides are read: the fast path, else the slow one.
+
+    Every exception on the fast path, expected or not, runs the slow path: the user always gets the slow
+    path's answer or the slow path's error, never a fast-path-only failure.
+    """
+    try:
+        diff, warnings = quick_diff(before, after)
+    except Fallback as why:
+        reason = str(why)
+    except Exception as exc:  # any failure: the slow path answers, or raises its own error
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    else:
+        return VersionDiff(diff, warnings, None)
+    return slow_diff(before, after, fallback=reason)
+
+
+def slow_diff(before: SideInput, after: SideInput, *, fallback: str | None = "slow path requested") -> VersionDiff:
+    """Both sides parsed and evaluated whole, then diffed: the reference the fast path must equal."""
+    old = evaluate_side(before)
+    new = evaluate_side(after)
+    diff = diff_factories(old.factory, new.factory, from_label=old.label, to_label=new.label)
+    return VersionDiff(diff, old.warnings + new.warnings, fallback)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Splitting a template's text
+
+_WS = rb"[ \t\r\n]*"
+# The first `"resources": [` followed by an object; group 1 is the whitespace before that object.
+_RESOURCES = re.compile(rb'"resources"' + _WS + rb":" + _WS + rb"\[(" + _WS + rb")\{")
+# ADF's head of a resource: `{ "name": "[concat(parameters('factoryName'), '/<x>')]", "type": "<literal>"`.
+# Group `n` is <x> (no quote, backslash or control character), group `t` the type (not an expression).
+_HEAD = (
+    rb"\{" + _WS + rb'"name"' + _WS + rb":" + _WS
+    + rb"\"\[concat\(parameters\('factoryName'\), '/(?P<n>[^'\"\\\x00-\x1f]+)'\)\]\""
+    + _WS + rb"," + _WS + rb'"type"' + _WS + rb":" + _WS
+    + rb'"(?P<t>[^"\\\[\x00-\x1f][^"\\\x00-\x1f]*)"'
+)  # fmt: skip
+_HEAD_AT = re.compile(_HEAD)
+_ESCAPE_MARK = b'"[['  # where `_ESCAPED_KEY` can match at all
+
+
+@dataclass
+class _Split:
+    """One side's template: its bytes, its header (the template with `resources: []`) and its element ranges."""
+
+    files: SourceFiles
+    data: bytes
+    header: dict[str, Any]
+    starts: list[int]  # element i is data[starts[i]:ends[i]], from its `{` to its `}`
+    ends: list[int]
+    heads: list[tuple[bytes, bytes] | None]  # (<x>, type) of ADF's plain head, None for any other head
+    escaped: bool  # parse_template would unescape `[[` property names in this file
+
+    def same_bytes(self, i: int, other: _Split, j: int) -> bool:
+        start, end = self.starts[i], self.ends[i]
+        other_start = other.starts[j]
+        return end - start == other.ends[j] - other_start and other.data.startswith(self.data[start:end], other_start)
+
+    def parse(self, i: int) -> dict[str, Any]:
+        """Element i as `parse_template` would have it inside the whole document (json is context-free)."""
+        value = json.loads(self.data[self.starts[i] : self.ends[i]].decode("utf-8"))
+        if type(value) is not dict:  # cannot happen for a range starting with `{`; kept for the proof
+            raise Fallback("a resource range is not one JSON object")
+        return _unescape_keys(value) if self.escaped else value
+
+
+def _split(files: SourceFiles) -> _Split:
+    data = files.get(SINGLE_TEMPLATE)
+    if data is None:
+        raise Fallback(f"no {SINGLE_TEMPLATE} (linked templates only)")
+    data = bytes(data)
+    encoding = json.detect_encoding(data)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        raise Fallback(f"{SINGLE_TEMPLATE} is {encoding}, not UTF-8")
+    found = _RESOURCES.search(data)
+    if found is None:
+        raise Fallback("no resources array in ADF's layout")
+    space = found.group(1)
+    if b"\n" not in space:
+        raise Fallback("resources are not one block per line (not ADF's layout)")
+    indent = space[space.rindex(b"\n") + 1 :]  # the resources' indentation: `\t\t` in ADF's output
+    brace = 1 + len(indent)  # offset of an element's closing `}` in a match starting at its line's `\n`
+    open_bracket = found.start(1) - 1
+    first = found.end() - 1
+    # ADF writes `resources` last: its end is the file's last `}` at the resources' indentation. Anything else
+    # is searched for forward; whichever is found, the checks below prove it or the slow path runs.
+    ending = re.compile(rb"\n" + indent + rb"\}" + _WS + rb"\]")
+    tail = data.rfind(b"\n" + indent + b"}")
+    close = ending.match(data, tail) if tail > first else None
+    if close is None:
+        close = ending.search(data, first)
+    if close is None:
+        raise Fallback("the end of the resources array is not in ADF's layout")
+    last_end = close.start() + brace + 1
+    close_bracket = close.end() - 1
+    separator = re.compile(rb"\n" + indent + rb"\}[ \t\r]*,[ \t\r]*\n" + indent + rb"(?P<o>)(?=\{)(?:" + _HEAD + rb")?")
+
+    head = _HEAD_AT.match(data, first)
+    found = [
+        (match.start() + brace + 1, match.start("o"), match.group("n", "t") if match.start("n") >= 0 else None)
+        for match in separator.finditer(data, first, last_end)
+    ]
+    starts = [first, *(start for _, start, _ in found)]
+    ends = [*(end for end, _, _ in found), last_end]
+    heads = [head.group("n", "t") if head else None, *(head for _, _, head in found)]
+
+    header = _header(data, open_bracket, close_bracket, encoding)
+    escaped = False
+    if _ESCAPE_MARK in data:
+        text = data.decode(encoding)
+        escaped = bool(_ESCAPED_KEY.search(text[1:] if text.startswith("\ufeff") else text))
+    if escaped:
+        header = _unescape_keys(header)
+    return _Split(files, data, header, starts, ends, heads, escaped)
+
+
+def _header(data: bytes, open_bracket: int, close_bracket: int, encoding: str) -> dict[str, Any]:
+    """The template without its resources, proving that the bracketed range is the top-level `resources`.
+
+    Parsed with the array replaced by `0`, then by `1`: if the top-level `resources` follows the replacement,
+    it is that range (not a nested key, not a duplicate key that json would let win).
+    """
+    docs = []
+    for sentinel in (b"0", b"1"):
+        text = (data[:open_bracket] + sentinel + data[close_bracket + 1 :]).decode(encoding)
+        docs.append(json.loads(text[1:] if text.startswith("\ufeff") else text))
+    first, second = docs
+    if not (
+        type(first) is dict
+        and type(second) is dict
+        and type(first.get("resources")) is int
+        and first["resources"] == 0
+        and type(second.get("resources")) is int
+        and second["resources"] == 1
+    ):
+        raise Fallback("the array found is not the template's top-level resources")
+    first["resources"] = []
+    return first
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The fast path
+
+
+def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
+    """The slow path's diff and warnings, evaluating only what differs; raises `Fallback` when it cannot prove it.
+
+    See the module docstring for why the result equals `slow_diff`'s.
+    """
+    env = before.env
+    if after.env is not env:
+        raise Fallback("the two sides use different environments")
+    old, new = _split(before.files), _split(after.files)
+    if old.escaped != new.escaped:
+        raise Fallback("only one side escapes a property name with '[['")
+    old_pub, new_pub = _published(old), _published(new)
+    old_env, old_values, old_warnings = _fit_values(old_pub, env)
+    new_env, new_values, new_warnings = _fit_values(new_pub, env)
+    # The headers alone (resources: []): every parameter default and variable, evaluated as the slow path does.
+    old_scope = evaluate_template(old_pub.entry.template, old_values, file=old_pub.entry.display)
+    new_scope = evaluate_template(new_pub.entry.template, new_values, file=new_pub.entry.display)
+    differing = _differing(old_scope, new_scope, old.header, new.header)
+    factory_name = _factory_name(old_scope)
+    old_keys, new_keys = _keys(old, factory_name), _keys(new, factory_name)
+
+    overridden = {(o.object.type, o.object.name.lower()) for o in env.overrides} if env else set()
+    new_index = {key: j for j, key in enumerate(new_keys) if key is not None}
+    candidates: dict[int, int] = {}  # old index -> new index of byte-identical resources with the same key
+    for i, key in enumerate(old_keys):
+        j = new_index.get(key) if key is not None else None
+        if j is not None and (key[0], key[1].lower()) not in overridden and old.same_bytes(i, new, j):
+            candidates[i] = j
+    if differing:
+        for i in _may_look_up(old, differing, candidates):
+            del candidates[i]
+
+    # Every resource of the old side is parsed (point 1 of the proof); only the ones not identical are kept.
+    identical: list[ObjectKey] = []
+    identical_new: set[int] = set()
+    old_rest: list[dict[str, Any]] = []
+    for i in range(len(old.starts)):
+        resource = old.parse(i)
+        j = candidates.get(i)
+        if j is not None and _plain(resource, old.heads[i]):  # type: ignore[arg-type]  # a candidate has a head
+            identical.append(ObjectKey(*old_keys[i]))  # type: ignore[misc]
+            identical_new.add(j)
+        else:
+            old_rest.append(resource)
+    new_rest = [new.parse(j) for j in range(len(new.starts)) if j not in identical_new]
+
+    old_factory = _evaluate(old_pub, old_rest, old_values, factory_name)
+    new_factory = _evaluate(new_pub, new_rest, new_values, factory_name)
+    folded = {(key.type, key.name.lower()) for key in identical}
+    for factory in (old_factory, new_factory):
+        if any((key.type, key.name.lower()) in folded for key in factory.objects):
+            raise Fallback("an object is defined twice")
+    if env is not None:
+        assert old_env is not None and new_env is not None
+        old_factory, more_old = _overridden(old_env, old_factory, identical, old_pub.label)
+        new_factory, more_new = _overridden(new_env, new_factory, identical, new_pub.label)
+        old_warnings += more_old
+        new_warnings += more_new
+
+    diff = diff_factories(old_factory, new_factory, from_label=before.label, to_label=after.label)
+    diff.unchanged += len(identical)
+    return diff, old_warnings + new_warnings
+
+
+def _published(split: _Split) -> Published:
+    """What `open_published` returns for a single template, with the header standing for the template."""
+    files = split.files
+    part = Part(SINGLE_TEMPLATE, files.display(SINGLE_TEMPLATE), split.header)
+    return Published(
+        files=files,
+        layout="single",
+        entry=part,
+        parts=(part,),
+        parameters=_declared(part),
+        published_values=_parameter_values(files, SINGLE_PARAMETERS),
+        parameters_file=files.display(SINGLE_PARAMETERS) if SINGLE_PARAMETERS in files.files else None,
+    )
+
+
+def _fit_values(published: Published, env: Environment | None) -> tuple[Environment | None, dict[str, Any], list[str]]:
+    """The values `load_side` evaluates with (published ones, or the environment's fitted to this version)."""
+    if env is None:
+        return None, dict(published.published_values), []
+    fitted, warnings = fit_parameters(env, published)
+    return fitted, values_for_template(fitted, published.parameters).values, warnings
+
+
+_ABSENT = object()
+
+
+def _differing(old: EvaluatedTemplate, new: EvaluatedTemplate, old_header: dict, new_header: dict) -> set[str]:
+    """Lower-cased names of the parameters and variables an expression would see differently on the two sides:
+    declared on both with other values, or declared on one side only (a resource looking one of those up is
+    evaluated on both sides, so that the side lacking it fails as the slow path does)."""
+    if not _same(old_header.get("contentVersion", "1.0.0.0"), new_header.get("contentVersion", "1.0.0.0")):
+        raise Fallback("contentVersion differs (deployment() would differ)")
+    differing: set[str] = set()
+    for old_values, new_values in ((old.parameter_values, new.parameter_values), (old.variables, new.variables)):
+        old_lower = {name.lower(): value for name, value in old_values.items()}
+        new_lower = {name.lower(): value for name, value in new_values.items()}
+        for name in old_lower.keys() | new_lower.keys():
+            if not _same(old_lower.get(name, _ABSENT), new_lower.get(name, _ABSENT)):
+                differing.add(name)
+    if "factoryname" in differing:
+        raise Fallback("factoryName differs")
+    return differing
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON, strictly: types (`True` is not `1`, `1` is not `1.0`) and key order (`string()` shows it)."""
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        return len(a) == len(b) and all(
+            ka == kb and _same(va, vb) for (ka, va), (kb, vb) in zip(a.items(), b.items(), strict=True)
+        )
+    if kind is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if kind is float:
+        return repr(a) == repr(b)  # -0.0 and nan
+    return a is b or bool(a == b)
+
+
+# Point 2 when some parameter or variable differs: which resource texts might look one of them up. A lookup is
+# `parameters(<arg>)` / `variables(<arg>)`, names compared lower-cased. The scan is of the raw JSON text, so it
+# flags (conservatively): any `\\u` or `\\/` escape (they can spell any character), a call whose argument is
+# not one plain literal, and a plain literal equal to a differing name ignoring case. Whitespace between tokens
+# may be raw or a JSON escape. Text with non-ASCII bytes is decoded and scanned with Unicode rules: `\s` is
+# what the expression tokenizer skips, and the Kelvin sign is the one non-ASCII character that lower-cases to
+# a name character, which Unicode IGNORECASE matching also covers.
+_GAP = r"(?:\s|\\[bfnrt])*"
+_LOOKUP = r"\\[u/]|(?:parameters|variables)" + _GAP + r"\((?!" + _GAP + r"'[^'\\]*'" + _GAP + r"\))|'(?:{names})'"
+
+
+def _may_look_up(split: _Split, names: set[str], candidates: dict[int, int]) -> list[int]:
+    """The candidates (old indices) whose text might look up one of `names` (lower-cased)."""
+    if any(not name.isascii() or not name.isprintable() or set(name) & set("'\"\\") for name in names):
+        raise Fallback("a differing parameter or variable name is not plain ASCII")
+    alternatives = "|".join(re.escape(name) for name in sorted(names))
+    as_text = re.compile(_LOOKUP.format(names=alternatives), re.IGNORECASE)
+    as_bytes = re.compile(rb"[\x80-\xff]|" + _LOOKUP.format(names=alternatives).encode(), re.IGNORECASE)
+    data, starts, ends = split.data, split.starts, split.ends
+    found: list[int] = []
+    position, end = starts[0], ends[-1]
+    while (match := as_bytes.search(data, position, end)) is not None:
+        i = bisect.bisect_right(starts, match.start()) - 1
+        position = max(match.end(), ends[i])
+        if i not in candidates or match.start() >= ends[i]:
+            continue
+        if match.group()[0] < 0x80 or as_text.search(data[starts[i] : ends[i]].decode("utf-8")):
+            found.append(i)
+    return found
+
+
+def _factory_name(scope: EvaluatedTemplate) -> str:
+    """The value `parameters('factoryName')` looks up (case-insensitively, as the evaluator does)."""
+    for name, value in scope.parameter_values.items():
+        if name.lower() == "factoryname":
+            if type(value) is not str:
+                raise Fallback("factoryName is not a string")
+            return value
+    raise Fallback("the template declares no factoryName")
+
+
+def _keys(split: _Split, factory_name: str) -> list[tuple[str, str] | None]:
+    """(type, name) of the object each resource with ADF's plain head makes, as `object_key_from_arm` makes it
+    from the evaluated name `factoryName/<x>`; None for other heads and for types that are not factory objects."""
+    kinds: dict[bytes, str | None] = {}
+    keys: list[tuple[str, str] | None] = []
+    seen: set[tuple[str, str]] = set()
+    for head in split.heads:
+        key = None
+        if head is not None:
+            raw_name, raw_type = head
+            kind = kinds.get(raw_type, _ABSENT)
+            if kind is _ABSENT:
+                found = object_key_from_arm(raw_type.decode("utf-8"), "factory/object")
+                kind = kinds[raw_type] = found.type if found is not None else None
+            if kind is not None:
+                name = raw_name.decode("utf-8")
+                if "/" in factory_name:  # object_key_from_arm cuts the evaluated name at its first '/'
+                    name = f"{factory_name}/{name}".partition("/")[2]
+                key = (kind, name)
+                folded = (kind, name.lower())
+                if folded in seen:
+                    raise Fallback(f"{kind}/{name} is defined twice")
+                seen.add(folded)
+        keys.append(key)
+    return keys
+
+
+def _plain(resource: dict[str, Any], head: tuple[bytes, bytes]) -> bool:
+    """The resource is what its head says, and nothing in it besides `properties` changes which object it makes
+    or whether it makes one (point 3 of the proof). Anything else is evaluated instead."""
+    api_version = resource.get("apiVersion")
+    depends_on = resource.get("dependsOn")
+    return (
+        type(api_version) is str
+        and not api_version.startswith("[")
+        and (depends_on is None or (type(depends_on) is list and all(type(d) is str for d in depends_on)))
+        and "condition" not in resource
+        and "copy" not in resource
+        and not resource.get("resources")
+        and resource.get("type") == head[1].decode("utf-8")
+        and resource.get("name") == f"[concat(parameters('factoryName'), '/{head[0].decode('utf-8')}')]"
+    )
+
+
+def _evaluate(
+    published: Published, resources: list[dict[str, Any]], values: dict[str, Any], factory_name: str
+) -> Factory:
+    """The loader's `evaluate` of the template holding only `resources`."""
+    if not resources:
+        return Factory(name=factory_name, objects={}, source=published.label, parameters=published.parameters)
+    part = dataclasses.replace(published.entry, template={**published.entry.template, "resources": resources})
+    return evaluate(dataclasses.replace(published, entry=part, parts=(part,)), values)
+
+
+def _overridden(
+    env: Environment, factory: Factory, identical: list[ObjectKey], source: str
+) -> tuple[Factory, list[str]]:
+    """`desired_factory`'s overrides: fitted against every key of the side, applied to the evaluated rest."""
+    fitted, warnings = fit_overrides_to(env, [*identical, *factory.objects], source)
+    return apply_overrides(fitted, factory), warnings

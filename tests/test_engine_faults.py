@@ -1,0 +1,147 @@
+"""Fault matrix: a realistic deploy (one publish of the sample to the next) with a failure injected into each of
+its writes in turn, and separately with the process killed after each of its steps. Every case must end with
+the live factory equal to the new commit's or the previous commit's desired state, triggers as they were, and
+nothing else lost."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.engine_project import Project, kill_after
+
+# Two transitions of the sample's history: v03 -> v04 stops and restarts a started schedule trigger whose
+# payload changes and creates an event trigger; v05 -> v06 deletes, renames and rewrites callers.
+TRANSITIONS = {"triggers": (2, 3), "deletions": (4, 5)}
+DIRECT_ATTEMPTS = 4  # the local settings retry a failed call 3 times: fail every attempt of the Nth write
+
+
+@dataclass(frozen=True)
+class Write:
+    method: str
+    path: str
+    nth: int  # which occurrence of this method + path in the deploy
+    internal: bool  # written by a deployment, not by a request of its own
+
+    def rule(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": re.escape(self.path) + "$",
+            "nth": self.nth,
+            "times": 1 if self.internal else DIRECT_ATTEMPTS,
+            "status": 500,
+            "code": "InternalServerError",
+            "message": "injected by the fault matrix",
+        }
+
+    def __str__(self) -> str:
+        where = " (in a deployment)" if self.internal else ""
+        return f"{self.method} {self.path.split('/providers/')[-1]} #{self.nth}{where}"
+
+
+def setup(project: Project, old: str) -> dict[str, str]:
+    project.emulator.admin("POST", "/reset")
+    result = project.deploy(old)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project.live_triggers()
+
+
+def writes_of(project: Project, old: str, new: str) -> tuple[list[Write], dict[str, str]]:
+    """Every write a clean deploy of `new` over `old` makes, in order, found by doing it once; and the trigger
+    states that clean deploy ends with."""
+    setup(project, old)
+    project.emulator.admin("DELETE", "/requests")
+    plan_file = project.path / "plan.json"
+    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
+    plan = json.loads(plan_file.read_text())
+    result = project.deploy(new)
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen: dict[tuple[str, str], int] = {}
+    writes: list[Write] = []
+
+    def add(method: str, path: str, internal: bool) -> None:
+        seen[(method, path)] = seen.get((method, path), 0) + 1
+        writes.append(Write(method, path, seen[(method, path)], internal))
+
+    factory = "/providers/Microsoft.DataFactory/factories/adf-ml-project-local"
+    for request in project.emulator.requests():
+        if re.search(r"/(getEventSubscriptionStatus|query\w+)$", request["path"], re.I):
+            continue  # POSTs that only read
+        if request["method"] in ("PUT", "POST", "DELETE", "PATCH") and request["status"] < 400:
+            add(request["method"], request["path"], False)
+            if request["method"] == "PUT" and "/deployments/" in request["path"]:
+                deployment = request["path"].rsplit("/", 1)[-1]
+                for step in plan["steps"]:
+                    if step["kind"] == "Deploy" and step["name"] == deployment:
+                        for w in step["writes"]:
+                            add("PUT", f"{factory}/{w['key']['type']}/{w['key']['name']}", True)
+    return writes, project.live_triggers()
+
+
+def assert_old_or_new(project: Project, old: str, new: str, triggers: dict[str, dict[str, str]], why: str) -> str:
+    """The factory is the old or the new commit's desired state, with that state's trigger states."""
+    state = "new" if project.in_sync(new) else "old" if project.in_sync(old) else None
+    assert state, f"{why}: the factory is neither the new nor the old commit's desired state"
+    assert project.live_triggers() == triggers[state], f"{why}: trigger states are not those of the {state} state"
+    return state
+
+
+@pytest.mark.parametrize("transition", sorted(TRANSITIONS))
+def test_a_failure_in_any_write_ends_in_the_new_or_the_old_state(project: Project, transition: str):
+    commits = project.mirror()
+    old, new = (commits[i] for i in TRANSITIONS[transition])
+    writes, after = writes_of(project, old, new)
+    assert len(writes) >= 4
+    outcomes: dict[int, int] = {}
+    for write in writes:
+        before = setup(project, old)
+        project.emulator.fault(**write.rule())
+        result = project.deploy(new)
+        why = f"500 on {write}: exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+        assert result.returncode in (0, 4), why
+        assert "TriggerEnabledCannotUpdate" not in result.stdout, why
+        project.emulator.admin("DELETE", "/faults")
+        state = assert_old_or_new(project, old, new, {"old": before, "new": after}, why)
+        assert state == ("old" if result.returncode == 4 else "new"), why
+        outcomes[result.returncode] = outcomes.get(result.returncode, 0) + 1
+    assert outcomes.get(4), "no injected failure caused a rollback: the matrix tested nothing"
+
+
+@pytest.mark.parametrize("transition", sorted(TRANSITIONS))
+def test_a_run_killed_after_any_step_is_finished_by_the_next_one(project: Project, transition: str):
+    commits = project.mirror()
+    old, new = (commits[i] for i in TRANSITIONS[transition])
+    setup(project, old)
+    plan_file = project.path / "plan.json"
+    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
+    steps = len(json.loads(plan_file.read_text())["steps"])
+    assert project.deploy(new).returncode == 0
+    after = project.live_triggers()
+    for done in range(1, steps):
+        setup(project, old)
+        proc = project.start("deploy", "--env", "local", "--ref", new, "--yes")
+        output = kill_after(proc, f"[{done + 1}/{steps}]")
+        assert proc.returncode != 0, f"the run was not killed after step {done}:\n{output}"
+        again = project.deploy(new)
+        why = f"killed after step {done}/{steps}:\n{output[-2000:]}\nthen:\n{again.stdout[-3000:]}{again.stderr}"
+        assert again.returncode == 0, why
+        assert "Recovering the interrupted deploy" in again.stdout, why
+        assert project.in_sync(new), why
+        assert project.live_triggers() == after, why
+
+
+@pytest.mark.parametrize("transition", ["triggers"])
+def test_a_killed_run_can_be_rolled_back_instead(project: Project, transition: str):
+    commits = project.mirror()
+    old, new = (commits[i] for i in TRANSITIONS[transition])
+    before = setup(project, old)
+    proc = project.start("deploy", "--env", "local", "--ref", new, "--yes")
+    kill_after(proc, "[3/")
+    result = project.promote("rollback", "--env", "local", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.in_sync(old)
+    assert project.live_triggers() == before
