@@ -1,0 +1,92 @@
+"""The executor's batching, the journal and the lock, without Azure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from promote.apply import journal as journals
+from promote.apply.executor import batches, deployment_parameters
+from promote.apply.lock import environment_lock
+from promote.errors import InputError
+from promote.factory import ObjectKey
+from promote.plan.steps import (
+    DeleteObject,
+    DeploymentParameter,
+    RecordTriggers,
+    StartTrigger,
+    StopTrigger,
+    TagFactory,
+    TriggerRecord,
+)
+
+
+def test_batches_group_consecutive_steps_of_one_kind_and_wave_only():
+    steps = (
+        RecordTriggers(()),
+        StopTrigger("a", "ScheduleTrigger", ("x",), wave=0),
+        StopTrigger("b", "ScheduleTrigger", ("x",), wave=0),
+        StopTrigger("c", "ScheduleTrigger", ("x",), wave=1),
+        DeleteObject(ObjectKey("pipelines", "p"), wave=0),
+        DeleteObject(ObjectKey("pipelines", "q"), wave=0),
+        StartTrigger("a", "ScheduleTrigger", "r", wave=0),
+        TagFactory("env", "abc"),
+    )
+    grouped = [[i for i, _ in batch] for batch in batches(steps)]
+    assert grouped == [[0], [1, 2], [3], [4, 5], [6], [7]]
+
+
+def test_deployment_parameters_resolve_variables_now_and_refuse_missing_ones(monkeypatch):
+    from tests.test_plan_support import environment, factory, live_of, obj, plan_for
+
+    secret = obj("linkedServices", "ls", {"type": "AzureBlobStorage", "typeProperties": {"k": "<secure:key>"}})
+    desired = factory([secret])
+    plan = plan_for(desired, live_of(factory([])), environment(), secure_parameters={"<secure:key>": ("key", "MY_VAR")})
+    assert plan.deployments[0].parameters == (DeploymentParameter("key", env_var="MY_VAR"),)
+    resolved = deployment_parameters(plan, {"MY_VAR": "s3cret"})
+    assert resolved[plan.deployments[0].name]["key"] == {"value": "s3cret"}
+    with pytest.raises(InputError, match="environment variable MY_VAR is not set"):
+        deployment_parameters(plan, {})
+
+
+def test_a_journal_survives_a_round_trip_and_is_archived(tmp_path):
+    path = journals.journal_path(tmp_path, "staging")
+    journal = journals.Journal("staging", "c0ffee", "h4sh", last_good_commit="bada55")
+    journal.path = path
+    journal.triggers_before = [TriggerRecord("t", "ScheduleTrigger", "Started")]
+    journal.step_done(0, "record trigger states")
+    loaded = journals.load(path)
+    assert loaded is not None and loaded.unfinished
+    assert loaded.triggers_before == journal.triggers_before
+    assert loaded.done == [0] and loaded.last_good_commit == "bada55"
+    loaded.finish(journals.SUCCEEDED)
+    journals.archive(loaded)
+    assert not path.exists()
+    (archived,) = (tmp_path / ".promote" / "runs" / "staging").iterdir()
+    assert json.loads(archived.read_text())["status"] == "succeeded"
+
+
+def test_the_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
+    with environment_lock(tmp_path, "prod"):
+        refusal = r"held by another promote run: .* \(pid \d+\)"
+        with pytest.raises(InputError, match=refusal) as refused, environment_lock(tmp_path, "prod"):
+            pass
+        assert refused.value.exit_code == 2
+    with environment_lock(tmp_path, "prod"):  # released
+        pass
+
+
+def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    path = tmp_path / ".promote" / "locks" / "prod.lock"
+    path.parent.mkdir(parents=True)
+    import socket
+
+    path.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout), "user": "ghost"}))
+    with environment_lock(tmp_path, "prod"):
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert not path.exists()
