@@ -16,38 +16,48 @@ Why the answer is the slow path's (the proof the code follows; any step that doe
    `ws , ws`; the rest of the file (the "header") is parsed twice with the array replaced by `0` and by `1`,
    and must give a top-level object whose `resources` is `0` and `1`: so the array is the value the slow path
    reads as `resources`, and it holds exactly those elements. On the new side a range is either byte-identical
-   to a proven range of the old side or parsed itself, so the same holds there. Nothing is decoded twice; every
-   byte of both files is either parsed or equal to bytes that were (invalid UTF-8 or JSON cannot hide).
+   to a proven range of the old side or parsed itself, so the same holds there. Every byte of both files is
+   parsed or equal to bytes that were: invalid UTF-8 or JSON cannot hide.
 2. An identical range evaluates to the identical object on both sides. Evaluating a resource depends only on
-   its text and on what its expressions can look up: parameter values, variables, `deployment()` (the
-   template's `contentVersion`) and the deployment context (the same default here). Both headers are
-   evaluated (cheap) and every parameter and variable declared on both sides must have the same value, type
-   and order included (`True` is not `1` to `string()`), and `contentVersion` must match. No supported
-   function is non-deterministic (`utcNow`, `newGuid` are refused by the evaluator).
+   its text and on what its expressions look up: parameters, variables, `deployment()` (the template's
+   `contentVersion`, which must match) and the deployment context (the same default on both sides). No
+   supported function is non-deterministic (`utcNow`, `newGuid` are refused). Both headers are evaluated
+   (cheap), and the parameters and variables whose values differ (strictly: `True` is not `1` to `string()`,
+   key order counts) or that only one side declares are collected; a resource whose text might look one of
+   them up (`_may_look_up`, a conservative scan of its raw text) is evaluated on both sides instead. So a
+   changed parameter value costs the evaluation of the objects that use it, not the fast path.
 3. Its key is the slow path's key: the old side's parsed resource has exactly the `name` and `type` the regex
    read, no `condition`, `copy` or nested `resources`, a literal `apiVersion` and a list-of-strings `dependsOn`;
-   the name evaluates to `factoryName + '/x'` (factoryName must be a string). A name seen twice on one side
-   (case-insensitively, as the loader folds) falls back, and so does an evaluated key that collides with an
-   identical one.
+   the name evaluates to `factoryName + '/x'` (factoryName must be a string, the same on both sides). A name
+   seen twice on one side (case-insensitively, as the loader folds) falls back, and so does an evaluated key
+   that collides with an identical one.
 4. Equal properties are unchanged for `diff_factories` (raw `==` first), so adding the identical ones to the
    `unchanged` of the diff of the rest is the whole diff: objects present on both sides are matched by exact
-   key, and an identical key is never among the left-overs that case-insensitive pairing looks at.
+   key, and an identical key is never among the left-overs that case-insensitive pairing looks at. Objects
+   whose texts differ but whose evaluated, normalised properties are equal are counted by `diff_factories`.
 5. Environment: fitting parameters depends only on the declared parameters, the values only on those and the
    environment; overrides are fitted against every key of the side (identical ones included), and an object
    any override targets is never treated as identical, so applying overrides to the evaluated rest gives the
    slow path's objects, and a failing override fails here too (-> slow path, for its exact message).
+6. `[[` property names (`parse_template` unescapes them in a file where `_ESCAPED_KEY` matches): each side's
+   parsed resources are unescaped as its whole file would be; when only one side unescapes, a resource
+   spelling a key with a `\\u` escape (the only way to write one that `_ESCAPED_KEY` misses) is evaluated.
 
 Errors: any exception on the fast path runs the slow path, so bad JSON, bad parameter values, unsupported
 functions or duplicates in anything that is evaluated are reported exactly as before. The one thing the fast
-path does not report: an error that only evaluation would find (an unsupported function, an undeclared
-parameter, a `dependsOn` entry that is not a string) inside a resource whose text is identical in both
-versions. The old version is equally broken there and the diff (that object did not change) is still right;
-`promote validate`, `plan` and `deploy` evaluate everything and report it.
+path does not report: an error that only evaluation would find (an unsupported function, a `dependsOn` entry
+that evaluates to a non-string) inside a resource whose text is identical in both versions and looks up
+nothing that differs. The old version is equally broken there, and the diff (that object did not change) is
+still right; `promote validate`, `plan` and `deploy` evaluate everything and report it. (A lookup of a name
+only one side declares is evaluated, so it is reported.)
 
-Not handled (slow path): linked templates without `ARMTemplateForFactory.json` (ADF publishes the single file
-beside them), files that are not UTF-8, layouts without one element per line-indented block, headers that are
-not the same after evaluation (a parameter's value changed), only one side escaping a property name with `[[`.
-The fast path still parses the old side's resources (about half of the slow path's parsing) to keep point 1.
+Not handled (slow path, `VersionDiff.fallback` says why): linked templates without `ARMTemplateForFactory.json`
+(ADF publishes the single file beside them), files that are not UTF-8, layouts without one element per
+line-indented block, sides indented or line-ended differently, a different factoryName or contentVersion,
+differing names that are not plain ASCII, sides using different environments. And for speed only: when more
+than half of a large factory differs, the slow path's single parse is faster than parsing per resource.
+The fast path still parses every resource of the old side (about a third of the slow path's time): that is
+the price of point 1.
 """
 
 from __future__ import annotations
@@ -125,6 +135,8 @@ _HEAD = (
 )  # fmt: skip
 _HEAD_AT = re.compile(_HEAD)
 _ESCAPE_MARK = b'"[['  # where `_ESCAPED_KEY` can match at all
+_ANY_U_ESCAPE = re.compile(rb"\\u")
+_MOST = 50  # with more resources than this differing, and more than half, the slow path is faster
 
 
 @dataclass
@@ -152,7 +164,19 @@ class _Split:
         return _unescape_keys(value) if self.escaped else value
 
 
-def _split(files: SourceFiles) -> _Split:
+@dataclass
+class _Layout:
+    """Where one side's resources array starts and how it is indented; cheap, so both are compared first."""
+
+    files: SourceFiles
+    data: bytes
+    encoding: str
+    found: re.Match[bytes]  # `_RESOURCES` in data
+    indent: bytes  # the resources' indentation: `\t\t` in ADF's output
+    newline: bytes  # b"\r\n" or b"\n"
+
+
+def _layout(files: SourceFiles) -> _Layout:
     data = files.get(SINGLE_TEMPLATE)
     if data is None:
         raise Fallback(f"no {SINGLE_TEMPLATE} (linked templates only)")
@@ -166,7 +190,13 @@ def _split(files: SourceFiles) -> _Split:
     space = found.group(1)
     if b"\n" not in space:
         raise Fallback("resources are not one block per line (not ADF's layout)")
-    indent = space[space.rindex(b"\n") + 1 :]  # the resources' indentation: `\t\t` in ADF's output
+    line = space.rindex(b"\n")
+    newline = b"\r\n" if space[line - 1 : line] == b"\r" else b"\n"
+    return _Layout(files, data, encoding, found, space[line + 1 :], newline)
+
+
+def _split(layout: _Layout) -> _Split:
+    files, data, encoding, found, indent = layout.files, layout.data, layout.encoding, layout.found, layout.indent
     brace = 1 + len(indent)  # offset of an element's closing `}` in a match starting at its line's `\n`
     open_bracket = found.start(1) - 1
     first = found.end() - 1
@@ -183,14 +213,14 @@ def _split(files: SourceFiles) -> _Split:
     close_bracket = close.end() - 1
     separator = re.compile(rb"\n" + indent + rb"\}[ \t\r]*,[ \t\r]*\n" + indent + rb"(?P<o>)(?=\{)(?:" + _HEAD + rb")?")
 
-    head = _HEAD_AT.match(data, first)
-    found = [
+    first_head = _HEAD_AT.match(data, first)
+    boundaries = [  # (end of the element before, start of the next, the next one's head)
         (match.start() + brace + 1, match.start("o"), match.group("n", "t") if match.start("n") >= 0 else None)
         for match in separator.finditer(data, first, last_end)
     ]
-    starts = [first, *(start for _, start, _ in found)]
-    ends = [*(end for end, _, _ in found), last_end]
-    heads = [head.group("n", "t") if head else None, *(head for _, _, head in found)]
+    starts = [first, *(start for _, start, _ in boundaries)]
+    ends = [*(end for end, _, _ in boundaries), last_end]
+    heads = [first_head.group("n", "t") if first_head else None, *(head for _, _, head in boundaries)]
 
     header = _header(data, open_bracket, close_bracket, encoding)
     escaped = False
@@ -238,9 +268,12 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
     env = before.env
     if after.env is not env:
         raise Fallback("the two sides use different environments")
-    old, new = _split(before.files), _split(after.files)
-    if old.escaped != new.escaped:
-        raise Fallback("only one side escapes a property name with '[['")
+    old_layout, new_layout = _layout(before.files), _layout(after.files)
+    if (old_layout.indent, old_layout.newline) != (new_layout.indent, new_layout.newline):
+        # Then no resource's bytes can be the same: the fast path would evaluate everything, slower than the
+        # slow path. (Equivalence does not depend on this; speed does.)
+        raise Fallback("the two sides are indented or end their lines differently")
+    old, new = _split(old_layout), _split(new_layout)
     old_pub, new_pub = _published(old), _published(new)
     old_env, old_values, old_warnings = _fit_values(old_pub, env)
     new_env, new_values, new_warnings = _fit_values(new_pub, env)
@@ -261,6 +294,17 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
     if differing:
         for i in _may_look_up(old, differing, candidates):
             del candidates[i]
+    if old.escaped != new.escaped:
+        # One side unescapes `[[` property names, the other does not: the same text gives the same object only
+        # when it has no such key. A key written plainly matches `_ESCAPED_KEY`, which the side that does not
+        # unescape has nowhere; one spelled with a `\u` escape is the only other way, so those are evaluated.
+        for i in _scan(old, candidates, _ANY_U_ESCAPE):
+            del candidates[i]
+
+    differ = len(old.starts) - len(candidates)
+    if differ > _MOST and 2 * differ > len(old.starts):
+        # Parsing piecewise and evaluating most of a large factory costs more than the slow path's whole parse.
+        raise Fallback(f"{differ} of {len(old.starts)} resources differ: the slow path is faster")
 
     # Every resource of the old side is parsed (point 1 of the proof); only the ones not identical are kept.
     identical: list[ObjectKey] = []
@@ -268,9 +312,9 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
     old_rest: list[dict[str, Any]] = []
     for i in range(len(old.starts)):
         resource = old.parse(i)
-        j = candidates.get(i)
-        if j is not None and _plain(resource, old.heads[i]):  # type: ignore[arg-type]  # a candidate has a head
-            identical.append(ObjectKey(*old_keys[i]))  # type: ignore[misc]
+        j, head, key = candidates.get(i), old.heads[i], old_keys[i]
+        if j is not None and head is not None and key is not None and _plain(resource, head):
+            identical.append(ObjectKey(*key))
             identical_new.add(j)
         else:
             old_rest.append(resource)
@@ -369,18 +413,26 @@ def _may_look_up(split: _Split, names: set[str], candidates: dict[int, int]) -> 
     """The candidates (old indices) whose text might look up one of `names` (lower-cased)."""
     if any(not name.isascii() or not name.isprintable() or set(name) & set("'\"\\") for name in names):
         raise Fallback("a differing parameter or variable name is not plain ASCII")
-    alternatives = "|".join(re.escape(name) for name in sorted(names))
-    as_text = re.compile(_LOOKUP.format(names=alternatives), re.IGNORECASE)
-    as_bytes = re.compile(rb"[\x80-\xff]|" + _LOOKUP.format(names=alternatives).encode(), re.IGNORECASE)
+    pattern = _LOOKUP.format(names="|".join(re.escape(name) for name in sorted(names)))
+    as_text = re.compile(pattern, re.IGNORECASE)
+    as_bytes = re.compile(rb"[\x80-\xff]|" + pattern.encode(), re.IGNORECASE)
+    return _scan(split, candidates, as_bytes, as_text)
+
+
+def _scan(
+    split: _Split, candidates: dict[int, int], as_bytes: re.Pattern[bytes], as_text: re.Pattern[str] | None = None
+) -> list[int]:
+    """The candidates whose bytes match `as_bytes`, in one pass over the resources; a match starting with a
+    non-ASCII byte counts only if `as_text` matches the decoded resource."""
     data, starts, ends = split.data, split.starts, split.ends
     found: list[int] = []
     position, end = starts[0], ends[-1]
     while (match := as_bytes.search(data, position, end)) is not None:
         i = bisect.bisect_right(starts, match.start()) - 1
-        position = max(match.end(), ends[i])
+        position = max(match.end(), ends[i])  # one verdict per resource
         if i not in candidates or match.start() >= ends[i]:
             continue
-        if match.group()[0] < 0x80 or as_text.search(data[starts[i] : ends[i]].decode("utf-8")):
+        if as_text is None or match.group()[0] < 0x80 or as_text.search(data[starts[i] : ends[i]].decode("utf-8")):
             found.append(i)
     return found
 
