@@ -110,19 +110,24 @@ def _parameter_values(files: SourceFiles, name: str) -> dict[str, Any]:
     return values
 
 
+def single_published(files: SourceFiles, template: dict) -> Published:
+    """The single-template layout, `template` standing for ARMTemplateForFactory.json (already parsed)."""
+    part = Part(SINGLE_TEMPLATE, files.display(SINGLE_TEMPLATE), template)
+    return Published(
+        files=files,
+        layout="single",
+        entry=part,
+        parts=(part,),
+        parameters=_declared(part),
+        published_values=_parameter_values(files, SINGLE_PARAMETERS),
+        parameters_file=files.display(SINGLE_PARAMETERS) if SINGLE_PARAMETERS in files.files else None,
+    )
+
+
 def open_published(files: SourceFiles) -> Published:
     """Decide the layout of a factory folder and parse its templates; nothing is evaluated yet."""
     if SINGLE_TEMPLATE in files.files:
-        part = _parse(files, SINGLE_TEMPLATE)
-        return Published(
-            files=files,
-            layout="single",
-            entry=part,
-            parts=(part,),
-            parameters=_declared(part),
-            published_values=_parameter_values(files, SINGLE_PARAMETERS),
-            parameters_file=files.display(SINGLE_PARAMETERS) if SINGLE_PARAMETERS in files.files else None,
-        )
+        return single_published(files, _parse(files, SINGLE_TEMPLATE).template)
     for prefix in (f"{LINKED_DIR}/", ""):
         if f"{prefix}{LINKED_MASTER}" in files.files:
             return _open_linked(files, prefix)

@@ -39,9 +39,9 @@ Why the answer is the slow path's (the proof the code follows; any step that doe
    environment; overrides are fitted against every key of the side (identical ones included), and an object
    any override targets is never treated as identical, so applying overrides to the evaluated rest gives the
    slow path's objects, and a failing override fails here too (-> slow path, for its exact message).
-6. `[[` property names (`parse_template` unescapes them in a file where `_ESCAPED_KEY` matches): each side's
+6. `[[` property names (`parse_template` unescapes them in a file where `ESCAPED_KEY` matches): each side's
    parsed resources are unescaped as its whole file would be; when only one side unescapes, a resource
-   spelling a key with a `\\u` escape (the only way to write one that `_ESCAPED_KEY` misses) is evaluated.
+   spelling a key with a `\\u` escape (the only way to write one that `ESCAPED_KEY` misses) is evaluated.
 
 Errors: any exception on the fast path runs the slow path, so bad JSON, bad parameter values, unsupported
 functions or duplicates in anything that is evaluated are reported exactly as before. The one thing the fast
@@ -70,13 +70,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from promote.arm import evaluate_template
-from promote.arm.template import _ESCAPED_KEY, EvaluatedTemplate, _unescape_keys
+from promote.arm.template import ESCAPED_KEY, EvaluatedTemplate, unescape_keys
 from promote.desired import SideInput, evaluate_side, fit_overrides_to, fit_parameters
 from promote.diff import Diff, diff_factories
 from promote.environment import Environment, apply_overrides, values_for_template
 from promote.factory import Factory, ObjectKey, object_key_from_arm
-from promote.loader import Part, Published, _declared, _parameter_values, evaluate
-from promote.source import SINGLE_PARAMETERS, SINGLE_TEMPLATE, SourceFiles
+from promote.loader import Published, evaluate, single_published
+from promote.source import SINGLE_TEMPLATE, SourceFiles
 
 __all__ = ["Fallback", "VersionDiff", "diff_versions", "quick_diff", "slow_diff"]
 
@@ -134,7 +134,7 @@ _HEAD = (
     + rb'"(?P<t>[^"\\\[\x00-\x1f][^"\\\x00-\x1f]*)"'
 )  # fmt: skip
 _HEAD_AT = re.compile(_HEAD)
-_ESCAPE_MARK = b'"[['  # where `_ESCAPED_KEY` can match at all
+_ESCAPE_MARK = b'"[['  # where `ESCAPED_KEY` can match at all
 _ANY_U_ESCAPE = re.compile(rb"\\u")
 _MOST = 50  # with more resources than this differing, and more than half, the slow path is faster
 
@@ -161,7 +161,7 @@ class _Split:
         value = json.loads(self.data[self.starts[i] : self.ends[i]].decode("utf-8"))
         if type(value) is not dict:  # cannot happen for a range starting with `{`; kept for the proof
             raise Fallback("a resource range is not one JSON object")
-        return _unescape_keys(value) if self.escaped else value
+        return unescape_keys(value) if self.escaped else value
 
 
 @dataclass
@@ -226,9 +226,9 @@ def _split(layout: _Layout) -> _Split:
     escaped = False
     if _ESCAPE_MARK in data:
         text = data.decode(encoding)
-        escaped = bool(_ESCAPED_KEY.search(text[1:] if text.startswith("\ufeff") else text))
+        escaped = bool(ESCAPED_KEY.search(text[1:] if text.startswith("\ufeff") else text))
     if escaped:
-        header = _unescape_keys(header)
+        header = unescape_keys(header)
     return _Split(files, data, header, starts, ends, heads, escaped)
 
 
@@ -296,7 +296,7 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
             del candidates[i]
     if old.escaped != new.escaped:
         # One side unescapes `[[` property names, the other does not: the same text gives the same object only
-        # when it has no such key. A key written plainly matches `_ESCAPED_KEY`, which the side that does not
+        # when it has no such key. A key written plainly matches `ESCAPED_KEY`, which the side that does not
         # unescape has nowhere; one spelled with a `\u` escape is the only other way, so those are evaluated.
         for i in _scan(old, candidates, _ANY_U_ESCAPE):
             del candidates[i]
@@ -340,17 +340,7 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
 
 def _published(split: _Split) -> Published:
     """What `open_published` returns for a single template, with the header standing for the template."""
-    files = split.files
-    part = Part(SINGLE_TEMPLATE, files.display(SINGLE_TEMPLATE), split.header)
-    return Published(
-        files=files,
-        layout="single",
-        entry=part,
-        parts=(part,),
-        parameters=_declared(part),
-        published_values=_parameter_values(files, SINGLE_PARAMETERS),
-        parameters_file=files.display(SINGLE_PARAMETERS) if SINGLE_PARAMETERS in files.files else None,
-    )
+    return single_published(split.files, split.header)
 
 
 def _fit_values(published: Published, env: Environment | None) -> tuple[Environment | None, dict[str, Any], list[str]]:

@@ -125,22 +125,22 @@ def parse_template(text: str | bytes, file: str) -> dict:
             f"an ARM template must be a JSON object, this file holds {_json_kind(doc)}",
             hint="is this the template ADF published (ARMTemplateForFactory.json)?",
         )
-    if _ESCAPED_KEY.search(text):  # rare: ADF escapes a property name starting with `[` as `[[`, ARM unescapes it
-        doc = _unescape_keys(doc)
+    if ESCAPED_KEY.search(text):  # rare: ADF escapes a property name starting with `[` as `[[`, ARM unescapes it
+        doc = unescape_keys(doc)
     return doc
 
 
 # A JSON object key of the form "[[...]": seen in published templates (ADF escapes property names that would look
 # like expressions). Searched in the text so that the common template pays nothing for the rare one.
-_ESCAPED_KEY = re.compile(r'"\[\[(?:[^"\\]|\\.)*\]"\s*:')
+ESCAPED_KEY = re.compile(r'"\[\[(?:[^"\\]|\\.)*\]"\s*:')
 
 
-def _unescape_keys(value: Any) -> Any:
+def unescape_keys(value: Any) -> Any:
     """`{"[[x]": v}` -> `{"[x]": v}` everywhere, as ARM does when it deploys: keys are escaped like values."""
     if isinstance(value, dict):
-        return {(k[1:] if k.startswith("[[") and k.endswith("]") else k): _unescape_keys(v) for k, v in value.items()}
+        return {(k[1:] if k.startswith("[[") and k.endswith("]") else k): unescape_keys(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unescape_keys(v) for v in value]
+        return [unescape_keys(v) for v in value]
     return value
 
 
