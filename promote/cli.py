@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -133,22 +134,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def error_boundary() -> Iterator[list[int]]:
-    """Map expected errors, Ctrl-C and bugs to exit codes and one readable message each."""
+def error_boundary(command: str = "") -> Iterator[list[int]]:
+    """Map expected errors, Ctrl-C and bugs to exit codes and one readable message each. Under GitHub Actions
+    the same story also goes to the job summary, with annotations on the files at fault (`promote.github`)."""
+    from promote import github
+
     outcome = [0]
     try:
         yield outcome
     except PromoteError as exc:
         print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
         outcome[0] = exc.exit_code
+        github.report_error(command, exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         outcome[0] = EXIT_INTERRUPTED
+        github.report_interrupted(command)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a cancelled CI job gets one before it is killed) unwinds like Ctrl-C: the journal records where
+    the run stopped and the environment's lock is released, so the next run can recover."""
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with error_boundary() as outcome:
+    signal.signal(signal.SIGTERM, _terminate)
+    with error_boundary(args.command) as outcome:
         outcome[0] = _dispatch(args)
     return outcome[0] if outcome[0] is not None else EXIT_FAILURE
 

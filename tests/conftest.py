@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
+
+# `promote` writes job summaries and annotations when it runs in GitHub Actions (`promote.github`). The tests run
+# it on purpose with failures; when the suite itself runs in Actions (ci.yml), those must not land in the real
+# job's summary and annotations. Tests that want them give their own (tests/test_workflows.py).
+for _name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH"):
+    os.environ.pop(_name, None)
 
 
 def reference_path(*parts: str) -> Path:

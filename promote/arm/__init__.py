@@ -8,8 +8,9 @@ Public contract (used by the loader, the environment, and the emulator's deploym
 - `DeploymentContext`: subscription, resource group, deployment name, location used by `resourceId()`,
   `resourceGroup()`, `subscription()`, `deployment()`.
 
-Implementation lives in `expressions.py` (tokenize, parse, evaluate one expression) and `template.py`
-(parameters, variables, resources).
+Implementation lives in `expressions.py` (tokenize, parse, evaluate one expression), `functions/` (ARM's
+functions, by group), `values.py` (ARM's values and the operations on them), `errors.py` (`ExpressionError`) and
+`template.py` (parameters, variables, resources).
 """
 
 from promote.arm.template import (

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from promote import github
 from promote.commands.engine import Session, session
 from promote.errors import EXIT_OK, InputError
 from promote.plan.steps import TAG_COMMIT, TAG_PREVIOUS_COMMIT
@@ -23,14 +24,21 @@ def _render(plan, fmt: str) -> str:
     return render_plan(plan)
 
 
-def _confirm(what: str, yes: bool) -> None:
-    """Ask on a terminal; without one, only `--yes` goes ahead (a CI job must say it means it)."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
+def _can_confirm(what: str, yes: bool) -> None:
+    """Without a terminal, only `--yes` goes ahead (a CI job must say it means it). Checked before connecting
+    too, so that such a run is refused before anything is touched (the `local` environment would otherwise
+    create its factory first)."""
+    if not yes and not sys.stdin.isatty():
         raise InputError.single(
             "<command line>", f"{what} needs confirmation", hint="pass --yes when not on a terminal"
         )
+
+
+def _confirm(what: str, yes: bool) -> None:
+    """Ask on a terminal; without one, only `--yes` goes ahead."""
+    if yes:
+        return
+    _can_confirm(what, yes)
     answer = input(f"{what}? Only 'yes' goes ahead: ")
     if answer.strip().lower() != "yes":
         raise InputError.single("<command line>", "not confirmed: nothing was done")
@@ -76,6 +84,7 @@ def _engine(s: Session):
 def _finish(report) -> int:
     print()
     print(report.render())
+    github.report_run(report)  # the job summary and annotations, when running in GitHub Actions
     return report.exit_code
 
 
@@ -100,8 +109,9 @@ def run_apply(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise InputError.single(str(path), "no such plan file", hint="make one with promote plan --out FILE")
     plan = from_json(path.read_bytes(), str(path))
-    with session(plan.environment, source=args.source, create_local_factory=True) as s:
+    with session(plan.environment, source=args.source) as s:
         check_requires(s, plan.commit)
+        s.ensure_local_factory()
 
         def make_plan(live, interrupted):
             ensure_fresh(plan, live.fingerprint, str(path))
@@ -115,9 +125,11 @@ def run_apply(args: argparse.Namespace) -> int:
 def run_deploy(args: argparse.Namespace) -> int:
     from promote.apply.runner import run
 
-    with session(args.env, source=args.source, create_local_factory=True) as s:
+    _can_confirm(f"Deploy {args.ref} to {args.env}", args.yes)
+    with session(args.env, source=args.source) as s:
         commit = s.desired(args.ref).revision.commit
         check_requires(s, commit)
+        s.ensure_local_factory()  # after the checks: a refused deploy touches nothing
 
         def make_plan(live, interrupted):
             plan = s.plan_for(commit, live, full=args.full)
@@ -133,7 +145,8 @@ def run_rollback(args: argparse.Namespace) -> int:
     from promote.apply import journal as journals
     from promote.apply.runner import run
 
-    with session(args.env, source=args.source, create_local_factory=True) as s:
+    _can_confirm(f"Roll {args.env} back", args.yes)
+    with session(args.env, source=args.source) as s:
         interrupted = journals.load(journals.journal_path(s.root, s.env.name))
         target = args.to
         if target is None and interrupted is not None and interrupted.unfinished:
@@ -148,6 +161,7 @@ def run_rollback(args: argparse.Namespace) -> int:
                     hint="name one with --to REF",
                 )
         commit = s.desired(target).revision.commit
+        s.ensure_local_factory()
 
         def make_plan(live, _interrupted):
             plan = s.plan_for(commit, live)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 
 from promote.desired import Side, load_env, load_side, project_root
 from promote.environment import Environment
-from promote.errors import InputError
+from promote.errors import InputError, Problem
 from promote.live import LiveState
 
 
@@ -34,6 +34,14 @@ class Session:
         from promote.azure.reader import read_live
 
         return read_live(conn or self.conn)
+
+    def ensure_local_factory(self) -> None:
+        """The `local` environment's factory is created on first use (in Azure a factory is never created).
+        Commands that may refuse call this only after their checks: a refused run touches nothing."""
+        if self.env.target.endpoint == "local":
+            from promote.azure.operations import ensure_factory
+
+            ensure_factory(self.conn, self.env.target.location)
 
     def desired(self, ref: str) -> Side:
         """The desired state of a git revision with this environment (a path is not a deployable version)."""
@@ -81,6 +89,9 @@ def secure_parameters(side: Side) -> dict[str, tuple[str, Any, str]]:
     out: dict[str, tuple[str, Any, str]] = {}
     if side.env is None or side.values is None:
         return out
+    problems = secure_value_problems(side.env, side.published.parameters)
+    if problems:
+        raise InputError(problems)
     given = {name.lower(): pv for name, pv in side.env.parameters.items()}
     for name, spec in side.published.parameters.items():
         value = side.values.values.get(name)
@@ -91,15 +102,29 @@ def secure_parameters(side: Side) -> dict[str, tuple[str, Any, str]]:
             out[value] = (name, pv.keyvault, spec.type)
         elif pv.env_var:
             out[value] = (name, pv.env_var, spec.type)
-        else:
-            raise InputError.single(
-                side.env.file,
+    return out
+
+
+def secure_value_problems(env: Environment, parameters: Mapping[str, Any]) -> list[Problem]:
+    """Secure values taken from the process environment that are not exactly `${VARIABLE}` (a plan could only
+    hold them, not name them). Shared by deploys and `promote validate`, so that validate refuses what a deploy
+    refuses. Never echoes the value."""
+    declared = {name.lower(): spec for name, spec in parameters.items()}
+    problems: list[Problem] = []
+    for pv in env.parameters.values():
+        spec = declared.get(pv.name.lower())
+        if spec is None or not spec.secure or pv.keyvault is not None or not pv.from_env or pv.env_var:
+            continue
+        problems.append(
+            Problem(
+                env.file,
                 "a secure value taken from the environment must be exactly ${VARIABLE}",
                 object=f"parameters.{pv.name}",
                 line=pv.line,
                 hint="so that a saved plan can name the variable instead of holding the secret",
             )
-    return out
+        )
+    return problems
 
 
 # A `local` environment normally runs the emulator inside the promote process. These point it at an emulator
@@ -142,8 +167,7 @@ def session(env_name: str, *, source: str | None = None, create_local_factory: b
     root = project_root()
     env = load_env(env_name, root)
     with connect_to(env, root) as conn:
-        if create_local_factory and env.target.endpoint == "local":
-            from promote.azure.operations import ensure_factory
-
-            ensure_factory(conn, env.target.location)
-        yield Session(root, env, conn, source)
+        s = Session(root, env, conn, source)
+        if create_local_factory:
+            s.ensure_local_factory()
+        yield s

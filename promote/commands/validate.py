@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from promote import github
+from promote.commands.engine import secure_value_problems
 from promote.desired import load_env, project_root
 from promote.environment import available_environments, check_smoke, overrides_applied, template_values
 from promote.errors import EXIT_INPUT, EXIT_OK, InputError, Problem
@@ -34,7 +36,6 @@ def run_validate(args: argparse.Namespace) -> int:
             checked.append(f"{cache[folder].label} with its published values")
         return cache[folder]
 
-    published_for(args.source or DEFAULT_SOURCE)
     for name in names:
         try:
             env = load_env(name, root)
@@ -43,6 +44,7 @@ def run_validate(args: argparse.Namespace) -> int:
             continue
         published = published_for(args.source or env.source or DEFAULT_SOURCE)
         values, found = template_values(env, published.parameters)
+        found += secure_value_problems(env, published.parameters)  # what a deploy would refuse
         problems.extend(found)
         if found:
             continue
@@ -57,6 +59,8 @@ def run_validate(args: argparse.Namespace) -> int:
         problems.extend(check_references(factory))
         checked.append(f"environment {name}")
 
+    if not cache:  # no environment named a folder: check the templates on their own
+        published_for(args.source or DEFAULT_SOURCE)
     unique = list(dict.fromkeys(problems))
     if args.format == "json":
         print(json.dumps({"checked": checked, "problems": [p.__dict__ for p in unique]}, indent=2))
@@ -66,4 +70,5 @@ def run_validate(args: argparse.Namespace) -> int:
         for p in unique:
             print(f"  ✗ {p.render()}", file=sys.stderr)
         print("valid" if not unique else f"{len(unique)} problem(s)")
+    github.report_problems("validate", unique)  # annotations and job summary in GitHub Actions
     return EXIT_INPUT if unique else EXIT_OK
