@@ -44,6 +44,7 @@ class Engine:
     conn: Any
     ops: Any  # promote.azure.operations
     read_live: Callable[[Any], LiveState]
+    read_triggers: Callable[[Any], dict[str, Any]]  # only the triggers' states (cheaper than read_live)
     progress: Progress = print
     environ: dict[str, str] | None = None
 
@@ -135,7 +136,7 @@ def run(
             engine.ops,
             parameters=parameters,
             progress=engine.progress,
-            read_triggers=lambda conn: engine.read_live(conn).triggers,
+            read_triggers=engine.read_triggers,
         )
         outcome = executor.run()
         report.outcome = outcome
@@ -188,7 +189,7 @@ def _roll_back(
                 engine.ops,
                 parameters=deployment_parameters(rollback_plan, engine.environ),
                 progress=engine.progress,
-                read_triggers=lambda conn: engine.read_live(conn).triggers,
+                read_triggers=engine.read_triggers,
             )
             report.rollback_outcome = executor.run()
             if not report.rollback_outcome.ok:
@@ -209,7 +210,7 @@ def restore_triggers(engine: Engine, record: list[TriggerRecord], *, stop_others
     Started ones are started again (event triggers subscribe first); with `stop_others` (after a rollback),
     ones recorded as stopped that are running now are stopped. Returns what was changed, for the report.
     """
-    live = engine.read_live(engine.conn).triggers
+    live = engine.read_triggers(engine.conn)
     changed: list[str] = []
     for rec in record:
         now = live.get(rec.name)

@@ -65,13 +65,29 @@ def read_live(conn: Connection) -> LiveState:
         for network, items in pool.map(lambda n: (n, _list_endpoints(conn, n)), networks):
             raw.extend((ObjectKey(MPE_TYPE, f"{network}/{item.get('name')}"), item) for item in items)
 
-        triggers = {key.name: item for key, item in raw if key.type == "triggers"}
-        event_triggers = [
-            name for name, item in triggers.items() if _properties(item).get("type") in EVENT_TRIGGER_TYPES
-        ]
-        statuses = dict(pool.map(lambda n: (n, subscription_status_raw(conn, n)), event_triggers))
+        states = _trigger_states(conn, [item for key, item in raw if key.type == "triggers"], pool)
+    objects: dict[ObjectKey, FactoryObject] = {}
+    for key, item in raw:
+        properties = comparable(_properties(item), key.type)
+        objects[key] = FactoryObject(key=key, properties=properties, file=_label(conn))
+    factory = Factory(name=str(factory_body.get("name") or conn.factory), objects=objects, source=_label(conn))
+    return LiveState(factory=factory, triggers=states, tags=tags, fingerprint=fingerprint(raw, states), exists=True)
 
-    states = {
+
+def read_triggers(conn: Connection) -> dict[str, TriggerState]:
+    """Only the triggers' states: what the executor records before touching anything (one list, not the
+    whole factory)."""
+    items = _list(conn, "triggers", COLLECTIONS["triggers"])
+    with ThreadPoolExecutor(max_workers=max(1, conn.settings.max_workers)) as pool:
+        return _trigger_states(conn, items, pool)
+
+
+def _trigger_states(conn: Connection, items: list[dict[str, Any]], pool: ThreadPoolExecutor) -> dict[str, TriggerState]:
+    """Runtime state of each listed trigger, and the subscription status of event triggers (read in parallel)."""
+    triggers = {str(item.get("name")): item for item in items}
+    event_triggers = [name for name, item in triggers.items() if _properties(item).get("type") in EVENT_TRIGGER_TYPES]
+    statuses = dict(pool.map(lambda n: (n, subscription_status_raw(conn, n)), event_triggers))
+    return {
         name: TriggerState(
             name=name,
             runtime_state=str(_properties(item).get("runtimeState") or "Stopped"),
@@ -79,12 +95,6 @@ def read_live(conn: Connection) -> LiveState:
         )
         for name, item in triggers.items()
     }
-    objects: dict[ObjectKey, FactoryObject] = {}
-    for key, item in raw:
-        properties = comparable(_properties(item), key.type)
-        objects[key] = FactoryObject(key=key, properties=properties, file=_label(conn))
-    factory = Factory(name=str(factory_body.get("name") or conn.factory), objects=objects, source=_label(conn))
-    return LiveState(factory=factory, triggers=states, tags=tags, fingerprint=fingerprint(raw, states), exists=True)
 
 
 def subscription_status_raw(conn: Connection, trigger: str) -> str:

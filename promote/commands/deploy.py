@@ -68,7 +68,7 @@ def check_requires(s: Session, commit: str) -> None:
 
 def _engine(s: Session):
     from promote.apply.runner import Engine
-    from promote.azure import operations
+    from promote.azure import operations, reader
 
     return Engine(
         root=s.root,
@@ -77,6 +77,7 @@ def _engine(s: Session):
         conn=s.conn,
         ops=operations,
         read_live=s.read_live,
+        read_triggers=reader.read_triggers,
         progress=lambda line: print(line, flush=True),
     )
 
