@@ -89,6 +89,7 @@ def test_linked_templates_give_the_same_objects_as_the_single_file():
     """Where ADF published both forms, reading the master and every part equals reading the single file.
 
     Only publish output: the root-level folders of the corpus are hand uploads whose parts went stale."""
+    reference_path("templates", "manifest.json")  # skips when the reference material is absent
     compared = 0
     for _, entries in FACTORIES:
         for entry in entries:
