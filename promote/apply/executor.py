@@ -16,10 +16,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from promote.apply.journal import Journal
+from promote.apply.lock import holder_description
 from promote.errors import InputError, Problem, PromoteError
 from promote.plan.steps import (
     GOOD_KEPT,
     TAG_GOOD,
+    TAG_RUN,
     DeleteObject,
     Deploy,
     Plan,
@@ -66,6 +68,13 @@ class Outcome:
         return any(isinstance(r.step, (Deploy, DeleteObject)) for r in self.done) or (
             self.failed_step is not None and self.failed_kind in (Deploy, DeleteObject)
         )
+
+
+def run_label() -> str:
+    """Which run applied a plan, for status and history: the CI run's address, else user@host (tag values hold
+    at most 256 characters)."""
+    holder = holder_description()
+    return str(holder.get("run") or f"{holder['user']}@{holder['host']}")[:256]
 
 
 def deployment_parameters(plan: Plan, environ: dict[str, str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
@@ -189,7 +198,7 @@ class Executor:
             step.name,
             step.template,
             self.parameters.get(step.name, {}),
-            tags=step.tags(self.plan.hash),
+            tags={**step.tags(self.plan.hash), TAG_RUN: run_label()},
         )
         return f"deployment {step.name}: {len(step.writes)} object(s) written"
 
@@ -212,6 +221,7 @@ class Executor:
 
     def visit_tag_factory(self, step: TagFactory) -> str:
         tags = step.tags(self.plan.hash, datetime.now(timezone.utc))
+        tags[TAG_RUN] = run_label()
         good = self.ops.factory_tags(self.conn).get(TAG_GOOD, "").split()
         tags[TAG_GOOD] = " ".join([step.commit[:12], *(g for g in good if g != step.commit[:12])][:GOOD_KEPT])
         self.ops.set_factory_tags(self.conn, tags)

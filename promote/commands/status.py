@@ -9,7 +9,7 @@ import sys
 from promote.apply import journal as journals
 from promote.commands.engine import session
 from promote.errors import EXIT_CHANGES, EXIT_OK, InputError
-from promote.plan.steps import TAG_COMMIT, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_TIME
+from promote.plan.steps import TAG_COMMIT, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_RUN, TAG_TIME
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -25,6 +25,7 @@ def run_status(args: argparse.Namespace) -> int:
         "commit": live.tags.get(TAG_COMMIT),
         "plan": live.tags.get(TAG_PLAN),
         "deployed_at": live.tags.get(TAG_TIME),
+        "deployed_by": live.tags.get(TAG_RUN),
         "previous_commit": live.tags.get(TAG_PREVIOUS_COMMIT),
         "objects": len(live.factory.objects),
         "triggers": {n: tr.runtime_state for n, tr in sorted(live.triggers.items())},
@@ -39,6 +40,8 @@ def run_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     if info["commit"]:
         print(f"  deployed commit {info['commit'][:8]} (plan {str(info['plan'])[:12]}) at {info['deployed_at']}")
+        if info["deployed_by"]:
+            print(f"  by {info['deployed_by']}")
         if info["previous_commit"]:
             print(f"  previous good commit {info['previous_commit'][:8]}")
     else:
@@ -62,6 +65,7 @@ def run_history(args: argparse.Namespace) -> int:
             "time": r.timestamp,
             "commit": r.tags.get(TAG_COMMIT),
             "plan": r.tags.get(TAG_PLAN),
+            "run": r.tags.get(TAG_RUN),
             "error": r.error_code,
         }
         for r in sorted(records, key=lambda r: r.timestamp or "")
@@ -74,7 +78,8 @@ def run_history(args: argparse.Namespace) -> int:
     for row in rows:
         commit = (row["commit"] or "?")[:8]
         error = f"  {row['error']}" if row["error"] else ""
-        print(f"{row['time'] or '?':<28} {row['state']:<10} {commit}  {row['deployment']}{error}")
+        by = f"  by {row['run']}" if row["run"] else ""
+        print(f"{row['time'] or '?':<28} {row['state']:<10} {commit}  {row['deployment']}{by}{error}")
     return EXIT_OK
 
 

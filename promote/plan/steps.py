@@ -32,6 +32,7 @@ TAG_PLAN = "promote-plan"
 TAG_TIME = "promote-time"
 TAG_PREVIOUS_COMMIT = "promote-previous-commit"
 TAG_ENVIRONMENT = "promote-environment"
+TAG_RUN = "promote-run"  # who applied it: the CI run's address, or user@host (set at apply time)
 TAG_GOOD = "promote-good"  # short shas of recent good commits, newest first (what `requires` checks)
 GOOD_KEPT = 18  # 18 x 13 characters stays under ARM's 256-character tag value limit
 
