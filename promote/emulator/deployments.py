@@ -224,30 +224,22 @@ class DeploymentEngine:
                 f"The template resource '{r.name}' is a nested deployment ({DEPLOYMENT_TYPE}); the local emulator "
                 "does not run nested or linked deployments: deploy each template directly"
             )
+        kind: Kind | None
+        child: str | None
         if lower == FACTORY_TYPE.lower():
             _check_segments(r.type, r.name)
-            return PlannedResource(
-                index=r.index,
-                type=r.type,
-                name=r.name,
-                api_version=r.api_version,
-                properties=r.properties,
-                other=r.other,
-                id=f"{base}/{FACTORY_TYPE}/{r.name}",
-                factory=r.name,
-                kind=None,
-                child=None,
-                depends_raw=list(r.depends_on),
-            )
-        key = object_key_from_arm(r.type, r.name)
-        if key is None:
-            raise errors.invalid_template(
-                f"The template resource '{r.name}' of type '{r.type}' is not supported by the local emulator "
-                "(it serves Microsoft.DataFactory/factories and their child objects)"
-            )
-        _check_segments(r.type, r.name)
-        kind = KIND_BY_TYPE[key.type]
-        factory = r.name.split("/", 1)[0]
+            resource_id, factory, kind, child = f"{base}/{FACTORY_TYPE}/{r.name}", r.name, None, None
+        else:
+            key = object_key_from_arm(r.type, r.name)
+            if key is None:
+                raise errors.invalid_template(
+                    f"The template resource '{r.name}' of type '{r.type}' is not supported by the local emulator "
+                    "(it serves Microsoft.DataFactory/factories and their child objects)"
+                )
+            _check_segments(r.type, r.name)
+            kind, child = KIND_BY_TYPE[key.type], key.name
+            factory = r.name.split("/", 1)[0]
+            resource_id = Store.object_id(scope, scope.resource_group, factory, kind, child)
         return PlannedResource(
             index=r.index,
             type=r.type,
@@ -255,10 +247,10 @@ class DeploymentEngine:
             api_version=r.api_version,
             properties=r.properties,
             other=r.other,
-            id=Store.object_id(scope, scope.resource_group, factory, kind, key.name),
+            id=resource_id,
             factory=factory,
             kind=kind,
-            child=key.name,
+            child=child,
             depends_raw=list(r.depends_on),
         )
 

@@ -1,7 +1,7 @@
 """The routing table: (methods, path regex) -> thin handler, matched case-insensitively.
 
 A handler turns a request into one store or engine call and wraps the result in Azure's envelope; the rules
-live in the store (`store.py`) and the deployment engine (`deployments.py`). Paths are matched without the query
+live in the store (`store/`) and the deployment engine (`deployments.py`). Paths are matched without the query
 string and with `resourcegroups` / `resourceGroups` alike, because the two SDKs spell them differently.
 """
 

@@ -1,0 +1,122 @@
+"""The rows of resource group deployments: the history, each deployment's operations, and the long-running
+operations' statuses that clients poll.
+
+Rows only: what a deployment does, when it runs and what it answers is the engine's (`deployments.py`), which
+keeps its records here so that another process on the same state file sees the same history.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from promote.emulator import errors
+from promote.emulator.store.database import Database
+from promote.emulator.store.values import Scope, dumps
+
+
+def _delete_deployment(db: sqlite3.Connection, scope: Scope, lname: str) -> bool:
+    gone = db.execute("DELETE FROM deployments WHERE skey = ? AND lname = ?", (scope.key, lname)).rowcount
+    db.execute("DELETE FROM deployment_ops WHERE skey = ? AND dlname = ?", (scope.key, lname))
+    return gone > 0
+
+
+class DeploymentRecords(Database):
+    """The deployment history, deployment operations and async operation statuses of the store."""
+
+    def save_deployment(self, scope: Scope, name: str, state: str, body: dict[str, Any], template: Any) -> None:
+        with self.transaction() as db:
+            seq = db.execute(
+                "SELECT seq FROM deployments WHERE skey = ? AND lname = ?", (scope.key, name.lower())
+            ).fetchone()
+            if seq is None:
+                seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO deployments (skey, lname, seq, state, body, template) VALUES (?,?,?,?,?,?)",
+                (scope.key, name.lower(), seq[0], state, dumps(body), dumps(template)),
+            )
+
+    def update_deployment(self, scope: Scope, name: str, state: str, body: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deployments SET state = ?, body = ? WHERE skey = ? AND lname = ?",
+                (state, dumps(body), scope.key, name.lower()),
+            )
+
+    def get_deployment(self, scope: Scope, name: str) -> tuple[str, dict[str, Any], Any]:
+        """(state, body, template) of a deployment in the history."""
+        rows = self.read(
+            "SELECT state, body, template FROM deployments WHERE skey = ? AND lname = ?",
+            (scope.key, name.lower()),
+        )
+        if not rows:
+            raise errors.deployment_not_found(name)
+        state, body, template = rows[0]
+        return state, json.loads(body), json.loads(template)
+
+    def deployment_state(self, scope: Scope, name: str) -> str | None:
+        rows = self.read("SELECT state FROM deployments WHERE skey = ? AND lname = ?", (scope.key, name.lower()))
+        return rows[0][0] if rows else None
+
+    def list_deployments(self, scope: Scope) -> list[str]:
+        """Every deployment of a resource group's history, oldest first."""
+        rows = self.read("SELECT body FROM deployments WHERE skey = ? ORDER BY seq", (scope.key,))
+        return [r[0] for r in rows]
+
+    def count_deployments(self, scope: Scope) -> int:
+        return self.read("SELECT COUNT(*) FROM deployments WHERE skey = ?", (scope.key,))[0][0]
+
+    def prune_deployments(self, scope: Scope, keep: int) -> int:
+        """Delete the oldest finished deployments beyond `keep`, as ARM does past 700."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT lname FROM deployments WHERE skey = ? AND state IN ('Succeeded', 'Failed', 'Canceled') "
+                "ORDER BY seq",
+                (scope.key,),
+            ).fetchall()
+            total = db.execute("SELECT COUNT(*) FROM deployments WHERE skey = ?", (scope.key,)).fetchone()[0]
+            doomed = [r[0] for r in rows[: max(0, total - keep)]]
+            for lname in doomed:
+                _delete_deployment(db, scope, lname)
+        return len(doomed)
+
+    def delete_deployment(self, scope: Scope, name: str) -> bool:
+        with self.transaction() as db:
+            return _delete_deployment(db, scope, name.lower())
+
+    def clear_operations(self, scope: Scope, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM deployment_ops WHERE skey = ? AND dlname = ?", (scope.key, name.lower()))
+
+    def add_operation(self, scope: Scope, name: str, seq: int, op_id: str, body: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO deployment_ops (skey, dlname, seq, op_id, body) VALUES (?,?,?,?,?)",
+                (scope.key, name.lower(), seq, op_id, dumps(body)),
+            )
+
+    def list_operations(self, scope: Scope, name: str) -> list[str]:
+        rows = self.read(
+            "SELECT body FROM deployment_ops WHERE skey = ? AND dlname = ? ORDER BY seq",
+            (scope.key, name.lower()),
+        )
+        return [r[0] for r in rows]
+
+    def get_operation(self, scope: Scope, name: str, op_id: str) -> str | None:
+        rows = self.read(
+            "SELECT body FROM deployment_ops WHERE skey = ? AND dlname = ? AND op_id = ?",
+            (scope.key, name.lower(), op_id),
+        )
+        return rows[0][0] if rows else None
+
+    def set_async(self, op_id: str, status: str, body: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO async_ops (op_id, status, body) VALUES (?,?,?)",
+                (op_id, status, dumps(body)),
+            )
+
+    def get_async(self, op_id: str) -> tuple[str, dict[str, Any]] | None:
+        rows = self.read("SELECT status, body FROM async_ops WHERE op_id = ?", (op_id,))
+        return (rows[0][0], json.loads(rows[0][1])) if rows else None
