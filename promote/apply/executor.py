@@ -62,13 +62,6 @@ class Outcome:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
-    def wrote(self) -> bool:
-        """True once anything beyond reading and stopping triggers may have changed the factory."""
-        return any(isinstance(r.step, (Deploy, DeleteObject)) for r in self.done) or (
-            self.failed_step is not None and self.failed_kind in (Deploy, DeleteObject)
-        )
-
 
 def run_label() -> str:
     """Which run applied a plan, for status and history: the CI run's address, else user@host (tag values hold
@@ -156,6 +149,8 @@ class Executor:
         total = len(self.plan.steps)
         with self._lock:
             self.progress(f"[{index + 1}/{total}] {title}")
+            if isinstance(step, (Deploy, DeleteObject)):
+                self.journal.wrote = True  # saved with the entry, before the call: a killed run may have written
             self.journal.log("begin", title, step=index)
         try:
             detail = step.accept(self) or ""
@@ -180,11 +175,14 @@ class Executor:
         records = [
             TriggerRecord(t.name, types.get(t.name, ""), t.runtime_state, t.subscription_status) for t in live.values()
         ]
-        if self.journal.triggers_before is None:  # a resumed run keeps the record of the first attempt
+        kept = self.journal.triggers_before is not None  # a resumed run keeps the record of the first attempt
+        if not kept:
             self.journal.triggers_before = records
             self.journal.save()
-        started = sorted(r.name for r in self.journal.triggers_before if r.started)
-        return f"{len(records)} triggers, started: {', '.join(started) or 'none'}"
+        record = self.journal.triggers_before or []
+        started = sorted(r.name for r in record if r.started)
+        text = f"{len(record)} triggers, started: {', '.join(started) or 'none'}"
+        return f"the record from before the deployment is kept: {text}" if kept else text
 
     def visit_stop_trigger(self, step: StopTrigger) -> str:
         if step.unsubscribe:
@@ -223,7 +221,9 @@ class Executor:
         tags = step.tags(self.plan.hash, datetime.now(timezone.utc))
         tags[TAG_RUN] = run_label()
         good = self.ops.factory_tags(self.conn).get(TAG_GOOD, "").split()
-        tags[TAG_GOOD] = " ".join([step.commit[:12], *(g for g in good if g != step.commit[:12])][:GOOD_KEPT])
+        undone = step.undoes[:12] if step.undoes else None
+        others = [g for g in good if g != step.commit[:12] and g != undone]  # a rolled-back commit is not good
+        tags[TAG_GOOD] = " ".join([step.commit[:12], *others][:GOOD_KEPT])
         self.ops.set_factory_tags(self.conn, tags)
         return f"factory tagged with commit {step.commit[:8]}"
 

@@ -25,7 +25,9 @@ SUCCEEDED = "succeeded"
 ROLLED_BACK = "rolled-back"
 ROLLBACK_FAILED = "rollback-failed"
 RECOVERED = "recovered"
-UNFINISHED = frozenset({RUNNING, ROLLING_BACK})
+# A run whose rollback did not complete stays the environment's journal, like an interrupted one: the factory is
+# between two commits and its record of trigger states is the only one left, so the next run must inherit both.
+UNFINISHED = frozenset({RUNNING, ROLLING_BACK, ROLLBACK_FAILED})
 
 
 def _now() -> str:
@@ -56,6 +58,7 @@ class Journal:
     kind: str = "deploy"  # deploy | rollback | recovery
     last_good_commit: str | None = None  # what the factory ran before this run (its tags), the rollback target
     triggers_before: list[TriggerRecord] | None = None  # step 1's record: the trigger states to restore
+    wrote: bool = False  # a write or delete was begun: the factory may differ from last_good_commit
     done: list[int] = field(default_factory=list)  # indexes of completed steps
     entries: list[Entry] = field(default_factory=list)
     path: Path | None = field(default=None, repr=False, compare=False)
@@ -109,6 +112,7 @@ def load(path: Path) -> Journal | None:
         kind=data.get("kind", "deploy"),
         last_good_commit=data.get("last_good_commit"),
         triggers_before=[TriggerRecord(**t) for t in triggers] if triggers is not None else None,
+        wrote=bool(data.get("wrote", True)),  # unknown: assume the worst
         done=list(data.get("done", [])),
         entries=[Entry(**e) for e in data.get("entries", [])],
     )

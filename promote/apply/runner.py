@@ -5,8 +5,11 @@ The executor carries out one plan. This module is what makes a run safe to start
 - one run per environment (`lock`), with a journal beside it (`journal`);
 - a run that finds the journal of an interrupted one inherits its record of trigger states, so that what was
   running before the first attempt runs again at the end, whatever the killed run had stopped;
-- a failure after anything was touched rolls back: the plan from the last good commit against the live
-  factory, applied by the same executor, then every trigger put back as step 1 recorded it.
+- a failure after anything was written (by this run or by the interrupted one it recovers) rolls back: the plan
+  from the last good commit against the live factory, applied by the same executor, then every trigger put
+  back as step 1 recorded it;
+- a rollback that does not complete leaves its journal in place, so that the next `promote rollback` goes to
+  the same commit and restores the same trigger states.
 
 Planning is passed in (`make_plan`, `plan_for_commit`) because it needs git and the environment file, which
 this module does not know about.
@@ -24,7 +27,8 @@ from promote.apply import journal as journals
 from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, describe
 from promote.apply.journal import Journal
 from promote.apply.lock import environment_lock
-from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK
+from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, PromoteError
+from promote.factory import ObjectKey
 from promote.live import LiveState
 from promote.plan.planfile import with_hash
 from promote.plan.steps import TAG_COMMIT, Plan, RunPipeline, TriggerRecord
@@ -62,6 +66,8 @@ class RunReport:
     restored: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     recovered_run: str | None = None
+    environment: str = ""
+    last_good: str | None = None  # the commit a rollback goes to
 
     @property
     def exit_code(self) -> int:
@@ -77,32 +83,53 @@ class RunReport:
             if self.outcome.error is not None:
                 lines.append(f"  failed: {self.outcome.error}")
         if self.rollback_plan is not None and self.rollback_outcome is not None:
-            lines.append(f"Rolled back to {self.rollback_target[:8] if self.rollback_target else '?'}:")
-            lines += [f"  undone: {describe(r.step)}" for r in self.rollback_outcome.done]
-            if self.rollback_outcome.error is not None:
+            target = self.rollback_target[:8] if self.rollback_target else "?"
+            if self.rollback_outcome.error is None:
+                lines.append(f"Rolled back to {target}:")
+                lines += [f"  undone: {describe(r.step)}" for r in self.rollback_outcome.done]
+            else:  # never "rolled back" when it was not
+                lines.append(f"The rollback to {target} did not complete:")
+                lines += [f"  done: {describe(r.step)}" for r in self.rollback_outcome.done]
                 lines.append(f"  rollback failed: {self.rollback_outcome.error}")
         if self.status != SUCCEEDED and self.rollback_plan is None and not self.problems:
             lines.append("Nothing had been written: no object needed rolling back.")
         if self.restored:
             lines.append(f"Triggers restored: {', '.join(self.restored)}")
         lines += [f"  left: {p}" for p in self.problems]
+        if self.status == ROLLBACK_FAILED:
+            back = (
+                f"`promote rollback --env {self.environment}` to finish going back to {self.last_good[:8]}"
+                if self.last_good
+                else f"`promote rollback --env {self.environment} --to REF`"
+            )
+            lines.append(
+                f"Next: fix the cause above, then run {back}, or `promote deploy --env {self.environment} --ref REF` "
+                "to go forward. The journal of this run (.promote/journal/ on this machine) keeps the trigger states "
+                "from before it, and either command puts them back."
+            )
         return "\n".join(lines)
 
 
 def run(
     engine: Engine,
     make_plan: Callable[[LiveState, Journal | None], Plan],
-    plan_for_commit: Callable[[str, LiveState], Plan],
+    plan_for_commit: Callable[[str, LiveState, frozenset[ObjectKey]], Plan],
     *,
     kind: str = "deploy",
 ) -> RunReport:
-    """Plan (inside the lock, against the live factory), apply, and roll back on failure."""
+    """Plan (inside the lock, against the live factory), apply, and roll back on failure.
+
+    `plan_for_commit(commit, live, created)` is the rollback plan: `created` are the objects the failed plan
+    creates, which the rollback deletes without counting them against `deletion.max_share` (they are not
+    objects the factory had).
+    """
     path = journals.journal_path(engine.root, engine.environment)
     with environment_lock(engine.root, engine.environment):
         previous = journals.load(path)
         interrupted = previous if previous is not None and previous.unfinished else None
         if previous is not None and not interrupted:
             journals.archive(previous)
+        _settle_deployments(engine)  # nothing may go on writing behind this run's plan
         live = engine.read_live(engine.conn)
         plan = make_plan(live, interrupted)
         parameters = deployment_parameters(plan, engine.environ)  # a missing variable refuses before any step
@@ -114,9 +141,10 @@ def run(
             kind=kind,
             last_good_commit=last_good,
             triggers_before=interrupted.triggers_before if interrupted else None,
+            wrote=interrupted.wrote if interrupted else False,
         )
         journal.path = path
-        report = RunReport(status=SUCCEEDED, plan=plan)
+        report = RunReport(status=SUCCEEDED, plan=plan, environment=engine.environment, last_good=last_good)
         if interrupted is not None:
             report.recovered_run = interrupted.run_id
             engine.progress(
@@ -141,8 +169,18 @@ def run(
         outcome = executor.run()
         report.outcome = outcome
         if outcome.ok:
-            if engine.start_policy == "previous":
-                report.restored = restore_triggers(engine, journal.triggers_before or [], stop_others=False)
+            # A rollback that finishes an unfinished run puts triggers back as they were before that run, as the
+            # automatic rollback does; otherwise the start policy decides, `previous` restarting what ran before.
+            finishing = kind == "rollback" and interrupted is not None
+            if engine.start_policy == "previous" or finishing:
+                try:
+                    report.restored = restore_triggers(engine, journal.triggers_before or [], stop_others=finishing)
+                except TriggersNotRestored as exc:
+                    journal.log("note", str(exc))  # the journal stays unfinished: the next run restores them
+                    raise PromoteError(
+                        f"{exc}. The {kind} of {plan.commit[:8]} itself succeeded; the journal keeps the trigger "
+                        f"states from before it: run promote {kind} --env {engine.environment} again to put them back"
+                    ) from exc
             journal.finish(SUCCEEDED)
             journals.archive(journal)
             return report
@@ -150,9 +188,11 @@ def run(
         journal.status = journals.ROLLING_BACK
         journal.log("rollback-begin", f"after: {outcome.error}")
         engine.progress(f"Step failed: {outcome.error}")
-        _roll_back(engine, journal, report, plan_for_commit, last_good)
+        created = frozenset(w.key for d in plan.deployments for w in d.writes if w.action == "create")
+        _roll_back(engine, journal, report, plan_for_commit, last_good, created)
         journal.finish(report.status)
-        journals.archive(journal)
+        if report.status != ROLLBACK_FAILED:  # else it stays: the next run finishes the rollback from it
+            journals.archive(journal)
         return report
 
 
@@ -160,12 +200,15 @@ def _roll_back(
     engine: Engine,
     journal: Journal,
     report: RunReport,
-    plan_for_commit: Callable[[str, LiveState], Plan],
+    plan_for_commit: Callable[[str, LiveState, frozenset[ObjectKey]], Plan],
     last_good: str | None,
+    created: frozenset[ObjectKey],
 ) -> None:
-    """Deploy the last good commit through the same machinery, then restore every trigger as recorded."""
-    outcome = report.outcome
-    wrote = outcome is not None and outcome.wrote
+    """Deploy the last good commit through the same machinery, then restore every trigger as recorded.
+
+    Whether anything was written is the journal's word, not this run's outcome: a run that recovers an interrupted
+    one may fail before writing anything itself, after the interrupted one wrote."""
+    wrote = journal.wrote
     if wrote and not last_good:
         report.problems.append(
             "no last good commit is recorded on the factory (first deployment?): the objects written stay; "
@@ -175,8 +218,9 @@ def _roll_back(
         report.rollback_target = last_good
         engine.progress(f"Rolling back to the last good commit {last_good[:8]} ...")
         try:
+            _settle_deployments(engine)  # a deployment whose wait timed out would write behind the rollback
             live = engine.read_live(engine.conn)
-            rollback_plan = plan_for_commit(last_good, live)
+            rollback_plan = plan_for_commit(last_good, live, created)
             # Smoke runs verify a new commit; the last good one already passed them, and failing them here
             # would leave nowhere to go.
             steps = tuple(s for s in rollback_plan.steps if not isinstance(s, RunPipeline))
@@ -198,30 +242,66 @@ def _roll_back(
             report.problems.append(f"the rollback could not be planned or applied: {exc}")
     try:
         report.restored = restore_triggers(engine, journal.triggers_before or [], stop_others=True)
+    except TriggersNotRestored as exc:
+        report.restored = exc.changed
+        report.problems.append(str(exc))
     except Exception as exc:
         report.problems.append(f"trigger states could not all be restored: {exc}")
     report.status = ROLLBACK_FAILED if report.problems else ROLLED_BACK
     journal.log("rollback-done" if not report.problems else "rollback-failed", "; ".join(report.problems))
 
 
+def deployment_prefix(environment: str) -> str:
+    """The start of the names of this environment's deployments (`promote.plan.builder.deployment_name`)."""
+    return f"promote-{environment}-"
+
+
+def _settle_deployments(engine: Engine) -> None:
+    """Cancel and wait out this environment's deployments still running: a run killed or interrupted while ARM
+    deployed leaves its deployment writing (the lock proves its run is gone)."""
+    stopped = engine.ops.settle_deployments(engine.conn, deployment_prefix(engine.environment))
+    if stopped:
+        engine.progress(
+            f"Cancelled deployment(s) an earlier run left running, and waited for them: {', '.join(stopped)}"
+        )
+
+
+class TriggersNotRestored(PromoteError):
+    """Some recorded triggers could not be put back in their state; every other one was."""
+
+    def __init__(self, changed: list[str], failures: dict[str, str]) -> None:
+        self.changed = changed
+        self.failures = failures
+        left = "; ".join(f"{name} ({error})" for name, error in failures.items())
+        super().__init__(f"trigger(s) not put back as they were: {left}")
+
+
 def restore_triggers(engine: Engine, record: list[TriggerRecord], *, stop_others: bool) -> list[str]:
     """Put every recorded trigger that still exists back in its recorded runtime state.
 
     Started ones are started again (event triggers subscribe first); with `stop_others` (after a rollback),
-    ones recorded as stopped that are running now are stopped. Returns what was changed, for the report.
+    ones recorded as stopped that are running now are stopped. Every trigger is tried: one that fails does not
+    leave the others stopped (TriggersNotRestored at the end names it). Returns what was changed, for the report.
     """
     live = engine.read_triggers(engine.conn)
     changed: list[str] = []
+    failures: dict[str, str] = {}
     for rec in record:
         now = live.get(rec.name)
         if now is None:
             continue
-        if rec.started and now.runtime_state != "Started":
-            if rec.subscription_status is not None or now.subscription_status is not None:
-                engine.ops.subscribe_trigger(engine.conn, rec.name)
-            engine.ops.start_trigger(engine.conn, rec.name)
-            changed.append(f"{rec.name} started")
-        elif stop_others and not rec.started and now.runtime_state == "Started":
-            engine.ops.stop_trigger(engine.conn, rec.name)
-            changed.append(f"{rec.name} stopped")
+        try:
+            if rec.started and now.runtime_state != "Started":
+                if rec.subscription_status is not None or now.subscription_status is not None:
+                    engine.ops.subscribe_trigger(engine.conn, rec.name)
+                engine.ops.start_trigger(engine.conn, rec.name)
+                changed.append(f"{rec.name} started")
+            elif stop_others and not rec.started and now.runtime_state == "Started":
+                engine.ops.stop_trigger(engine.conn, rec.name)
+                changed.append(f"{rec.name} stopped")
+        except Exception as exc:
+            failures[rec.name] = str(exc)
+            engine.progress(f"could not put back trigger {rec.name}: {exc}")
+    if failures:
+        raise TriggersNotRestored(changed, failures)
     return changed

@@ -429,6 +429,45 @@ def list_deployments(conn: Connection, prefix: str = "") -> list[DeploymentRecor
     return records
 
 
+_DEPLOYMENT_FINAL = frozenset({"Succeeded", "Failed", "Canceled"})
+
+
+def settle_deployments(conn: Connection, prefix: str, *, time_limit: float = DEFAULT_DEPLOYMENT_LIMIT) -> list[str]:
+    """Cancel the deployments named `prefix...` that are still running and wait until they end; their names.
+
+    A run killed or interrupted while ARM deploys, or whose wait for a deployment timed out, leaves that
+    deployment running: it goes on writing objects of the commit the run was deploying. A rollback or a new
+    plan made meanwhile would be overwritten behind its back. ARM cancels after the resource it is writing.
+    """
+    api = conn.deployments._config.api_version
+    base = f"{conn.resource_group_path}/providers/Microsoft.Resources/deployments"
+    running: list[str] = []
+    for state in ("Accepted", "Running"):
+        url = f"{base}?api-version={api}&$filter=provisioningState%20eq%20%27{state}%27"
+        for item in pages(conn.deployments, url, operation="list running deployments"):
+            name = str(item.get("name") or "")
+            if name.startswith(prefix) and name not in running:
+                running.append(name)
+    for name in running:
+        url = f"{base}/{name}/cancel?api-version={api}"
+        checked(conn.deployments, "POST", url, operation=f"cancel deployment {name}", ok=(409,))  # 409: ended
+
+    def state_of(name: str) -> str:
+        body = checked(conn.deployments, "GET", f"{base}/{name}?api-version={api}", operation=f"read {name}")
+        return str(((body or {}).get("properties") or {}).get("provisioningState") or "Unknown")
+
+    for name in running:
+        wait_for(
+            f"deployment {name} to stop",
+            lambda name=name: state_of(name),
+            lambda state: state in _DEPLOYMENT_FINAL,
+            time_limit=time_limit,
+            interval=_poll_interval(conn),
+            backoff_max=conn.settings.backoff_max,
+        )
+    return running
+
+
 # --------------------------------------------------------------------------------------------------- objects
 
 

@@ -66,6 +66,11 @@ def check_requires(s: Session, commit: str) -> None:
         )
 
 
+def _rollback_plan(s: Session):
+    """How the runner plans the automatic rollback to the last good commit."""
+    return lambda commit, live, created: s.plan_for(commit, live, rollback=True, undo_creates=created)
+
+
 def _engine(s: Session):
     from promote.apply.runner import Engine
     from promote.azure import operations, reader
@@ -119,7 +124,7 @@ def run_apply(args: argparse.Namespace) -> int:
             return plan
 
         print(_render(plan, "text"))
-        report = run(_engine(s), make_plan, lambda commit, live: s.plan_for(commit, live))
+        report = run(_engine(s), make_plan, _rollback_plan(s))
     return _finish(report)
 
 
@@ -138,7 +143,7 @@ def run_deploy(args: argparse.Namespace) -> int:
             _confirm(f"Deploy {commit[:8]} to {s.env.name} ({s.env.target.factory})", args.yes)
             return plan
 
-        report = run(_engine(s), make_plan, lambda c, live: s.plan_for(c, live))
+        report = run(_engine(s), make_plan, _rollback_plan(s))
     return _finish(report)
 
 
@@ -165,10 +170,10 @@ def run_rollback(args: argparse.Namespace) -> int:
         s.ensure_local_factory()
 
         def make_plan(live, _interrupted):
-            plan = s.plan_for(commit, live)
+            plan = s.plan_for(commit, live, rollback=True)
             print(_render(plan, "text"), flush=True)
             _confirm(f"Roll {s.env.name} back to {commit[:8]}", args.yes)
             return plan
 
-        report = run(_engine(s), make_plan, lambda c, live: s.plan_for(c, live), kind="rollback")
+        report = run(_engine(s), make_plan, _rollback_plan(s), kind="rollback")
     return _finish(report)

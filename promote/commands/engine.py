@@ -58,8 +58,11 @@ class Session:
                 print(f"warning: {warning}", file=sys.stderr)
         return side
 
-    def plan_for(self, ref: str, live: LiveState, *, full: bool = False) -> Any:
-        """The plan that takes the live factory to `ref`'s desired state."""
+    def plan_for(
+        self, ref: str, live: LiveState, *, full: bool = False, rollback: bool = False, undo_creates: Any = ()
+    ) -> Any:
+        """The plan that takes the live factory to `ref`'s desired state (`rollback`, `undo_creates`: see
+        `build_plan`)."""
         from promote.diff import diff_factories
         from promote.normalise import comparable_factory
         from promote.plan import build_plan
@@ -77,6 +80,8 @@ class Session:
             secure_parameters=secure_parameters(side),
             now=datetime.now(timezone.utc),
             full=full,
+            rollback=rollback,
+            undo_creates=undo_creates,
         )
 
 

@@ -54,6 +54,7 @@ from promote.plan.planfile import with_hash
 from promote.plan.steps import (
     FORMAT_VERSION,
     TAG_COMMIT,
+    TAG_GOOD,
     TAG_PREVIOUS_COMMIT,
     DeleteObject,
     Deploy,
@@ -99,10 +100,16 @@ def build_plan(
     now: datetime,
     full: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    rollback: bool = False,
+    undo_creates: Iterable[ObjectKey] = (),
 ) -> Plan:
     """The plan that turns the live factory into `desired`. `diff` is desired-vs-live (`diff_factories(live.
     factory, desired)`), computed by the caller; `secure_parameters` maps each secret placeholder of the desired
     state to `(deployment parameter name, source)` (see `template.secure_parameters_from`).
+
+    `rollback`: the plan goes back to `commit`, an earlier good one: the commit the factory records now (when
+    another) is undone and stops counting as good. `undo_creates`: objects the failed run being rolled back
+    created; deleting them again is not a loss that `deletion.max_share` guards against.
 
     Raises InputError (exit 2, nothing touched) for an empty source, a factory that does not exist, deletions
     over `deletion.max_share`, a smoke pipeline the source lacks, or a secret with no deployment parameter.
@@ -126,7 +133,9 @@ def build_plan(
 
     desired_index = KeyIndex(desired.objects)
     writes = _writes(desired, diff, desired_index, full)
-    deletes, kept = _deletions(desired, live, diff, env, desired_index, env_file, lines.get("deletion"))
+    deletes, kept = _deletions(
+        desired, live, diff, env, desired_index, env_file, lines.get("deletion"), frozenset(undo_creates)
+    )
     records = _trigger_records(live)
     stops = _stops(records, desired, live, diff, env, writes, deletes)
     starts, notes = _starts(records, stops, desired, live, env, deletes)
@@ -134,7 +143,12 @@ def build_plan(
     smoke, smoke_notes = _smoke(desired, env)
     deployed = live.tags.get(TAG_COMMIT) or None
     previous = deployed if deployed != commit else live.tags.get(TAG_PREVIOUS_COMMIT) or None
-    tag = TagFactory(environment=env.name, commit=commit, previous_commit=previous)
+    undoes = deployed if rollback and deployed and deployed != commit else None
+    if undoes:  # going back: the previous good commit is the one before `commit`, never the one undone
+        good = [g for g in live.tags.get(TAG_GOOD, "").split() if g != undoes[:12]]
+        after = good[good.index(commit[:12]) + 1 :] if commit[:12] in good else []
+        previous = after[0] if after else None
+    tag = TagFactory(environment=env.name, commit=commit, previous_commit=previous, undoes=undoes)
 
     steps: list[Step] = [RecordTriggers(records), *stops, *deploys, *deletes, *starts, *smoke, tag]
     steps.sort(key=step_order)
@@ -256,6 +270,7 @@ def _deletions(
     desired_index: KeyIndex,
     env_file: str,
     deletion_line: int | None,
+    undo_creates: frozenset[ObjectKey] = frozenset(),
 ) -> tuple[list[DeleteObject], list[Kept]]:
     live_objects = live.factory.objects
     live_index = KeyIndex(live_objects)
@@ -307,16 +322,21 @@ def _deletions(
         candidates = set()
     kept.sort(key=lambda k: delete_key(0, k.key))
 
-    total = len(live_objects)
-    if candidates and len(candidates) > policy.max_share * total:
+    # What a failed run created and its rollback deletes again was never the factory's: not counted (a failed
+    # first deploy of a large change to a small factory must be able to roll back).
+    created = KeyIndex(undo_creates)
+    undone = {key for key in live_objects if key in created}
+    guarded = candidates - undone
+    total = len(live_objects) - len(undone)
+    if guarded and len(guarded) > policy.max_share * total:
         raise InputError(
             Problem(
                 file=env_file,
                 line=deletion_line,
                 object="deletion.max_share",
                 message=(
-                    f"refusing to delete {len(candidates)} of the {total} live objects "
-                    f"({len(candidates) / total:.0%}): deletion.max_share is {policy.max_share:g} "
+                    f"refusing to delete {len(guarded)} of the {total} live objects "
+                    f"({len(guarded) / total:.0%}): deletion.max_share is {policy.max_share:g} "
                     f"({policy.max_share:.0%} at most)"
                 ),
                 hint="check that the source is the whole factory; if these deletions are intended, raise "

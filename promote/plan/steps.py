@@ -242,19 +242,24 @@ class RunPipeline:
 @dataclass(frozen=True)
 class TagFactory:
     """Step 7: record on the factory itself (a tags-only update, never a PUT of the factory) which commit and
-    plan are deployed, so that a fresh runner can find the last good commit and roll back to it."""
+    plan are deployed, so that a fresh runner can find the last good commit and roll back to it.
+
+    `undoes`: in a rollback, the commit deployed before it, which is taken out of the good commits (`requires`
+    must no longer accept it); `previous_commit` is then the good commit before `commit`, or none.
+    """
 
     environment: str
     commit: str
     previous_commit: str | None = None
+    undoes: str | None = None
 
     phase: ClassVar[Phase] = Phase.RECORD_DEPLOYMENT
 
-    def tags(self, plan_hash: str, applied_at: datetime) -> dict[str, str]:
-        """The tags to merge into the factory's tags. The time is the apply time (what the tag means), the
-        plan hash the hash of the plan holding this step."""
+    def tags(self, plan_hash: str, applied_at: datetime) -> dict[str, str | None]:
+        """The tags to merge into the factory's tags (None: remove the tag). The time is the apply time (what the
+        tag means), the plan hash the hash of the plan holding this step."""
         when = applied_at if applied_at.tzinfo else applied_at.replace(tzinfo=timezone.utc)
-        tags = {
+        tags: dict[str, str | None] = {
             TAG_ENVIRONMENT: self.environment,
             TAG_COMMIT: self.commit,
             TAG_PLAN: plan_hash,
@@ -262,6 +267,8 @@ class TagFactory:
         }
         if self.previous_commit:
             tags[TAG_PREVIOUS_COMMIT] = self.previous_commit
+        elif self.undoes:  # the recorded previous commit is the one rolled back to, or the one undone
+            tags[TAG_PREVIOUS_COMMIT] = None
         return tags
 
     def accept(self, visitor: StepVisitor[R]) -> R:

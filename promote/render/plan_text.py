@@ -149,7 +149,12 @@ class Describer:
         tags = [f"{TAG_COMMIT}={step.commit}", f"{TAG_PLAN}=<this plan's hash>", f"{TAG_TIME}=<when applied>"]
         if step.previous_commit:
             tags.append(f"{TAG_PREVIOUS_COMMIT}={step.previous_commit}")
-        return StepText("tag the factory (tags only): " + ", ".join(tags))
+        elif step.undoes:
+            tags.append(f"{TAG_PREVIOUS_COMMIT} removed")
+        text = "tag the factory (tags only): " + ", ".join(tags)
+        if step.undoes:
+            text += f"; {step.undoes[:8]}, rolled back, no longer counts as good"
+        return StepText(text)
 
 
 def describe(step: Step) -> StepText:
