@@ -775,7 +775,7 @@ class Runner:
             ),
             "actions/setup-python": ({"python-version"}, lambda: self._setup_python(root, paths)),
             "actions/upload-artifact": (
-                {"name", "path", "if-no-files-found", "retention-days"},
+                {"name", "path", "if-no-files-found", "retention-days", "include-hidden-files", "overwrite"},
                 lambda: self._upload(given, workspace),
             ),
             "actions/download-artifact": ({"name", "path"}, lambda: self._download(given, workspace)),
@@ -826,7 +826,9 @@ class Runner:
         name = to_text(given.get("name")) or "artifact"
         target = self.artifacts / name
         if target.exists():
-            raise _StepFailed(f"an artifact named {name} was already uploaded in this run")
+            if to_text(given.get("overwrite")).lower() != "true":
+                raise _StepFailed(f"an artifact named {name} was already uploaded in this run")
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
         source = Path(to_text(given["path"]).strip())
         source = source if source.is_absolute() else workspace / source
         if not source.exists() or (source.is_dir() and not any(source.iterdir())):

@@ -53,6 +53,7 @@ def test_rollback_returns_to_the_previous_good_commit(project: Project):
     assert project.deploy(commits[5]).returncode == 0
     result = project.promote("rollback", "--env", "local", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "smoke: run pipeline" not in result.stdout  # the commit gone back to passed its smoke runs already
     assert project.in_sync(commits[4])
     status = json.loads(project.promote("status", "--env", "local", "--format", "json").stdout)
     assert status["commit"] == commits[4]

@@ -171,6 +171,9 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
     staging = run.job("staging")
     assert f"### ✅ staging runs `{commit[:8]}` now" in staging.summary
     assert status(project, "staging")["commit"] == commit
+    # the run's journal is kept as an artifact for people to read
+    (kept,) = (run.artifacts / "journal-staging" / "runs" / "staging").iterdir()
+    assert json.loads(kept.read_text())["commit"] == commit
 
     # the plan: in the summary for the reviewers, and handed to the production job as an artifact
     plan_job = run.job("plan")

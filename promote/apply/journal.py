@@ -3,8 +3,9 @@
 A run can be killed at any moment (a cancelled CI job, a laptop lid). The journal is what the next run reads to
 know that the factory is half way between two commits and which triggers were running before anything was
 touched: the live factory cannot tell, since the run itself stopped them. It lives beside the run
-(`.promote/journal/<env>.json`, uploaded with the run's artifacts in CI) and is rewritten atomically after every
-change, so a reader never sees half a file.
+(`.promote/journal/<env>.json`) and is rewritten atomically after every change, so a reader never sees half a
+file. In CI the workflow keeps `.promote/` as an artifact for people to read; a fresh runner does not restore it,
+so there recovery relies on what Azure itself records (the factory's tags).
 """
 
 from __future__ import annotations

@@ -196,6 +196,13 @@ def run(
         return report
 
 
+def without_smoke(plan: Plan) -> Plan:
+    """The plan without its smoke runs, for going back: the last good commit already passed them, and failing
+    them there would leave nowhere to go."""
+    steps = tuple(s for s in plan.steps if not isinstance(s, RunPipeline))
+    return with_hash(dataclasses.replace(plan, steps=steps, hash=""))
+
+
 def _roll_back(
     engine: Engine,
     journal: Journal,
@@ -221,10 +228,7 @@ def _roll_back(
             _settle_deployments(engine)  # a deployment whose wait timed out would write behind the rollback
             live = engine.read_live(engine.conn)
             rollback_plan = plan_for_commit(last_good, live, created)
-            # Smoke runs verify a new commit; the last good one already passed them, and failing them here
-            # would leave nowhere to go.
-            steps = tuple(s for s in rollback_plan.steps if not isinstance(s, RunPipeline))
-            rollback_plan = with_hash(dataclasses.replace(rollback_plan, steps=steps, hash=""))
+            rollback_plan = without_smoke(rollback_plan)
             report.rollback_plan = rollback_plan
             executor = Executor(
                 engine.conn,

@@ -149,7 +149,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     from promote.apply import journal as journals
-    from promote.apply.runner import run
+    from promote.apply.runner import run, without_smoke
 
     _can_confirm(f"Roll {args.env} back", args.yes)
     with session(args.env, source=args.source) as s:
@@ -170,7 +170,7 @@ def run_rollback(args: argparse.Namespace) -> int:
         s.ensure_local_factory()
 
         def make_plan(live, _interrupted):
-            plan = s.plan_for(commit, live, rollback=True)
+            plan = without_smoke(s.plan_for(commit, live, rollback=True))
             print(_render(plan, "text"), flush=True)
             _confirm(f"Roll {s.env.name} back to {commit[:8]}", args.yes)
             return plan

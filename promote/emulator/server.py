@@ -104,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         if split.path.lower().rstrip("/").startswith(ADMIN_PREFIX):
             self._send(req, self._handle(self.server.admin, req, authenticate=False))
             return
-        status, fault_id = 0, None
+        status, fault_id, recorded = 0, None, False
         try:
             if app.settings.latency_seconds:
                 time.sleep(app.settings.latency_seconds)
@@ -123,11 +123,17 @@ class _Handler(BaseHTTPRequestHandler):
             if response is None:
                 response = self._handle(self.server.router, req, authenticate=True)
             status = response.status
-            self._send(req, response)
-        finally:
+            # Logged before the answer leaves: a client that reads the log after its answer finds its request.
             app.control.record(
                 req.method, unquote(req.path), split.query, status, (time.perf_counter() - started) * 1000, fault_id
             )
+            recorded = True
+            self._send(req, response)
+        finally:
+            if not recorded:  # a dropped connection or an error before the answer
+                app.control.record(
+                    req.method, unquote(req.path), split.query, status, (time.perf_counter() - started) * 1000, fault_id
+                )
 
     def _handle(self, router: Router, req: Request, *, authenticate: bool) -> Response:
         """Route and run one request; every error becomes a CloudError answer here and nowhere else."""
