@@ -51,6 +51,7 @@ class Engine:
     read_triggers: Callable[[Any], dict[str, Any]]  # only the triggers' states (cheaper than read_live)
     progress: Progress = print
     environ: dict[str, str] | None = None
+    subscription_timeout: float = 300.0  # the environment's triggers.subscription_timeout, for restores
 
 
 @dataclass
@@ -297,8 +298,8 @@ def restore_triggers(engine: Engine, record: list[TriggerRecord], *, stop_others
         try:
             if rec.started and now.runtime_state != "Started":
                 if rec.subscription_status is not None or now.subscription_status is not None:
-                    engine.ops.subscribe_trigger(engine.conn, rec.name)
-                engine.ops.start_trigger(engine.conn, rec.name)
+                    engine.ops.subscribe_trigger(engine.conn, rec.name, time_limit=engine.subscription_timeout)
+                engine.ops.start_trigger(engine.conn, rec.name, time_limit=max(engine.subscription_timeout, 60.0))
                 changed.append(f"{rec.name} started")
             elif stop_others and not rec.started and now.runtime_state == "Started":
                 engine.ops.stop_trigger(engine.conn, rec.name)

@@ -84,6 +84,7 @@ def _engine(s: Session):
         read_live=s.read_live,
         read_triggers=reader.read_triggers,
         progress=lambda line: print(line, flush=True),
+        subscription_timeout=float(s.env.triggers.subscription_timeout),
     )
 
 
