@@ -134,7 +134,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
     _can_confirm(f"Deploy {args.ref} to {args.env}", args.yes)
     with session(args.env, source=args.source) as s:
-        commit = s.desired(args.ref).revision.commit
+        commit = s.commit_of(args.ref)
         check_requires(s, commit)
         s.ensure_local_factory()  # after the checks: a refused deploy touches nothing
 
@@ -167,7 +167,7 @@ def run_rollback(args: argparse.Namespace) -> int:
                     f"{s.env.target.factory} records no previous good commit to roll back to",
                     hint="name one with --to REF",
                 )
-        commit = s.desired(target).revision.commit
+        commit = s.commit_of(target)
         s.ensure_local_factory()
 
         def make_plan(live, _interrupted):

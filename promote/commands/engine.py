@@ -43,15 +43,19 @@ class Session:
 
             ensure_factory(self.conn, self.env.target.location)
 
+    def commit_of(self, ref: str) -> str:
+        """The commit a git revision names, without evaluating anything (a folder is not a deployable version)."""
+        from promote.source import resolve_ref
+
+        if Path(ref).exists():
+            raise _not_a_revision(ref)
+        return resolve_ref(self.root, ref).commit
+
     def desired(self, ref: str) -> Side:
         """The desired state of a git revision with this environment (a path is not a deployable version)."""
         side = load_side(ref, source=self.source, env=self.env, root=self.root)
         if side.revision is None:
-            raise InputError.single(
-                ref,
-                "a deployment needs a git revision, not a folder: what is deployed must be findable again",
-                hint="commit the factory and pass the commit, a branch or a tag",
-            )
+            raise _not_a_revision(ref)
         for warning in side.warnings:
             if warning not in self.warned:
                 self.warned.add(warning)
@@ -83,6 +87,14 @@ class Session:
             rollback=rollback,
             undo_creates=undo_creates,
         )
+
+
+def _not_a_revision(ref: str) -> InputError:
+    return InputError.single(
+        ref,
+        "a deployment needs a git revision, not a folder: what is deployed must be findable again",
+        hint="commit the factory and pass the commit, a branch or a tag",
+    )
 
 
 def secure_parameters(side: Side) -> dict[str, tuple[str, Any, str]]:
