@@ -297,3 +297,33 @@ def test_a_rollback_with_no_previous_good_commit_is_refused_with_what_to_do(proj
     assert refused.returncode == 2, out(refused)
     assert "records no previous good commit" in refused.stderr and "--to REF" in refused.stderr, out(refused)
     assert len(project.emulator.requests(method="PUT")) + len(project.emulator.requests(method="DELETE")) == writes
+
+
+def test_a_run_killed_on_a_machine_that_is_gone_is_recovered_from_the_factory(project: Project):
+    """A CI job killed after stopping triggers leaves no journal on the next (fresh) runner: the factory's own
+    tags say which triggers were running, and the next run starts them again under `start: previous`."""
+    import shutil
+
+    commits = project.mirror()
+    old, new = commits[2], commits[3]  # v03 -> v04 stops nightly_training (its schedule changes)
+    before = deployed(project, old)  # `local` starts what the template marks Started
+    assert before["nightly_training"] == "Started"
+    write_env(project, "previous", replace={"start: template": "start: previous"})
+    proc = project.start("deploy", "--env", "previous", "--ref", new, "--yes")
+    output = kill_after(proc, "[3/")  # after step 2: nightly_training stopped, nothing restarted
+    assert "stop trigger nightly_training" in output, output
+    assert project.live_triggers()["nightly_training"] == "Stopped"
+    shutil.rmtree(project.path / ".promote" / "journal")  # a fresh runner: no journal, no lock
+    shutil.rmtree(project.path / ".promote" / "locks", ignore_errors=True)
+
+    again = project.promote("deploy", "--env", "previous", "--ref", new, "--yes")
+    assert again.returncode == 0, out(again)
+    assert "which the factory records as in progress" in again.stdout
+    assert project.live_triggers()["nightly_training"] == "Started"
+    assert project.in_sync(new)
+    status = json.loads(project.promote("status", "--env", "previous", "--format", "json").stdout)
+    assert status["commit"] == new
+    with project.emulator.adf_client() as adf:
+        adf._config.subscription_id = LOCAL_SUBSCRIPTION
+        tags = adf.factories.get(LOCAL_RESOURCE_GROUP, LOCAL_FACTORY).tags or {}
+    assert not [k for k in tags if k in ("promote-run-id", "promote-started")], tags  # no run in progress now

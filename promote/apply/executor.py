@@ -17,6 +17,7 @@ from typing import Any
 
 from promote.apply.journal import Journal
 from promote.apply.lock import holder_description
+from promote.apply.marker import cleared, marker_tags
 from promote.errors import InputError, Problem, PromoteError
 from promote.plan.steps import (
     GOOD_KEPT,
@@ -179,6 +180,9 @@ class Executor:
         if not kept:
             self.journal.triggers_before = records
             self.journal.save()
+        if self.plan.steps_of(StopTrigger):  # a runner with no journal must still learn what was running
+            started = [r.name for r in self.journal.triggers_before or [] if r.started]
+            self.ops.set_factory_tags(self.conn, marker_tags(self.journal.run_id, started))
         record = self.journal.triggers_before or []
         started = sorted(r.name for r in record if r.started)
         text = f"{len(record)} triggers, started: {', '.join(started) or 'none'}"
@@ -220,7 +224,9 @@ class Executor:
     def visit_tag_factory(self, step: TagFactory) -> str:
         tags = step.tags(self.plan.hash, datetime.now(timezone.utc))
         tags[TAG_RUN] = run_label()
-        good = self.ops.factory_tags(self.conn).get(TAG_GOOD, "").split()
+        current = self.ops.factory_tags(self.conn)
+        tags.update(cleared(current))  # the run is no longer in progress
+        good = current.get(TAG_GOOD, "").split()
         undone = step.undoes[:12] if step.undoes else None
         others = [g for g in good if g != step.commit[:12] and g != undone]  # a rolled-back commit is not good
         tags[TAG_GOOD] = " ".join([step.commit[:12], *others][:GOOD_KEPT])

@@ -27,6 +27,7 @@ from promote.apply import journal as journals
 from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, describe
 from promote.apply.journal import Journal
 from promote.apply.lock import environment_lock
+from promote.apply.marker import read_marker
 from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, PromoteError
 from promote.factory import ObjectKey
 from promote.live import LiveState
@@ -132,6 +133,8 @@ def run(
             journals.archive(previous)
         _settle_deployments(engine)  # nothing may go on writing behind this run's plan
         live = engine.read_live(engine.conn)
+        if interrupted is None:
+            interrupted = _interrupted_on_the_factory(engine, live)
         plan = make_plan(live, interrupted)
         parameters = deployment_parameters(plan, engine.environ)  # a missing variable refuses before any step
         last_good = (interrupted.last_good_commit if interrupted else None) or live.tags.get(TAG_COMMIT)
@@ -146,7 +149,13 @@ def run(
         )
         journal.path = path
         report = RunReport(status=SUCCEEDED, plan=plan, environment=engine.environment, last_good=last_good)
-        if interrupted is not None:
+        if interrupted is not None and interrupted.path is None:
+            report.recovered_run = interrupted.run_id
+            engine.progress(
+                f"Recovering the interrupted run {interrupted.run_id}, which the factory records as in progress "
+                "(this runner has no journal of it): the triggers it recorded as running will run again."
+            )
+        elif interrupted is not None:
             report.recovered_run = interrupted.run_id
             engine.progress(
                 f"Recovering the interrupted {interrupted.kind} of {interrupted.commit[:8]} (run "
@@ -195,6 +204,29 @@ def run(
         if report.status != ROLLBACK_FAILED:  # else it stays: the next run finishes the rollback from it
             journals.archive(journal)
         return report
+
+
+def _interrupted_on_the_factory(engine: Engine, live: LiveState) -> Journal | None:
+    """A run the factory's tags record as in progress, for a runner without its journal (a fresh CI machine):
+    what it recorded stands in for the journal. Whether it wrote anything is unknown, so it counts as having
+    written: a failure rolls back to the last good commit."""
+    found = read_marker(live.tags)
+    if found is None:
+        return None
+    run_id, started = found
+    commit = live.tags.get(TAG_COMMIT) or ""
+    journal = Journal(
+        environment=engine.environment,
+        commit="",
+        plan_hash="",
+        run_id=run_id,
+        kind="deploy",
+        last_good_commit=commit or None,
+        triggers_before=started,
+        wrote=True,
+    )
+    journal.path = None  # nothing on disk to archive
+    return journal
 
 
 def without_smoke(plan: Plan) -> Plan:

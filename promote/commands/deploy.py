@@ -150,6 +150,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     from promote.apply import journal as journals
+    from promote.apply.marker import read_marker
     from promote.apply.runner import run, without_smoke
 
     _can_confirm(f"Roll {args.env} back", args.yes)
@@ -160,7 +161,8 @@ def run_rollback(args: argparse.Namespace) -> int:
             target = interrupted.last_good_commit
         if target is None:
             tags = s.read_live().tags
-            target = tags.get(TAG_PREVIOUS_COMMIT)
+            # a run the factory records as in progress never tagged its commit: the tagged one is the last good
+            target = tags.get(TAG_COMMIT) if read_marker(tags) else tags.get(TAG_PREVIOUS_COMMIT)
             if not target:
                 raise InputError.single(
                     s.env.file,
