@@ -90,3 +90,17 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over(tmp_path):
     with environment_lock(tmp_path, "prod"):
         assert json.loads(path.read_text())["pid"] == os.getpid()
     assert not path.exists()
+
+
+def test_the_marker_on_the_factory_spreads_names_over_tags_and_reads_back():
+    from promote.apply.marker import MAX_TAGS, TAG_VALUE_LIMIT, cleared, fits, marker_tags, read_marker
+
+    names = [f"trigger_{i:03d}_nightly" for i in range(40)]
+    tags = marker_tags("run1", names)
+    assert all(v is None or len(v) <= TAG_VALUE_LIMIT for v in tags.values())
+    run_id, records = read_marker({k: v for k, v in tags.items() if v is not None})
+    assert run_id == "run1" and sorted(r.name for r in records) == sorted(names)
+    assert all(r.started for r in records)
+    assert set(cleared({**{k: "x" for k in tags}, "promote-commit": "c"})) == set(tags)
+    assert fits(names) and not fits([f"t{i:0200d}" for i in range(MAX_TAGS + 1)])
+    assert read_marker({"promote-commit": "c"}) is None

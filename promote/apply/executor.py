@@ -17,7 +17,7 @@ from typing import Any
 
 from promote.apply.journal import Journal
 from promote.apply.lock import holder_description
-from promote.apply.marker import cleared, marker_tags
+from promote.apply.marker import cleared, fits, marker_tags
 from promote.errors import InputError, Problem, PromoteError
 from promote.plan.steps import (
     GOOD_KEPT,
@@ -180,12 +180,13 @@ class Executor:
         if not kept:
             self.journal.triggers_before = records
             self.journal.save()
-        if self.plan.steps_of(StopTrigger):  # a runner with no journal must still learn what was running
-            started = [r.name for r in self.journal.triggers_before or [] if r.started]
-            self.ops.set_factory_tags(self.conn, marker_tags(self.journal.run_id, started))
         record = self.journal.triggers_before or []
         started = sorted(r.name for r in record if r.started)
         text = f"{len(record)} triggers, started: {', '.join(started) or 'none'}"
+        if self.plan.steps_of(StopTrigger):  # a runner with no journal must still learn what was running
+            self.ops.set_factory_tags(self.conn, marker_tags(self.journal.run_id, started))
+            if not fits(started):
+                text += "; too many to record all on the factory: only the journal holds every name"
         return f"the record from before the deployment is kept: {text}" if kept else text
 
     def visit_stop_trigger(self, step: StopTrigger) -> str:

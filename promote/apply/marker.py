@@ -19,18 +19,28 @@ MAX_TAGS = 10
 TAG_VALUE_LIMIT = 256
 
 
+def fits(started: list[str]) -> bool:
+    """Whether every name fits in the marker's tags (about 100 to 250 trigger names, by their length)."""
+    return len(_chunks(started)) <= MAX_TAGS
+
+
 def marker_tags(run_id: str, started: list[str]) -> dict[str, str | None]:
-    """The tags that record a run in progress and the triggers that were Started before it."""
+    """The tags that record a run in progress and the triggers that were Started before it (as many as fit)."""
+    chunks = _chunks(started)
+    tags: dict[str, str | None] = {TAG_RUN_ID: run_id}
+    for i in range(MAX_TAGS):
+        tags[_key(i)] = chunks[i] if i < len(chunks) else None
+    return tags
+
+
+def _chunks(started: list[str]) -> list[str]:
     chunks: list[str] = []
     for name in sorted(started):
         if chunks and len(chunks[-1]) + 1 + len(name) <= TAG_VALUE_LIMIT:
             chunks[-1] += f" {name}"
         else:
             chunks.append(name[:TAG_VALUE_LIMIT])
-    tags: dict[str, str | None] = {TAG_RUN_ID: run_id}
-    for i in range(MAX_TAGS):
-        tags[_key(i)] = chunks[i] if i < len(chunks) else None
-    return tags
+    return chunks
 
 
 def cleared(tags: dict[str, str]) -> dict[str, str | None]:
