@@ -83,25 +83,24 @@ def run_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _live_diff(s, ref: str, *, live_first: bool = True):
+def _live_diff(s, ref: str, live, *, live_first: bool = True):
     """Desired state of `ref` against the live factory; `live_first`: what a deploy would change."""
     from promote.diff import diff_factories
     from promote.normalise import comparable_factory
 
-    live = s.read_live()
     side = s.desired(ref)
     desired = comparable_factory(side.factory)
     live_label = f"live {s.env.target.factory} ({s.env.name})"
     if live_first:
-        return live, diff_factories(live.factory, desired, from_label=live_label, to_label=side.label)
-    return live, diff_factories(desired, live.factory, from_label=f"deployed {side.label}", to_label=live_label)
+        return diff_factories(live.factory, desired, from_label=live_label, to_label=side.label)
+    return diff_factories(desired, live.factory, from_label=f"deployed {side.label}", to_label=live_label)
 
 
 def run_live_diff(args: argparse.Namespace) -> int:
     from promote.commands.diff import render
 
     with session(args.env, source=args.source) as s:
-        _, diff = _live_diff(s, args.ref or "HEAD")
+        diff = _live_diff(s, args.ref or "HEAD", s.read_live())
     sys.stdout.write(render(diff, args.format))
     return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK
 
@@ -111,13 +110,14 @@ def run_drift(args: argparse.Namespace) -> int:
     from promote.commands.diff import render
 
     with session(args.env, source=args.source) as s:
-        commit = s.read_live().tags.get(TAG_COMMIT)
+        live = s.read_live()  # read once: its tags name the commit, its objects are compared with it
+        commit = live.tags.get(TAG_COMMIT)
         if not commit:
             raise InputError.single(
                 s.env.file,
                 f"{s.env.target.factory} records no deployed commit: nothing to compare against",
                 hint="deploy it with promote deploy first",
             )
-        _, diff = _live_diff(s, commit, live_first=False)
+        diff = _live_diff(s, commit, live, live_first=False)
     sys.stdout.write(render(diff, args.format))
     return EXIT_CHANGES if diff.changes else EXIT_OK
