@@ -136,7 +136,7 @@ class Diff:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = dict.fromkeys(ACTIONS, 0)
+        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
         for change in self.changes:
             counts[change.action] += 1
         return {**counts, "unchanged": self.unchanged}
@@ -250,15 +250,15 @@ def diff_factories(
             changes.append(change)
     left_after = {key: obj for key, obj in after_objects.items() if key not in before_objects}
 
-    for old, new in _pair_by_case(left_before, left_after):
-        if old is not None and new is not None:
-            renamed = _compare(old, new, new.key, old.key.name)
+    for gone, came in _pair_by_case(left_before, left_after):
+        if gone is not None and came is not None:
+            renamed = _compare(gone, came, came.key, gone.key.name)
             assert renamed is not None  # a name that differs is a change even with equal properties
             changes.append(renamed)
-        elif new is not None:
-            changes.append(Change(new.key, "create", [], None, new.properties))
-        elif old is not None:
-            changes.append(Change(old.key, "delete", [], old.properties, None))
+        elif came is not None:
+            changes.append(Change(came.key, "create", [], None, came.properties))
+        elif gone is not None:
+            changes.append(Change(gone.key, "delete", [], gone.properties, None))
 
     changes.sort(key=lambda change: sort_key(change.key))
     return Diff(

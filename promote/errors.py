@@ -8,6 +8,7 @@ touched), 3 changes present, 4 deploy failed and was rolled back, 5 rollback inc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -43,6 +44,9 @@ class PromoteError(Exception):
     exit_code = EXIT_FAILURE
 
 
+_E = TypeVar("_E", bound="InputError")
+
+
 class InputError(PromoteError):
     """Bad input or a refusal: nothing in Azure was touched. Holds every problem found, not only the first."""
 
@@ -54,8 +58,14 @@ class InputError(PromoteError):
 
     @classmethod
     def single(
-        cls, file: str, message: str, *, line: int | None = None, object: str | None = None, hint: str | None = None
-    ) -> InputError:
+        cls: type[_E],
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        object: str | None = None,
+        hint: str | None = None,
+    ) -> _E:
         return cls(Problem(file=file, message=message, line=line, object=object, hint=hint))
 
 

@@ -121,7 +121,8 @@ def references_of(properties: Any) -> frozenset[ObjectKey]:
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            kind = REFERENCE_KINDS.get(node.get("type")) if isinstance(node.get("type"), str) else None
+            node_type = node.get("type")
+            kind = REFERENCE_KINDS.get(node_type) if isinstance(node_type, str) else None
             name = node.get("referenceName")
             if kind is not None and isinstance(name, str):
                 found.add(ObjectKey(kind, name))

@@ -148,7 +148,7 @@ class _Split:
     header: dict[str, Any]
     starts: list[int]  # element i is data[starts[i]:ends[i]], from its `{` to its `}`
     ends: list[int]
-    heads: list[tuple[bytes, bytes] | None]  # (<x>, type) of ADF's plain head, None for any other head
+    heads: list[tuple[bytes, ...] | None]  # (<x>, type) of ADF's plain head, None for any other head
     escaped: bool  # parse_template would unescape `[[` property names in this file
 
     def same_bytes(self, i: int, other: _Split, j: int) -> bool:
@@ -288,7 +288,9 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
     new_index = {key: j for j, key in enumerate(new_keys) if key is not None}
     candidates: dict[int, int] = {}  # old index -> new index of byte-identical resources with the same key
     for i, key in enumerate(old_keys):
-        j = new_index.get(key) if key is not None else None
+        if key is None:
+            continue
+        j = new_index.get(key)
         if j is not None and (key[0], key[1].lower()) not in overridden and old.same_bytes(i, new, j):
             candidates[i] = j
     if differing:
@@ -447,8 +449,9 @@ def _keys(split: _Split, factory_name: str) -> list[tuple[str, str] | None]:
         key = None
         if head is not None:
             raw_name, raw_type = head
-            kind = kinds.get(raw_type, _ABSENT)
-            if kind is _ABSENT:
+            if raw_type in kinds:
+                kind = kinds[raw_type]
+            else:
                 found = object_key_from_arm(raw_type.decode("utf-8"), "factory/object")
                 kind = kinds[raw_type] = found.type if found is not None else None
             if kind is not None:
@@ -464,7 +467,7 @@ def _keys(split: _Split, factory_name: str) -> list[tuple[str, str] | None]:
     return keys
 
 
-def _plain(resource: dict[str, Any], head: tuple[bytes, bytes]) -> bool:
+def _plain(resource: dict[str, Any], head: tuple[bytes, ...]) -> bool:
     """The resource is what its head says, and nothing in it besides `properties` changes which object it makes
     or whether it makes one (point 3 of the proof). Anything else is evaluated instead."""
     api_version = resource.get("apiVersion")

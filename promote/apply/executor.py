@@ -135,10 +135,10 @@ class Executor:
         for batch in batches(self.plan.steps):
             todo = [(i, s) for i, s in batch if i not in self.skip]
             if len(todo) == 1:
-                self._one(*todo[0], outcome)
+                self._one(todo[0][0], todo[0][1], outcome)
             elif todo:
                 with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(todo))) as pool:
-                    list(pool.map(lambda item: self._one(*item, outcome), todo))
+                    list(pool.map(lambda item: self._one(item[0], item[1], outcome), todo))
             if outcome.error is not None:
                 if not isinstance(outcome.error, Exception):
                     raise outcome.error

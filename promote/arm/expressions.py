@@ -45,10 +45,14 @@ __all__ = [
 
 
 class _Context(Protocol):
-    subscription_id: str
-    resource_group: str
-    deployment_name: str
-    location: str
+    @property
+    def subscription_id(self) -> str: ...
+    @property
+    def resource_group(self) -> str: ...
+    @property
+    def deployment_name(self) -> str: ...
+    @property
+    def location(self) -> str: ...
 
 
 class Scope:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from promote.arm.expressions import ExpressionError, Scope, evaluate_string
 from promote.errors import Problem, TemplateError
@@ -646,9 +646,9 @@ def _evaluate_resource(raw: dict, index: int, scope: _TemplateScope, file: str, 
                     object=obj,
                 )
     return EvaluatedResource(
-        type=rtype,
-        name=name,
-        api_version=api_version,
+        type=cast(str, rtype),
+        name=cast(str, name),
+        api_version=cast(str, api_version),
         properties=properties,
         depends_on=depends_on,
         index=index,

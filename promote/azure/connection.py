@@ -159,7 +159,7 @@ def connect(
 
     local = endpoint is not None and ca_file is not None
     verify: str | bool = ca_file if ca_file is not None else True
-    base = {"base_url": endpoint} if endpoint else {}
+    base: dict[str, Any] = {"base_url": endpoint} if endpoint else {}
     common = client_kwargs(settings)
     adf = DataFactoryManagementClient(
         credential, subscription, transport=_transport(settings, verify, not local), **base, **common

@@ -15,6 +15,7 @@ Many triggers are stopped or started concurrently (`stop_triggers` / `start_trig
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -389,7 +390,8 @@ def _status_message(message: Any) -> tuple[str, str, str | None]:
         except ValueError:
             return "Unknown", message, None
     if isinstance(message, dict):
-        inner = message.get("error") if isinstance(message.get("error"), dict) else message
+        error = message.get("error")
+        inner: dict[str, Any] = error if isinstance(error, dict) else message
         return (
             str(inner.get("code") or inner.get("Code") or "Unknown"),
             str(inner.get("message") or inner.get("Message") or ""),
@@ -459,7 +461,7 @@ def settle_deployments(conn: Connection, prefix: str, *, time_limit: float = DEF
     for name in running:
         wait_for(
             f"deployment {name} to stop",
-            lambda name=name: state_of(name),
+            functools.partial(state_of, name),
             lambda state: state in _DEPLOYMENT_FINAL,
             time_limit=time_limit,
             interval=_poll_interval(conn),

@@ -72,6 +72,7 @@ class Session:
         from promote.plan import build_plan
 
         side = self.desired(ref)
+        assert side.revision is not None  # `desired` refuses a folder
         desired = comparable_factory(side.factory)
         diff = diff_factories(live.factory, desired)
         return build_plan(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from promote.apply import journal as journals
 from promote.commands.engine import session
@@ -17,7 +18,7 @@ def run_status(args: argparse.Namespace) -> int:
         live = s.read_live()
         pending = journals.load(journals.journal_path(s.root, s.env.name))
     t = s.env.target
-    info = {
+    info: dict[str, Any] = {
         "environment": s.env.name,
         "factory": t.factory,
         "resource_group": t.resource_group,

@@ -353,7 +353,7 @@ class DeploymentEngine:
         entry[1].set()
         return Response(204)
 
-    def list(self, scope: Scope, req: Request) -> Response:
+    def list_all(self, scope: Scope, req: Request) -> Response:
         items = self.store.list_deployments(scope)
         wanted = _state_filter(req.query.get("$filter"))
         if wanted is not None:
@@ -425,7 +425,9 @@ class DeploymentEngine:
 
     def _write(self, scope: Scope, resource: PlannedResource) -> None:
         if resource.kind is None:
-            body = {key: resource.other[key] for key in ("location", "tags", "identity") if key in resource.other}
+            body: dict[str, Any] = {
+                key: resource.other[key] for key in ("location", "tags", "identity") if key in resource.other
+            }
             body["properties"] = resource.properties if isinstance(resource.properties, dict) else {}
             self.store.put_factory(scope, resource.factory, body)
         else:
@@ -514,7 +516,7 @@ class DeploymentEngine:
         }
         if state == "Succeeded":
             properties["outputs"] = {}
-            properties["outputResources"] = [{"id": i} for i in written or []]
+            properties["outputResources"] = [{"id": written_id} for written_id in written or []]
         if error is not None:
             properties["error"] = error
         if prepared.on_error is not None:
@@ -549,7 +551,7 @@ class DeploymentEngine:
                         "tags": live.get("tags") or {},
                         "properties": kept,
                     }
-                after = {**head, **{k: r.other[k] for k in ("location", "tags") if k in r.other}}
+                after: dict[str, Any] = {**head, **{k: r.other[k] for k in ("location", "tags") if k in r.other}}
                 after["properties"] = r.properties if isinstance(r.properties, dict) else {}
             else:
                 assert r.child is not None
@@ -597,7 +599,8 @@ def _parameter_values(
     shown: dict[str, Any] = {}
     for key, entry in given.items():
         name = declared_lower[key.lower()]
-        spec = declared.get(name) if isinstance(declared.get(name), dict) else {}
+        found = declared.get(name)
+        spec: dict[str, Any] = found if isinstance(found, dict) else {}
         type_ = str(spec.get("type", "string")).lower()
         secure = type_ in ("securestring", "secureobject")
         if isinstance(entry, dict) and isinstance(entry.get("reference"), dict):

@@ -140,7 +140,7 @@ def next_link(req: Request, page: Page) -> str | None:
     return f"{req.base_url}{req.path}?api-version={quote(req.api_version)}&$skiptoken={page.next_token}"
 
 
-def lro_headers(app: App, header: str, url: str) -> dict[str, str]:
+def lro_headers(app: App | DeploymentEngine, header: str, url: str) -> dict[str, str]:
     headers = {header: url}
     if app.settings.lro_retry_after is not None:
         headers["Retry-After"] = f"{app.settings.lro_retry_after:g}"
@@ -339,7 +339,7 @@ def delete_deployment(app: App, req: Request, p: dict[str, str]) -> Response:
 
 
 def list_deployments(app: App, req: Request, p: dict[str, str]) -> Response:
-    return app.deployments.list(_scope(p), req)
+    return app.deployments.list_all(_scope(p), req)
 
 
 def validate_deployment(app: App, req: Request, p: dict[str, str]) -> Response:

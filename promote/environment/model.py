@@ -21,6 +21,8 @@ DEFAULT_LOCATION = "westeurope"
 ENDPOINTS = ("cloud", "local")
 STOP_POLICIES = ("changed", "pipelines")
 START_POLICIES = ("previous", "template")
+StopPolicy = Literal["changed", "pipelines"]
+StartPolicy = Literal["previous", "template"]
 DEFAULT_SUBSCRIPTION_TIMEOUT = 300
 DEFAULT_MAX_SHARE = 0.5
 DEFAULT_SMOKE_TIMEOUT = 600
@@ -137,8 +139,8 @@ class Override:
 class TriggerPolicy:
     """Which triggers to stop before deploying and which to start afterwards (see DESIGN.md)."""
 
-    stop: Literal["changed", "pipelines"] = "changed"
-    start: Literal["previous", "template"] = "previous"
+    stop: StopPolicy = "changed"
+    start: StartPolicy = "previous"
     subscription_timeout: float = DEFAULT_SUBSCRIPTION_TIMEOUT
 
 

@@ -118,14 +118,14 @@ def overrides_applied(env: Environment, factory: Factory) -> tuple[Factory, list
             copied.add(override.object)
         failure = _set_path(obj.properties, override.path, copy.deepcopy(override.value))
         if failure is not None:
-            message, hint = failure
+            message, path_hint = failure
             problems.append(
                 Problem(
                     file=env.file,
                     message=f"path {format_path(override.path)}: {message}",
                     line=override.line,
                     object=str(override.object),
-                    hint=hint,
+                    hint=path_hint,
                 )
             )
     return dataclasses.replace(factory, objects=objects), problems

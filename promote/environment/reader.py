@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -31,6 +31,8 @@ from promote.environment.model import (
     ParameterValue,
     Segment,
     SmokePipeline,
+    StartPolicy,
+    StopPolicy,
     Target,
     TriggerPolicy,
 )
@@ -281,10 +283,10 @@ class _Reader(NodeReader):
         policy = TriggerPolicy()
         if "stop" in fields:
             stop = self.choice(fields["stop"][1], "triggers.stop", STOP_POLICIES)
-            policy = dataclasses.replace(policy, stop=stop or policy.stop)
+            policy = dataclasses.replace(policy, stop=cast(StopPolicy, stop or policy.stop))
         if "start" in fields:
             start = self.choice(fields["start"][1], "triggers.start", START_POLICIES)
-            policy = dataclasses.replace(policy, start=start or policy.start)
+            policy = dataclasses.replace(policy, start=cast(StartPolicy, start or policy.start))
         if "subscription_timeout" in fields:
             timeout = self.number(
                 fields["subscription_timeout"][1], "triggers.subscription_timeout", minimum=0, strict=True

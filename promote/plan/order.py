@@ -16,8 +16,8 @@ network, and, for objects read from a template, its own ARM `dependsOn`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from promote.factory import REFERENCE_KINDS, FactoryObject, ObjectKey
 from promote.plan import steps as s
@@ -42,6 +42,7 @@ _RANK = {type_: index for index, type_ in enumerate(WRITE_TYPE_ORDER)}
 _BY_LOWER = {type_.lower(): type_ for type_ in WRITE_TYPE_ORDER}
 
 # Reference kinds beyond the ones `promote.factory` resolves: a managed integration runtime names its network.
+_K = TypeVar("_K", bound=Hashable)
 _KINDS: dict[str, str] = {**REFERENCE_KINDS, "ManagedVirtualNetworkReference": "managedVirtualNetworks"}
 _MPE = "managedVirtualNetworks/managedPrivateEndpoints"
 _FACTORIES = re.compile(r"(?i)factories/[^/]+/(.+)$")
@@ -221,7 +222,7 @@ def mirrored(levels: Mapping[ObjectKey, int]) -> dict[ObjectKey, int]:
     return {key: top - wave for key, wave in levels.items()}
 
 
-def closure(start: Iterable[ObjectKey], edges: Mapping[ObjectKey, Iterable[ObjectKey]]) -> set[ObjectKey]:
+def closure(start: Iterable[_K], edges: Mapping[_K, Iterable[_K]]) -> set[_K]:
     """Everything reachable from `start` through `edges`, `start` included."""
     seen = set(start)
     todo = list(seen)

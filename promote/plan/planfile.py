@@ -137,7 +137,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         if value is None and type(None) in args:
             return None
         options = [a for a in args if a is not type(None)]
-        if all(dataclasses.is_dataclass(a) and a.__name__ in _STEPS_BY_KIND for a in options):
+        if all(isinstance(a, type) and dataclasses.is_dataclass(a) and a.__name__ in _STEPS_BY_KIND for a in options):
             kind = value.get("kind") if isinstance(value, dict) else None
             if kind not in _STEPS_BY_KIND:
                 raise _Malformed(path, f"unknown step kind {kind!r}")

@@ -120,7 +120,7 @@ def write_object(
         raise errors.ir_type_change()
     if row is not None and kind.type == MPE_TYPE:
         wanted = {k: v for k, v in properties.items() if k not in _MPE_READ_ONLY}
-        have = {k: v for k, v in old_properties.items() if k not in _MPE_READ_ONLY}
+        have = {k: v for k, v in (old_properties or {}).items() if k not in _MPE_READ_ONLY}
         wanted.setdefault("fqdns", [])
         if wanted != have:
             raise errors.mpe_already_exists(name.partition("/")[2])

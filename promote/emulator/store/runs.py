@@ -9,6 +9,7 @@ runs as PipelineRuns_QueryByFactory does.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -83,6 +84,10 @@ def _normalise_time(value: str) -> str:
     fraction = ((fraction or "") + "000000")[:6]
     parsed = dt.datetime.fromisoformat(f"{date}T{clock}.{fraction}{zone}")
     return iso(parsed.timestamp())
+
+
+def _sort_value(key: str, run: dict[str, Any]) -> str:
+    return str(run.get(key) or "")
 
 
 def _run_matches(run: dict[str, Any], condition: dict[str, Any]) -> bool:
@@ -214,7 +219,7 @@ class Runs(Database):
             runs = [r for r in runs if _run_matches(r, condition)]
         for order in reversed(query.get("orderBy") or []):
             key = _RUN_ORDER.get(str(order.get("orderBy")), "runStart")
-            runs.sort(key=lambda r, k=key: r.get(k) or "", reverse=str(order.get("order")).upper() == "DESC")
+            runs.sort(key=functools.partial(_sort_value, key), reverse=str(order.get("order")).upper() == "DESC")
         start = int(decode_token(query["continuationToken"])) if query.get("continuationToken") else 0
         size = self.settings.page_size
         page = runs[start : start + size]
