@@ -171,9 +171,31 @@ def internal(message: str) -> EmulatorError:
 # --- Data Factory errors (texts from adf-behaviour.md unless marked chosen) ---------------------------------
 
 
-def object_not_found(kind: str, name: str) -> EmulatorError:
-    """Chosen text: a child object (pipeline, dataset, ...) that does not exist."""
-    return EmulatorError(404, "NotFound", f"The {kind} '{name}' was not found.")
+def object_not_found(object_id: str, *, global_parameter: bool = False) -> EmulatorError:
+    """A child object (pipeline, dataset, ...) that does not exist: ADF's text and target, as recorded
+    (reference/recordings: data flow, integration runtime; a global parameter says only
+    `EntityGetFailedOnNotFound`)."""
+    message = (
+        "EntityGetFailedOnNotFound"
+        if global_parameter
+        else "The document could not be retrieved because it does not exist."
+    )
+    return EmulatorError(404, "NotFound", message, target=object_id)
+
+
+def run_not_found(run_id: str) -> EmulatorError:
+    """Chosen text: GET of a pipeline run that does not exist."""
+    return EmulatorError(404, "NotFound", f"The pipeline run '{run_id}' was not found.")
+
+
+def referenced_run_not_found(run_id: str) -> EmulatorError:
+    """Cancel of a pipeline run that does not exist (reference/recordings: TestCancelRunNegativeV2)."""
+    return EmulatorError(
+        400,
+        "ReferencedPipelineRunNotFound",
+        f"Referenced pipeline run id {run_id} does not exist.",
+        target="pipelinerun",
+    )
 
 
 def trigger_enabled_cannot_update() -> EmulatorError:

@@ -27,10 +27,12 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from promote.emulator import errors
+from promote.emulator.api import ADMIN_PREFIX, admin_router, build_router
+from promote.emulator.app import App
 from promote.emulator.certs import ensure_certificates
-from promote.emulator.control import ADMIN_PREFIX, ControlState, admin_router
-from promote.emulator.deployments import DeploymentEngine
-from promote.emulator.routes import App, Request, Response, Router, build_router, check_api_version
+from promote.emulator.control import ControlState
+from promote.emulator.deployments import Deployments
+from promote.emulator.routing import Request, Response, Router, check_api_version
 from promote.emulator.settings import Clock, Settings
 from promote.emulator.store import Store
 
@@ -135,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
                     req.method, unquote(req.path), split.query, status, (time.perf_counter() - started) * 1000, fault_id
                 )
 
-    def _handle(self, router: Router, req: Request, *, authenticate: bool) -> Response:
+    def _handle(self, router: Router[App], req: Request, *, authenticate: bool) -> Response:
         """Route and run one request; every error becomes a CloudError answer here and nowhere else."""
         try:
             if authenticate:
@@ -208,8 +210,9 @@ class EmulatorServer:
         clock = Clock()
         store = Store(self.state_dir / DB_FILE, self.settings, clock)
         control = ControlState(self.settings, clock)
-        engine = DeploymentEngine(store, self.settings, control)
-        self.app = App(store=store, settings=self.settings, control=control, deployments=engine)
+        self.app = App(
+            store=store, settings=self.settings, control=control, deployments=Deployments(store, self.settings, control)
+        )
         try:
             self._httpd = _HTTPServer(self.port, self.app, context)
         except OSError:
@@ -228,9 +231,7 @@ class EmulatorServer:
     def reset(self) -> None:
         """The control API's reset, without a request."""
         assert self.app is not None, "start() first"
-        self.app.deployments.shutdown()
-        self.app.store.reset()
-        self.app.control.reset()
+        self.app.reset()
 
     def stop(self) -> None:
         if self._httpd is not None:

@@ -14,7 +14,7 @@ a deployment meets exactly the rules of a direct PUT.
   private endpoints);
 - `triggers`: what start and stop change (runtime state, event subscriptions, change data capture);
 - `runs`: pipeline runs on the emulator's clock;
-- `deployment_records`: the rows of deployments (the engine in `deployments.py` owns their behaviour).
+- `deployment_records`: the rows of deployments (the engine in `deployments/` owns their behaviour).
 """
 
 from __future__ import annotations

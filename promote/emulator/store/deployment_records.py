@@ -1,7 +1,7 @@
 """The rows of resource group deployments: the history, each deployment's operations, and the long-running
 operations' statuses that clients poll.
 
-Rows only: what a deployment does, when it runs and what it answers is the engine's (`deployments.py`), which
+Rows only: what a deployment does, when it runs and what it answers is the engine's (`deployments/`), which
 keeps its records here so that another process on the same state file sees the same history.
 """
 

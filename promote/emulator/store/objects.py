@@ -64,11 +64,13 @@ def object_row(db: sqlite3.Connection, fkey: str, kind: Kind, name: str) -> Obje
 
 def require_object(db: sqlite3.Connection, scope: Scope, factory: str, kind: Kind, name: str) -> tuple[str, ObjectRow]:
     """(factory key, row) of an object; ResourceNotFound for a missing factory, NotFound for a missing object."""
-    require_factory(db, scope, factory)
+    display, rg, _, _ = require_factory(db, scope, factory)
     fkey = factory_key(scope, factory)
     row = object_row(db, fkey, kind, name)
     if row is None:
-        raise errors.object_not_found(kind.label, name)
+        raise errors.object_not_found(
+            object_id(scope, rg, display, kind, name), global_parameter=kind.type == "globalParameters"
+        )
     return fkey, row
 
 

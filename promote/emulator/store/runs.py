@@ -183,7 +183,7 @@ class Runs(Database):
                 (run_id.lower(), factory_key(scope, factory)),
             ).fetchone()
         if row is None:
-            raise errors.object_not_found("pipeline run", run_id)
+            raise errors.run_not_found(run_id)
         return self._render_run(row)
 
     def cancel_run(self, scope: Scope, factory: str, run_id: str) -> None:
@@ -195,7 +195,7 @@ class Runs(Database):
                 (run_id.lower(), factory_key(scope, factory)),
             ).fetchone()
             if row is None:
-                raise errors.object_not_found("pipeline run", run_id)
+                raise errors.referenced_run_not_found(run_id)
             now = self.clock.now()
             if row[3] is None and now < row[0] + row[1] + row[2]:
                 db.execute("UPDATE runs SET cancelled = ? WHERE run_id = ?", (now, run_id.lower()))

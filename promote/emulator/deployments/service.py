@@ -1,0 +1,224 @@
+"""Resource group deployments as ARM answers for them, without HTTP: accept (validate and start a worker),
+report, list, cancel, delete, validate, what-if.
+
+A deployment is checked synchronously (`validation.prepare`), recorded as `Accepted`, then executed by a worker
+thread (`running.Run`). Everything it shows lives in the store (`store/deployment_records.py`), so that another
+process on the same state file sees the same history. The handlers in `api/resources.py` turn these results
+into HTTP answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from promote.emulator import errors
+from promote.emulator.deployments.diffing import changes
+from promote.emulator.deployments.recording import render_deployment
+from promote.emulator.deployments.running import Run, WriteHooks
+from promote.emulator.deployments.validation import prepare
+from promote.emulator.settings import Settings
+from promote.emulator.store import Scope, Store
+
+HISTORY_QUOTA = 800
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A deployment accepted for running: its body (Accepted), the id of the operation status clients poll, and
+    whether it replaced a finished deployment of the same name (ARM answers 200 then, else 201)."""
+
+    body: dict[str, Any]
+    operation: str
+    replaced: bool
+
+
+class Deployments:
+    """Runs deployments on worker threads and answers for them."""
+
+    def __init__(self, store: Store, settings: Settings, hooks: WriteHooks) -> None:
+        self.store = store
+        self.settings = settings
+        self.hooks = hooks
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], tuple[threading.Thread, Run]] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel every running deployment and wait for the workers (server stop, reset)."""
+        with self._lock:
+            running = list(self._running.values())
+        for _, run in running:
+            run.cancel.set()
+        for thread, _ in running:
+            thread.join(timeout)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until no deployment is running (tests that read the final state without polling)."""
+        with self._lock:
+            threads = [thread for thread, _ in self._running.values()]
+        for thread in threads:
+            thread.join(timeout)
+
+    def is_running(self, scope: Scope, name: str) -> bool:
+        with self._lock:
+            entry = self._running.get((scope.key, name.lower()))
+        return entry is not None and entry[0].is_alive()
+
+    # --- create, validate, what-if -----------------------------------------------------------------------
+
+    def create(self, scope: Scope, name: str, body: Any) -> Accepted:
+        """Validate and start a deployment; 409 DeploymentActive while one of that name runs."""
+        if self.is_running(scope, name):
+            raise errors.deployment_active(name)
+        prepared = prepare(scope, name, body, self.settings.location)
+        if isinstance(prepared.on_error, dict) and str(prepared.on_error.get("type")).lower() == "lastsuccessful":
+            last = self._last_succeeded(scope)
+            if last is not None:
+                prepared.on_error = {**prepared.on_error, "deploymentName": last}
+        key = (scope.key, name.lower())
+        with self._lock:  # check and register as one step: two PUTs of one name cannot both start
+            entry = self._running.get(key)
+            if entry is not None and entry[0].is_alive():
+                raise errors.deployment_active(name)
+            existed = self.store.deployment_state(scope, name) is not None
+            if not existed and not self.settings.deployment_history_prune:
+                count = self.store.count_deployments(scope)
+                if count >= HISTORY_QUOTA:
+                    raise errors.deployment_quota(count)
+            run = Run(
+                self.store,
+                self.settings,
+                self.hooks,
+                prepared,
+                uuid.uuid4().hex,
+                self.store.clock.now(),
+                str(uuid.uuid4()),
+            )
+            rendered = run.render("Accepted")
+            self.store.save_deployment(scope, name, "Accepted", rendered, prepared.template)
+            self.store.clear_operations(scope, name)
+            self.store.set_async(run.op_id, "Running", {"status": "Running"})
+            thread = threading.Thread(target=self._work, args=(run,), name=f"deployment-{name}", daemon=True)
+            self._running[key] = (thread, run)
+            thread.start()
+        return Accepted(rendered, run.op_id, existed)
+
+    def _work(self, run: Run) -> None:
+        key = (run.prepared.scope.key, run.prepared.name.lower())
+        try:
+            run.execute()
+        finally:
+            with self._lock:
+                entry = self._running.get(key)
+                if entry is not None and entry[0] is threading.current_thread():
+                    del self._running[key]
+
+    def _last_succeeded(self, scope: Scope) -> str | None:
+        """The newest Succeeded deployment of the resource group (what `onErrorDeployment: LastSuccessful` names)."""
+        for text in reversed(self.store.list_deployments(scope)):
+            body = json.loads(text)
+            if body["properties"].get("provisioningState") == "Succeeded":
+                return body["name"]
+        return None
+
+    def validate(self, scope: Scope, name: str, body: Any) -> dict[str, Any]:
+        """ARM's validate: the deployment as it would be accepted, with `validatedResources`; nothing recorded."""
+        prepared = prepare(scope, name, body, self.settings.location)
+        now = self.store.clock.now()
+        rendered = render_deployment(prepared, "Succeeded", now, now, str(uuid.uuid4()), self.settings.location)
+        rendered["properties"].pop("outputResources", None)
+        rendered["properties"]["validatedResources"] = [{"id": r.id} for r in prepared.resources]
+        return rendered
+
+    def what_if(self, scope: Scope, name: str, body: Any) -> str:
+        """Compute a what-if result now; the id under which it is read (the Location the client polls)."""
+        prepared = prepare(scope, name, body, self.settings.location)
+        op_id = uuid.uuid4().hex
+        self.store.set_async(
+            op_id, "Succeeded", {"status": "Succeeded", "properties": {"changes": changes(self.store, prepared)}}
+        )
+        return op_id
+
+    def what_if_result(self, op_id: str) -> dict[str, Any]:
+        found = self.store.get_async(op_id)
+        if found is None:
+            raise errors.EmulatorError(404, "NotFound", f"The what-if operation '{op_id}' was not found.")
+        return found[1]
+
+    # --- reading -----------------------------------------------------------------------------------------
+
+    def operation_status(self, op_id: str) -> tuple[str, dict[str, Any]]:
+        """(status, body) of a deployment's long-running operation."""
+        found = self.store.get_async(op_id)
+        if found is None:
+            raise errors.EmulatorError(404, "NotFound", f"The deployment operation status '{op_id}' was not found.")
+        return found
+
+    def get(self, scope: Scope, name: str) -> dict[str, Any]:
+        return self.store.get_deployment(scope, name)[1]
+
+    def exists(self, scope: Scope, name: str) -> bool:
+        return self.store.deployment_state(scope, name) is not None
+
+    def template(self, scope: Scope, name: str) -> Any:
+        return self.store.get_deployment(scope, name)[2]
+
+    def history(self, scope: Scope, state_filter: str | None, top: int | None) -> list[str]:
+        """The history (oldest first), narrowed by `$filter=provisioningState eq '...'`, the last `top`."""
+        items = self.store.list_deployments(scope)
+        wanted = _state_filter(state_filter)
+        if wanted is not None:
+            items = [i for i in items if json.loads(i)["properties"].get("provisioningState", "").lower() == wanted]
+        if top:
+            items = items[-top:]
+        return items
+
+    def operations(self, scope: Scope, name: str, top: int | None) -> list[str]:
+        if self.store.deployment_state(scope, name) is None:
+            raise errors.deployment_not_found(name)
+        items = self.store.list_operations(scope, name)
+        return items[:top] if top else items
+
+    def operation(self, scope: Scope, name: str, op_id: str) -> str:
+        body = self.store.get_operation(scope, name, op_id)
+        if body is None:
+            raise errors.EmulatorError(
+                404, "DeploymentOperationNotFound", f"Deployment operation '{op_id}' could not be found."
+            )
+        return body
+
+    # --- delete, cancel ----------------------------------------------------------------------------------
+
+    def delete(self, scope: Scope, name: str) -> None:
+        if self.is_running(scope, name):
+            raise errors.EmulatorError(
+                409, "DeploymentActive", f"The deployment '{name}' is running and cannot be deleted; cancel it first."
+            )
+        self.store.delete_deployment(scope, name)
+
+    def cancel(self, scope: Scope, name: str) -> None:
+        """Stop a running deployment after the resource it is writing; 409 when it is not running."""
+        with self._lock:
+            entry = self._running.get((scope.key, name.lower()))
+        if entry is None or not entry[0].is_alive():
+            if self.store.deployment_state(scope, name) is None:
+                raise errors.deployment_not_found(name)
+            raise errors.EmulatorError(
+                409, "DeploymentCannotBeCancelled", f"The deployment '{name}' is not running and cannot be cancelled."
+            )
+        entry[1].cancel.set()
+
+
+def _state_filter(text: str | None) -> str | None:
+    if not text:
+        return None
+    m = re.fullmatch(r"\s*provisioningState\s+eq\s+'(\w+)'\s*", text, re.IGNORECASE)
+    if m is None:
+        raise errors.EmulatorError(400, "InvalidFilter", f"The filter '{text}' is not supported.")
+    return m.group(1).lower()
