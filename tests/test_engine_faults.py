@@ -18,19 +18,31 @@ from tests.engine_project import Project, kill_after
 # payload changes and creates an event trigger; v05 -> v06 deletes, renames and rewrites callers.
 TRANSITIONS = {"triggers": (2, 3), "deletions": (4, 5)}
 DIRECT_ATTEMPTS = 4  # the local settings retry a failed call 3 times: fail every attempt of the Nth write
+# Each matrix is split into SHARDS cases per transition (case i of the matrix goes to shard i % SHARDS), so that
+# test workers share it out; every case of the matrix still runs, however many writes or steps a plan has.
+SHARDS = 4
+DEPLOYMENT_PREFIX = "/deployments/promote-local-"
+MATRIX = [(transition, shard) for transition in sorted(TRANSITIONS) for shard in range(SHARDS)]
 
 
 @dataclass(frozen=True)
 class Write:
     method: str
     path: str
-    nth: int  # which occurrence of this method + path in the deploy
+    nth: int  # which occurrence of this method + pattern in the deploy
     internal: bool  # written by a deployment, not by a request of its own
+
+    @property
+    def pattern(self) -> str:
+        """The path as a rule matches it. A deployment's name holds the time it was planned, different in every
+        deploy: deployments are matched by the environment's prefix, and told apart by `nth`."""
+        head, found, _ = self.path.partition(DEPLOYMENT_PREFIX)
+        return re.escape(head + found) + "[^/]+$" if found and not self.internal else re.escape(self.path) + "$"
 
     def rule(self) -> dict[str, Any]:
         return {
             "method": self.method,
-            "path": re.escape(self.path) + "$",
+            "path": self.pattern,
             "nth": self.nth,
             "times": 1 if self.internal else DIRECT_ATTEMPTS,
             "status": 500,
@@ -50,6 +62,19 @@ def setup(project: Project, old: str) -> dict[str, str]:
     return project.live_triggers()
 
 
+_CLEAN_DEPLOYS: dict[tuple[str, str], tuple[list[Write], dict[str, str], int]] = {}
+
+
+def clean_deploy(project: Project, old: str, new: str) -> tuple[list[Write], dict[str, str], int]:
+    """`writes_of` and the plan's step count, found once per test process: every shard of a matrix needs them,
+    and they depend only on the two commits (the factory's paths are the same in every clone)."""
+    if (old, new) not in _CLEAN_DEPLOYS:
+        writes, after = writes_of(project, old, new)
+        steps = len(json.loads((project.path / "plan.json").read_text())["steps"])
+        _CLEAN_DEPLOYS[(old, new)] = (writes, after, steps)
+    return _CLEAN_DEPLOYS[(old, new)]
+
+
 def writes_of(project: Project, old: str, new: str) -> tuple[list[Write], dict[str, str]]:
     """Every write a clean deploy of `new` over `old` makes, in order, found by doing it once; and the trigger
     states that clean deploy ends with."""
@@ -64,21 +89,23 @@ def writes_of(project: Project, old: str, new: str) -> tuple[list[Write], dict[s
     writes: list[Write] = []
 
     def add(method: str, path: str, internal: bool) -> None:
-        seen[(method, path)] = seen.get((method, path), 0) + 1
-        writes.append(Write(method, path, seen[(method, path)], internal))
+        pattern = Write(method, path, 0, internal).pattern
+        seen[(method, pattern)] = seen.get((method, pattern), 0) + 1
+        writes.append(Write(method, path, seen[(method, pattern)], internal))
 
+    # The deploy planned again, so its deployments have other names than the saved plan's (the time is in them):
+    # the k-th deployment the deploy made is the saved plan's k-th Deploy step.
+    deploy_steps = iter(step for step in plan["steps"] if step["kind"] == "Deploy")
     factory = "/providers/Microsoft.DataFactory/factories/adf-ml-project-local"
     for request in project.emulator.requests():
         if re.search(r"/(getEventSubscriptionStatus|query\w+)$", request["path"], re.I):
             continue  # POSTs that only read
         if request["method"] in ("PUT", "POST", "DELETE", "PATCH") and request["status"] < 400:
             add(request["method"], request["path"], False)
-            if request["method"] == "PUT" and "/deployments/" in request["path"]:
-                deployment = request["path"].rsplit("/", 1)[-1]
-                for step in plan["steps"]:
-                    if step["kind"] == "Deploy" and step["name"] == deployment:
-                        for w in step["writes"]:
-                            add("PUT", f"{factory}/{w['key']['type']}/{w['key']['name']}", True)
+            if request["method"] == "PUT" and DEPLOYMENT_PREFIX in request["path"]:
+                for w in next(deploy_steps)["writes"]:
+                    add("PUT", f"{factory}/{w['key']['type']}/{w['key']['name']}", True)
+    assert next(deploy_steps, None) is None, "the deploy made fewer deployments than its saved plan"
     return writes, project.live_triggers()
 
 
@@ -90,14 +117,14 @@ def assert_old_or_new(project: Project, old: str, new: str, triggers: dict[str, 
     return state
 
 
-@pytest.mark.parametrize("transition", sorted(TRANSITIONS))
-def test_a_failure_in_any_write_ends_in_the_new_or_the_old_state(project: Project, transition: str):
+@pytest.mark.parametrize(("transition", "shard"), MATRIX)
+def test_a_failure_in_any_write_ends_in_the_new_or_the_old_state(project: Project, transition: str, shard: int):
     commits = project.mirror()
     old, new = (commits[i] for i in TRANSITIONS[transition])
-    writes, after = writes_of(project, old, new)
-    assert len(writes) >= 4
+    writes, after, _ = clean_deploy(project, old, new)
+    assert len(writes) >= SHARDS, "the transition makes too few writes for a matrix"
     outcomes: dict[int, int] = {}
-    for write in writes:
+    for write in writes[shard::SHARDS]:
         before = setup(project, old)
         project.emulator.fault(**write.rule())
         result = project.deploy(new)
@@ -108,20 +135,33 @@ def test_a_failure_in_any_write_ends_in_the_new_or_the_old_state(project: Projec
         state = assert_old_or_new(project, old, new, {"old": before, "new": after}, why)
         assert state == ("old" if result.returncode == 4 else "new"), why
         outcomes[result.returncode] = outcomes.get(result.returncode, 0) + 1
-    assert outcomes.get(4), "no injected failure caused a rollback: the matrix tested nothing"
+    assert sum(outcomes.values()) == len(writes[shard::SHARDS])
 
 
 @pytest.mark.parametrize("transition", sorted(TRANSITIONS))
-def test_a_run_killed_after_any_step_is_finished_by_the_next_one(project: Project, transition: str):
+def test_the_fault_matrix_makes_deploys_roll_back(project: Project, transition: str):
+    """The matrix tests something: a 500 on the first object a deployment writes fails the deploy, which rolls
+    back. (A deployment's own name holds the time it was planned, so the matrix's faults on deployment PUTs match
+    only the clean deploy's name: the objects inside are what it reaches.)"""
     commits = project.mirror()
     old, new = (commits[i] for i in TRANSITIONS[transition])
-    setup(project, old)
-    plan_file = project.path / "plan.json"
-    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
-    steps = len(json.loads(plan_file.read_text())["steps"])
-    assert project.deploy(new).returncode == 0
-    after = project.live_triggers()
-    for done in range(1, steps):
+    writes, _, _ = clean_deploy(project, old, new)
+    first = next(w for w in writes if w.internal)
+    before = setup(project, old)
+    project.emulator.fault(**first.rule())
+    result = project.deploy(new)
+    project.emulator.admin("DELETE", "/faults")
+    assert result.returncode == 4, result.stdout[-3000:] + result.stderr[-2000:]
+    assert assert_old_or_new(project, old, new, {"old": before, "new": {}}, f"500 on {first}") == "old"
+
+
+@pytest.mark.parametrize(("transition", "shard"), MATRIX)
+def test_a_run_killed_after_any_step_is_finished_by_the_next_one(project: Project, transition: str, shard: int):
+    commits = project.mirror()
+    old, new = (commits[i] for i in TRANSITIONS[transition])
+    _, after, steps = clean_deploy(project, old, new)
+    assert steps > SHARDS, "the plan has too few steps for a matrix"
+    for done in range(1, steps)[shard::SHARDS]:
         setup(project, old)
         proc = project.start("deploy", "--env", "local", "--ref", new, "--yes")
         output = kill_after(proc, f"[{done + 1}/{steps}]")
