@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 
 from promote import __version__
 from promote.errors import EXIT_FAILURE, EXIT_INTERRUPTED, PromoteError
-from promote.source import DEFAULT_SOURCE
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -23,7 +22,8 @@ def _add_source(p: argparse.ArgumentParser) -> None:
         "--source",
         default=None,
         metavar="DIR",
-        help=f"the factory folder inside the repository (default: the environment's `source`, else {DEFAULT_SOURCE})",
+        help="the factory folder inside the repository (default: the environment's `source:`, or the one every "
+        "environment file names)",
     )
 
 

@@ -18,14 +18,16 @@ from promote.environment import (
     Environment,
     TemplateValues,
     apply_overrides,
+    available_environments,
+    declared_source,
     find_environment,
     load_environment,
     values_for_template,
 )
-from promote.errors import GitError
+from promote.errors import GitError, InputError, Problem
 from promote.factory import Factory, ObjectKey
-from promote.loader import Published, evaluate, open_published
-from promote.source import DEFAULT_SOURCE, Revision, SourceFiles, read_source, repo_root
+from promote.loader import Published, as_written, evaluate, open_published
+from promote.source import Revision, SourceFiles, read_source, repo_root
 
 
 @dataclass
@@ -52,6 +54,41 @@ def project_root() -> Path:
 def load_env(name: str, root: Path | None = None) -> Environment:
     root = root or project_root()
     return load_environment(find_environment(name, root))
+
+
+def resolve_source(source: str | None, env: Environment | None, root: Path) -> str:
+    """The factory folder inside the repository: `--source`, else the environment's `source:`, else the one
+    `source:` every environment file names. Nothing else: a guessed folder would diff or deploy the wrong
+    factory in silence."""
+    if source:
+        return source
+    if env is not None:
+        if env.source:
+            return env.source
+        raise InputError.single(
+            env.file,
+            "the environment names no factory folder",
+            line=env.key_lines.get("target"),
+            hint="add 'source: <the folder ADF publishes into>' to it, or pass --source DIR",
+        )
+    directory = root / "environments"
+    named = {name: declared_source(directory / f"{name}.yaml") for name in available_environments(directory)}
+    sources = sorted({folder for folder in named.values() if folder})
+    if len(sources) == 1:
+        return sources[0]
+    if not sources:
+        raise InputError.single(
+            "<command line>",
+            "no factory folder: pass --source DIR, or --env ENV"
+            + (" (no environment file names a 'source:')" if named else " (there are no environment files)"),
+            hint="the folder ADF publishes into, relative to the repository root (e.g. adf-mnist-dev)",
+        )
+    listed = ", ".join(f"{name}: {folder}" for name, folder in sorted(named.items()) if folder)
+    raise InputError.single(
+        "<command line>",
+        f"the environments name different factory folders ({listed})",
+        hint="pass --source DIR or --env ENV to say which factory",
+    )
 
 
 def fit_parameters(env: Environment, published: Published) -> tuple[Environment, list[str]]:
@@ -84,16 +121,23 @@ def desired_factory(
     published: Published, env: Environment, *, strict: bool = False
 ) -> tuple[Factory, TemplateValues, list[str]]:
     """Evaluate `published` with `env`'s values and overrides; (factory, values, warnings)."""
-    warnings: list[str] = []
+    warnings = [quirk.warning() for quirk in published.template_quirks]  # `deployable_problems` refuses them
     fitted = env
     if not strict:
-        fitted, warnings = fit_parameters(env, published)
+        fitted, more = fit_parameters(env, published)
+        warnings += more
     values = values_for_template(fitted, published.parameters)
     factory = evaluate(published, values.values)
     if not strict:
         fitted, more = fit_overrides(fitted, factory)
         warnings += more
     return apply_overrides(fitted, factory), values, warnings
+
+
+def deployable_problems(side: Side) -> list[Problem]:
+    """What a deployment of this side must refuse although a diff only warns about it: what ADF published
+    that ARM itself would refuse whatever the environment's values (a parameter type ARM does not have)."""
+    return [quirk.problem() for quirk in side.published.template_quirks]
 
 
 @dataclass(frozen=True)
@@ -122,8 +166,11 @@ def read_side(
     root = root or project_root()
     if env is None and env_name:
         env = load_env(env_name, root)
-    folder = source or (env.source if env and env.source else None) or DEFAULT_SOURCE
-    files, revision = read_source(spec if spec is not None else str(root / folder), folder=folder, repo=root)
+    if spec is not None and Path(spec).exists():  # a path: no folder inside the repository is involved
+        files, revision = read_source(spec, folder="", repo=root)
+    else:
+        folder = resolve_source(source, env, root)
+        files, revision = read_source(spec if spec is not None else str(root / folder), folder=folder, repo=root)
     if revision is None:
         label = files.label
     elif revision.commit.startswith(revision.spec):
@@ -137,9 +184,10 @@ def evaluate_side(side: SideInput, *, strict: bool = False) -> Side:
     """Parse and evaluate one side read by `read_side`."""
     published = open_published(side.files)
     if side.env is None:
-        return Side(side.label, evaluate(published), published, side.revision, None, None)
-    factory, values, warnings = desired_factory(published, side.env, strict=strict)
-    return Side(side.label, factory, published, side.revision, side.env, values, warnings)
+        written, values, warnings = as_written(published)
+        return Side(side.label, evaluate(written, values), published, side.revision, None, None, warnings)
+    factory, template_values, warnings = desired_factory(published, side.env, strict=strict)
+    return Side(side.label, factory, published, side.revision, side.env, template_values, warnings)
 
 
 def load_side(

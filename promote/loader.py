@@ -9,14 +9,18 @@ master does not name is an error rather than something silently skipped.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from promote.arm import DeploymentContext, ParameterSpec, evaluate_template, parse_template
+from promote.arm.template import convert_value
 from promote.errors import Problem, TemplateError
 from promote.factory import Factory, FactoryObject, ObjectKey, object_key_from_arm
+from promote.secrets import is_keyvault_placeholder, secure_placeholder
 from promote.source import (
     LINKED_DIR,
     LINKED_MASTER,
@@ -43,6 +47,45 @@ class Part:
     template: dict
 
 
+# ARM's parameter types; anything else in a template is refused by ARM.
+ARM_TYPES = ("string", "securestring", "int", "bool", "object", "secureobject", "array")
+_DESCRIBED = {
+    "int": "an int",
+    "number": "a number",
+    "bool": "true or false",
+    "object": "an object",
+    "secureobject": "an object",
+    "array": "an array",
+    "string": "a string",
+    "securestring": "a string",
+}
+
+
+@dataclass(frozen=True)
+class Quirk:
+    """Something ADF itself published that a deployment cannot take as it is, for one parameter.
+
+    A diff between two versions never needs a deployable value, so it compares such a parameter as written and
+    warns (`warning`); `validate`, `plan` and `deploy` refuse it (`problem`) where they would use it. Most quirks
+    are in the development values only (`in_values`): an environment replaces them, so a deploy with an
+    environment does not care. A quirk of the template itself (a type ARM does not have) stops every deploy.
+    """
+
+    parameter: str
+    file: str
+    what: str  # what ADF wrote, in a person's words
+    hint: str  # what to do instead
+    in_values: bool = True  # False: wrong whatever the values are
+    written: Any = None  # the value compared in its place
+    written_type: str = "string"  # the type it is evaluated as
+
+    def problem(self) -> Problem:
+        return Problem(self.file, self.what, object=f"parameters.{self.parameter}", hint=self.hint)
+
+    def warning(self) -> str:
+        return f"{self.file}: parameters.{self.parameter}: {self.what}; compared as written"
+
+
 @dataclass(frozen=True)
 class Published:
     """A factory folder, parsed but not yet evaluated."""
@@ -54,10 +97,16 @@ class Published:
     parameters: dict[str, ParameterSpec]  # declared parameters a deployment can be given
     published_values: dict[str, Any]  # the development factory's values, from the parameters file
     parameters_file: str | None
+    quirks: tuple[Quirk, ...] = ()  # what ADF published that a deployment cannot take (see `Quirk`)
 
     @property
     def label(self) -> str:
         return self.files.label
+
+    @property
+    def template_quirks(self) -> tuple[Quirk, ...]:
+        """The quirks no environment can fix: every deploy refuses them."""
+        return tuple(q for q in self.quirks if not q.in_values)
 
 
 def _parse(files: SourceFiles, name: str) -> Part:
@@ -87,40 +136,123 @@ def _declared(part: Part) -> dict[str, ParameterSpec]:
     return specs
 
 
-def _parameter_values(files: SourceFiles, name: str) -> dict[str, Any]:
+def _parameter_values(files: SourceFiles, name: str) -> tuple[dict[str, Any], list[str]]:
+    """The parameters file's values, and the names of entries holding neither a value nor a reference (ADF
+    writes those; they become quirks, not errors: a deploy with an environment never uses them)."""
     raw = files.get(name)
     if raw is None:
-        return {}
+        return {}, []
     doc = parse_template(raw, files.display(name))
     params = doc.get("parameters")
     if not isinstance(params, dict):
         raise TemplateError.single(files.display(name), "a parameters file needs a 'parameters' object")
     values: dict[str, Any] = {}
+    empty: list[str] = []
     for key, entry in params.items():
         if isinstance(entry, dict) and "value" in entry:
             values[key] = entry["value"]
         elif isinstance(entry, dict) and "reference" in entry:
             ref = entry["reference"]
             secret = ref.get("secretName", "?") if isinstance(ref, dict) else "?"
-            values[key] = f"<keyvault:{secret}>"
+            values[key] = f"<keyvault:{secret}>"  # no vault: the parameters file names it by resource id
+        elif isinstance(entry, dict):
+            empty.append(key)
         else:
             raise TemplateError.single(
                 files.display(name), "each parameter needs a 'value' or a Key Vault 'reference'", object=key
             )
-    return values
+    return values, empty
+
+
+def _quirks(
+    declared: dict[str, ParameterSpec],
+    values: dict[str, Any],
+    empty: list[str],
+    template: str,
+    parameters_file: str | None,
+) -> tuple[Quirk, ...]:
+    """What ADF published that a deployment could not take, per declared parameter (see `Quirk`)."""
+    where = parameters_file or template
+    no_file = "" if parameters_file else " and wrote no parameters file"
+    empty_lower = {name.lower() for name in empty}
+    quirks: list[Quirk] = []
+    for name, spec in declared.items():
+        if spec.type not in ARM_TYPES:
+            quirks.append(
+                Quirk(
+                    name,
+                    template,
+                    f"is declared of type '{spec.type}', which ARM does not have (ADF's custom parameterization "
+                    "writes the type arm-template-parameters-definition.json gives, as it is): ARM refuses "
+                    "the template",
+                    "write its type as int there (ARM's types: " + ", ".join(ARM_TYPES) + ") and publish again",
+                    in_values=False,
+                )
+            )
+        if name in values:
+            try:
+                convert_value(spec.type, values[name])
+            except ValueError:
+                written = values[name]
+                shown = json.dumps(written)[:40]
+                quirks.append(
+                    Quirk(
+                        name,
+                        where,
+                        f"the published value {shown} is not {_DESCRIBED.get(spec.type, 'of type ' + spec.type)} "
+                        f'(ADF writes "value": "" for a parameter of type {spec.type} without a default)',
+                        "give it a value in the environment file",
+                        written=written,
+                        written_type=_json_type(written),
+                    )
+                )
+            continue
+        if spec.has_default:
+            continue
+        if name.lower() in empty_lower:
+            what = "the parameters file's entry has neither 'value' nor 'reference' (as ADF wrote it)"
+        elif spec.secure:
+            what = f"a {spec.type} parameter without a value: ADF publishes no secret values{no_file}"
+        else:
+            what = f"no value and no default: ADF published none{no_file}"
+        quirks.append(
+            Quirk(
+                name,
+                where,
+                what,
+                "give it a value in the environment file" + (" (Key Vault or ${VAR})" if spec.secure else ""),
+                written=secure_placeholder(name) if spec.secure else f"[parameters('{name}')]",
+                written_type="securestring" if spec.secure else "string",
+            )
+        )
+    return tuple(quirks)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string"
 
 
 def single_published(files: SourceFiles, template: dict) -> Published:
     """The single-template layout, `template` standing for ARMTemplateForFactory.json (already parsed)."""
     part = Part(SINGLE_TEMPLATE, files.display(SINGLE_TEMPLATE), template)
+    declared = _declared(part)
+    values, empty = _parameter_values(files, SINGLE_PARAMETERS)
+    parameters_file = files.display(SINGLE_PARAMETERS) if SINGLE_PARAMETERS in files.files else None
     return Published(
         files=files,
         layout="single",
         entry=part,
         parts=(part,),
-        parameters=_declared(part),
-        published_values=_parameter_values(files, SINGLE_PARAMETERS),
-        parameters_file=files.display(SINGLE_PARAMETERS) if SINGLE_PARAMETERS in files.files else None,
+        parameters=declared,
+        published_values=values,
+        parameters_file=parameters_file,
+        quirks=_quirks(declared, values, empty, part.display, parameters_file),
     )
 
 
@@ -174,10 +306,11 @@ def _open_linked(files: SourceFiles, prefix: str) -> Published:
         raise TemplateError(problems)
     parts = tuple(_parse(files, name) for name in named)
     declared = {k: v for k, v in _declared(master).items() if k not in MASTER_ONLY_PARAMETERS}
-    values = _parameter_values(files, f"{prefix}{LINKED_PARAMETERS}")
+    values, empty = _parameter_values(files, f"{prefix}{LINKED_PARAMETERS}")
     for key in MASTER_ONLY_PARAMETERS:
         values.pop(key, None)
     params_name = f"{prefix}{LINKED_PARAMETERS}"
+    parameters_file = files.display(params_name) if params_name in files.files else None
     return Published(
         files=files,
         layout="linked",
@@ -185,15 +318,56 @@ def _open_linked(files: SourceFiles, prefix: str) -> Published:
         parts=parts,
         parameters=declared,
         published_values=values,
-        parameters_file=files.display(params_name) if params_name in files.files else None,
+        parameters_file=parameters_file,
+        quirks=_quirks(declared, values, empty, master.display, parameters_file),
     )
+
+
+def as_written(published: Published) -> tuple[Published, dict[str, Any], list[str]]:
+    """What a diff without an environment evaluates: the published values, each quirk compared as written.
+
+    Returns a Published whose templates declare each quirky parameter with the type of what stands in its
+    place (so `"value": ""` of an int parameter evaluates to `""`, a missing secure value to an opaque
+    placeholder, a missing plain value to its own `[parameters('x')]` text), the values, and one warning per
+    quirk. Without quirks, `published` itself. Never deploy what this evaluates to.
+    """
+    quirky = {q.parameter.lower(): q for q in published.quirks if q.in_values}
+    warnings = [q.warning() for q in published.quirks]
+    values = {k: v for k, v in published.published_values.items() if k.lower() not in quirky}
+    values.update({q.parameter: q.written for q in quirky.values()})
+    retyped = {lower: q.written_type for lower, q in quirky.items()}
+    for name, spec in published.parameters.items():
+        # ADF never publishes a secret: a secure parameter's published value is a dummy (mostly ""), so it is
+        # opaque like any secret, and the parameter it comes from is what is compared.
+        if spec.secure and name in values and not is_keyvault_placeholder(values[name]):
+            values[name] = secure_placeholder(name)
+            retyped[name.lower()] = "securestring"  # a secureobject's placeholder is text too
+    if not retyped:
+        return published, values, warnings
+
+    def patched(part: Part) -> Part:
+        declared = part.template.get("parameters")
+        if not isinstance(declared, dict) or not any(name.lower() in retyped for name in declared):
+            return part
+        new = dict(declared)
+        for name, spec in declared.items():
+            if name.lower() in retyped and isinstance(spec, dict):
+                new[name] = {**spec, "type": retyped[name.lower()]}
+        return dataclasses.replace(part, template={**part.template, "parameters": new})
+
+    entry = patched(published.entry)
+    parts = (entry,) if published.layout == "single" else tuple(patched(part) for part in published.parts)
+    return dataclasses.replace(published, entry=entry, parts=parts), values, warnings
 
 
 def evaluate(
     published: Published, values: dict[str, Any] | None = None, *, context: DeploymentContext | None = None
 ) -> Factory:
-    """Evaluate every part with `values` (default: the published development values) into a Factory."""
-    values = dict(published.published_values if values is None else values)
+    """Evaluate every part with `values` (default: the published development values, as written: see
+    `as_written`) into a Factory."""
+    if values is None:
+        published, values, _ = as_written(published)
+    values = dict(values)
     if published.layout == "single":
         part = published.parts[0]
         evaluated = [(part, evaluate_template(part.template, values, file=part.display, context=context))]

@@ -75,7 +75,7 @@ from promote.desired import SideInput, evaluate_side, fit_overrides_to, fit_para
 from promote.diff import Diff, diff_factories
 from promote.environment import Environment, apply_overrides, values_for_template
 from promote.factory import Factory, ObjectKey, object_key_from_arm
-from promote.loader import Published, evaluate, single_published
+from promote.loader import Published, as_written, evaluate, single_published
 from promote.source import SINGLE_TEMPLATE, SourceFiles
 
 __all__ = ["Fallback", "VersionDiff", "diff_versions", "quick_diff", "slow_diff"]
@@ -274,9 +274,8 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
         # slow path. (Equivalence does not depend on this; speed does.)
         raise Fallback("the two sides are indented or end their lines differently")
     old, new = _split(old_layout), _split(new_layout)
-    old_pub, new_pub = _published(old), _published(new)
-    old_env, old_values, old_warnings = _fit_values(old_pub, env)
-    new_env, new_values, new_warnings = _fit_values(new_pub, env)
+    old_pub, old_env, old_values, old_warnings = _fit_values(_published(old), env)
+    new_pub, new_env, new_values, new_warnings = _fit_values(_published(new), env)
     # The headers alone (resources: []): every parameter default and variable, evaluated as the slow path does.
     old_scope = evaluate_template(old_pub.entry.template, old_values, file=old_pub.entry.display)
     new_scope = evaluate_template(new_pub.entry.template, new_values, file=new_pub.entry.display)
@@ -345,12 +344,16 @@ def _published(split: _Split) -> Published:
     return single_published(split.files, split.header)
 
 
-def _fit_values(published: Published, env: Environment | None) -> tuple[Environment | None, dict[str, Any], list[str]]:
-    """The values `load_side` evaluates with (published ones, or the environment's fitted to this version)."""
+def _fit_values(
+    published: Published, env: Environment | None
+) -> tuple[Published, Environment | None, dict[str, Any], list[str]]:
+    """What `load_side` evaluates: the published values as written (`loader.as_written`, whose templates may
+    declare quirky parameters otherwise), or the environment's values fitted to this version."""
     if env is None:
-        return None, dict(published.published_values), []
+        written, values, warnings = as_written(published)
+        return written, None, values, warnings
     fitted, warnings = fit_parameters(env, published)
-    return fitted, values_for_template(fitted, published.parameters).values, warnings
+    return published, fitted, values_for_template(fitted, published.parameters).values, warnings
 
 
 _ABSENT = object()

@@ -12,8 +12,6 @@ from pathlib import Path, PurePosixPath
 
 from promote.errors import GitError, InputError
 
-DEFAULT_SOURCE = "adf_publish_mirror/adf-ml-project"
-
 # The files of a published factory folder that matter; everything else (README, globalParameters/ copies,
 # arm-template-parameters-definition.json) is ignored.
 SINGLE_TEMPLATE = "ARMTemplateForFactory.json"
@@ -137,9 +135,7 @@ def read_ref(repo: Path, revision: Revision, folder: str) -> SourceFiles:
     return SourceFiles(label, files)
 
 
-def read_source(
-    spec: str, *, folder: str = DEFAULT_SOURCE, repo: Path | None = None
-) -> tuple[SourceFiles, Revision | None]:
+def read_source(spec: str, *, folder: str, repo: Path | None = None) -> tuple[SourceFiles, Revision | None]:
     """`spec` is a path that exists, or else a git revision whose `folder` is read.
 
     Returns the files and, for a revision, the resolved commit (None for a path). A path wins over a ref of

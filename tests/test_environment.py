@@ -409,7 +409,8 @@ def test_keyvault_in_another_group_with_version(tmp_path: Path) -> None:
         ref.vault_id == f"/subscriptions/{SUB}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-shared"
     )
     assert ref.to_arm()["reference"]["secretVersion"] == "0123456789abcdef0123456789abcdef"
-    assert ref.placeholder() == "<keyvault:kv-shared/pw>"
+    # the placeholder names the source exactly, version included: another version is another secret
+    assert ref.placeholder() == "<keyvault:kv-shared/pw/0123456789abcdef0123456789abcdef>"
 
 
 def test_keyvault_by_id(tmp_path: Path) -> None:
@@ -669,8 +670,8 @@ def test_values_for_template(tmp_path: Path) -> None:
         "enabled": True,
         "flags": ["a"],
         "sql_password": "<keyvault:kv-mnist/sql-pw>",
-        "api_key": "<secure:api_key>",
-        "config": "<secure:config>",
+        "api_key": "<secure:api_key from $API_KEY>",  # where the secret comes from, never what it is
+        "config": "<secure:config from $CONFIG>",
         "factoryName": "adf-mnist-staging",
     }
     assert result.deployment["sql_password"] == env.parameters["sql_password"].keyvault.to_arm()  # type: ignore[union-attr]

@@ -111,12 +111,13 @@ def test_consecutive_reference_versions_equal_the_slow_path(factory):
         before = SideInput("A", read_path(folder_of(old)), None, None)
         after = SideInput("B", read_path(folder_of(new)), None, None)
         broken = {old["commit"][:8], new["commit"][:8]} & BROKEN
-        # every pair the slow path can diff is answered by the fast path (the corpus is publish output)
+        # every pair is answered by the fast path (the corpus is publish output), except where the factory was
+        # renamed between the two publishes (a documented reason for the slow path)
         result = compare(before, after, fast=None)
         if result is not None:
-            assert result.fallback is None, (old["commit"], new["commit"], result.fallback)
-        elif not broken:
-            # the slow path fails on its own here (a folder publishes no value for a required parameter)
+            assert result.fallback in (None, "factoryName differs"), (old["commit"], new["commit"], result.fallback)
+        else:  # only the templates a workflow rewrote (not publish output) fail, on the slow path as well
+            assert broken, (old["commit"], new["commit"])
             assert outcome(lambda: slow_diff(before, after))[0] == "error"  # noqa: B023
 
 

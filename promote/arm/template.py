@@ -383,8 +383,12 @@ def _located(file: str, obj: str, exc: ExpressionError) -> TemplateError:
 
 
 def _convert(decl: _Declared, value: Any) -> Any:
-    """Cheap, unambiguous conversions of a given value to the declared type; raises ValueError otherwise."""
-    kind = decl.type
+    return convert_value(decl.type, value)
+
+
+def convert_value(kind: str, value: Any) -> Any:
+    """Cheap, unambiguous conversions of a given value to a declared type (lower case); raises ValueError
+    otherwise. What a deployment does with a parameter value: the loader asks it of published values first."""
     if kind in ("int", "number"):
         if isinstance(value, bool):
             raise ValueError("expects an int, got a bool")

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from promote.desired import Side, load_env, load_side, project_root
+from promote.desired import Side, deployable_problems, load_env, load_side, project_root
 from promote.environment import Environment
 from promote.errors import InputError, Problem
 from promote.live import LiveState
@@ -73,6 +73,9 @@ class Session:
 
         side = self.desired(ref)
         assert side.revision is not None  # `desired` refuses a folder
+        refused = deployable_problems(side)  # what ADF published that ARM refuses whatever the values
+        if refused:
+            raise InputError(refused)
         desired = comparable_factory(side.factory)
         diff = diff_factories(live.factory, desired)
         return build_plan(

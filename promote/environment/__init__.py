@@ -55,7 +55,7 @@ from promote.environment.model import (
 )
 from promote.environment.overrides import apply_overrides, check_overrides, check_smoke, overrides_applied
 from promote.environment.paths import ValueSyntaxError, format_path, parse_object_key, parse_path
-from promote.environment.reader import available_environments, find_environment, load_environment
+from promote.environment.reader import available_environments, declared_source, find_environment, load_environment
 from promote.environment.values import check_parameters, template_values, values_for_template
 
 __all__ = [
@@ -78,6 +78,7 @@ __all__ = [
     "check_overrides",
     "check_parameters",
     "check_smoke",
+    "declared_source",
     "find_environment",
     "format_path",
     "load_environment",

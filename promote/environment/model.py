@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal, Union
 
 from promote.factory import ObjectKey
+from promote.secrets import keyvault_placeholder
 
 DEFAULT_LOCATION = "westeurope"
 ENDPOINTS = ("cloud", "local")
@@ -60,7 +61,7 @@ class KeyVaultRef:
 
     def placeholder(self) -> str:
         """What evaluation sees instead of the secret: stable (diffs as unchanged) and harmless to print."""
-        return f"<keyvault:{self.vault_name}/{self.secret}>"
+        return keyvault_placeholder(self.vault_name, self.secret, self.version)
 
 
 @dataclass(frozen=True)

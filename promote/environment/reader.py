@@ -426,6 +426,27 @@ def load_environment(path: Path, *, env: Mapping[str, str] = os.environ) -> Envi
     return environment
 
 
+def declared_source(path: Path) -> str | None:
+    """The `source:` an environment file names, read without expanding or checking the rest of the file.
+
+    What commands that need no environment's values (`promote diff --from A --to B`) take as the factory
+    folder: an environment whose variables are not set here still says where its factory is. None when the
+    file names none, or cannot be read (loading it properly reports why).
+    """
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(root, MappingNode):
+        return None
+    reader = _Reader(str(path), {})
+    for key_node, value_node in root.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == "source":
+            source = reader.source(value_node)
+            return source if not reader.problems else None
+    return None
+
+
 def available_environments(directory: Path) -> list[str]:
     """Names of the `*.yaml` files in an environments directory, sorted."""
     directory = Path(directory)

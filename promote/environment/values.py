@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from promote.environment.hints import did_you_mean, kind_of
 from promote.environment.model import Environment, ParameterValue, TemplateValues
 from promote.errors import EnvironmentFileError, Problem
+from promote.secrets import secure_placeholder
 
 if TYPE_CHECKING:
     from promote.arm.template import ParameterSpec
@@ -134,7 +135,7 @@ def template_values(env: Environment, parameters: Mapping[str, ParameterSpec]) -
             problem(pv, message, hint)  # never echoes the value: it may be a secret
             continue
         if spec.secure:
-            values[declared] = f"<secure:{declared}>"
+            values[declared] = secure_placeholder(declared, pv.env_var)
             secrets |= _strings_in(value)
         else:
             values[declared] = value
