@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rollback.add_argument("--to", default=None, metavar="REF", help="the revision to go back to")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rollback.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="save the rollback's plan instead of applying it (for reviewers; apply it with promote apply FILE)",
+    )
+    rollback.add_argument("--format", choices=("text", "markdown"), default="text", help="how the plan is shown")
 
     status = env_command("status", "what is deployed in ENV, since when, by which plan", "Reads the factory.")
     status.add_argument("--format", choices=("text", "json"), default="text")
@@ -122,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Finds changes made by hand in the live factory since the last deployment.",
     )
     drift.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    factories = sub.add_parser(
+        "factories",
+        help="the repository's factories (environments/ or environments/<factory>/) and which ones a change touches",
+        description="Lists each factory's environments and template folders; with --changed-since, which "
+        "factories the commits since REV changed (their templates or environment files).",
+    )
+    factories.add_argument("--changed-since", default=None, metavar="REV", help="mark the factories changed since REV")
+    factories.add_argument("--ref", default="HEAD", help="the revision the changes go up to (default: HEAD)")
+    factories.add_argument("--factory", default=None, metavar="NAME", help="only this factory")
+    factories.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
     emulator = sub.add_parser(
         "emulator",
@@ -187,6 +205,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from promote.commands.validate import run_validate
 
         return run_validate(args)
+    if args.command == "factories":
+        from promote.commands.factories import run_factories
+
+        return run_factories(args)
     if args.command == "emulator":
         from pathlib import Path
 

@@ -153,3 +153,14 @@ def commits_touching(repo: Path, folder: str, ref: str = "HEAD") -> list[str]:
     """Commits that changed `folder`, oldest first: the publish history of a factory."""
     out = _git(repo, "log", "--format=%H", "--reverse", ref, "--", folder).decode().split()
     return out
+
+
+def changed_paths(repo: Path, base: str, head: str) -> list[str] | None:
+    """The paths that differ between two commits (relative to the repository), or None when `base` is not a
+    commit here (a new branch's push names none; a force-push may name one the clone lacks)."""
+    try:
+        _git(repo, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
+    except GitError:
+        return None
+    out = _git(repo, "diff", "--name-only", "-z", base, head, "--")
+    return [p for p in out.decode().split("\0") if p]

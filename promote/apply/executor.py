@@ -7,7 +7,6 @@ git or environments files: rollback (which needs the last good commit's desired 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from typing import Any
 from promote.apply.journal import Journal
 from promote.apply.lock import holder_description
 from promote.apply.marker import cleared, fits, marker_tags
+from promote.environment.variables import variables
 from promote.errors import InputError, Problem, PromoteError
 from promote.plan.steps import (
     GOOD_KEPT,
@@ -78,7 +78,7 @@ def deployment_parameters(plan: Plan, environ: dict[str, str] | None = None) -> 
     Done for every deployment before the first step, so that a missing variable refuses the run (exit 2)
     before anything is touched.
     """
-    environ = dict(os.environ if environ is None else environ)
+    environ = variables() if environ is None else dict(environ)
     resolved: dict[str, dict[str, dict[str, Any]]] = {}
     problems: list[Problem] = []
     for deploy in plan.deployments:

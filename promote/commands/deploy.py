@@ -13,7 +13,7 @@ from pathlib import Path
 from promote import github
 from promote.commands.engine import Session, session
 from promote.errors import EXIT_OK, InputError
-from promote.plan.steps import TAG_COMMIT, TAG_PREVIOUS_COMMIT
+from promote.plan.steps import TAG_COMMIT, TAG_PREVIOUS_COMMIT, TagFactory
 
 
 def _render(plan, fmt: str) -> str:
@@ -125,7 +125,8 @@ def run_apply(args: argparse.Namespace) -> int:
             return plan
 
         print(_render(plan, "text"))
-        report = run(_engine(s), make_plan, _rollback_plan(s))
+        kind = "rollback" if any(step.undoes for step in plan.steps_of(TagFactory)) else "deploy"
+        report = run(_engine(s), make_plan, _rollback_plan(s), kind=kind)
     return _finish(report)
 
 
@@ -153,7 +154,9 @@ def run_rollback(args: argparse.Namespace) -> int:
     from promote.apply.marker import read_marker
     from promote.apply.runner import run, without_smoke
 
-    _can_confirm(f"Roll {args.env} back", args.yes)
+    saving = getattr(args, "out", None)
+    if not saving:
+        _can_confirm(f"Roll {args.env} back", args.yes)
     with session(args.env, source=args.source) as s:
         interrupted = journals.load(journals.journal_path(s.root, s.env.name))
         target = args.to
@@ -170,6 +173,15 @@ def run_rollback(args: argparse.Namespace) -> int:
                     hint="name one with --to REF",
                 )
         commit = s.commit_of(target)
+        if saving:  # a plan for reviewers to read; `promote apply` carries it out after they approve
+            from promote.plan import to_json
+
+            plan = without_smoke(s.plan_for(commit, s.read_live(), rollback=True))
+            print(_render(plan, args.format))
+            Path(saving).write_text(to_json(plan))
+            print(f"\nSaved the rollback's plan to {saving} (hash {plan.hash[:12]}).")
+            print(f"Apply it with: promote apply {saving}")
+            return EXIT_OK
         s.ensure_local_factory()
 
         def make_plan(live, _interrupted):

@@ -8,7 +8,6 @@ Also where environment files are found: `find_environment` and `available_enviro
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -38,6 +37,7 @@ from promote.environment.model import (
 )
 from promote.environment.nodes import NodeReader, is_null, line_of, node_kind
 from promote.environment.paths import ValueSyntaxError, format_path, parse_object_key, parse_path
+from promote.environment.variables import variables
 from promote.errors import EnvironmentFileError
 from promote.factory import OBJECT_TYPES, ObjectKey
 
@@ -389,11 +389,13 @@ class _Reader(NodeReader):
         return PurePosixPath(text.replace("\\", "/")).as_posix()
 
 
-def load_environment(path: Path, *, env: Mapping[str, str] = os.environ) -> Environment:
+def load_environment(path: Path, *, env: Mapping[str, str] | None = None) -> Environment:
     """Read and validate one environment file; raise one EnvironmentFileError carrying every problem.
 
-    `env` is where `${VAR}` values come from (the process environment unless a test or a caller says).
+    `env` is where `${VAR}` values come from (the process environment and PROMOTE_SECRETS, see `variables`,
+    unless a test or a caller says).
     """
+    env = variables() if env is None else env
     path = Path(path)
     file = str(path)
     try:

@@ -1,0 +1,72 @@
+"""`promote factories`: the repository's factories, their environments, and which ones a change touches.
+
+The reusable workflow asks this first: a push deploys only the factories it changed (their templates, or their
+environment files), each as its own matrix job with its own GitHub environments (`prefix`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import PurePosixPath
+
+from promote.desired import project_root
+from promote.environment.layout import environments_dir, factories, touches
+from promote.errors import EXIT_OK, InputError
+from promote.init.access import prefix
+from promote.source import changed_paths, resolve_ref
+
+
+def run_factories(args: argparse.Namespace) -> int:
+    root = project_root()
+    found = factories(root)
+    if args.factory:
+        environments_dir(root, args.factory)  # an unknown factory is refused, naming the known ones
+        found = [f for f in found if f.name == args.factory]
+    if not found:
+        raise InputError.single(
+            str(root / "environments"),
+            "no environment files",
+            hint="write environments/<env>.yaml (promote init does), or environments/<factory>/<env>.yaml per factory",
+        )
+    changed: list[str] | None = None
+    note = ""
+    if args.changed_since:
+        head = resolve_ref(root, args.ref).commit
+        changed = changed_paths(root, args.changed_since, head)
+        if changed is None:
+            note = f"{args.changed_since[:12]} is not a commit here (a new branch?): every factory counts as changed"
+            print(f"note: {note}", file=sys.stderr)
+    rows = [
+        {
+            "name": f.name,
+            "label": f.name or PurePosixPath(f.sources[0]).name,
+            "prefix": prefix(f.name),
+            "directory": f.directory,
+            "environments": list(f.environments),
+            "sources": list(f.sources),
+            "changed": True if changed is None else touches(f, changed),
+        }
+        for f in found
+    ]
+    if args.format == "json":
+        print(json.dumps({"factories": rows}, indent=2))
+    elif args.format == "markdown":
+        lines = ["### Factories", "", "| factory | environments | templates | changed |", "|---|---|---|---|"]
+        lines += [
+            f"| {r['label']} | {', '.join(r['environments'])} | {', '.join(r['sources'])} | "
+            f"{'yes' if r['changed'] else 'no'} |"
+            for r in rows
+        ]
+        if note:
+            lines += ["", note]
+        print("\n".join(lines))
+    else:
+        for r in rows:
+            mark = "*" if r["changed"] else " "
+            print(f"{mark} {r['label']:<24} {', '.join(r['environments']):<32} {', '.join(r['sources'])}")
+        if changed is not None:
+            touched = sum(r["changed"] for r in rows)
+            print(f"{touched} of {len(rows)} factor{'y' if len(rows) == 1 else 'ies'} changed (*)")
+    return EXIT_OK

@@ -1,0 +1,113 @@
+"""Where a repository's environment files are: one factory, or one folder of them per factory.
+
+A repository holds one factory (`environments/<env>.yaml`) or many (`environments/<factory>/<env>.yaml`, one
+folder per factory, as platform teams keep one factory per domain). Both can be there at once: the files directly
+in `environments/` are then one more factory, with no name. Which files a factory's environments read from git is
+each file's `source:`.
+
+A factory's name is a folder name, so it is also a GitHub environment prefix (`<factory>-production`) and a
+concurrency group: letters, digits, `-` and `_`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode
+
+from promote.environment.hints import nearest
+from promote.errors import EnvironmentFileError
+from promote.source import DEFAULT_SOURCE
+
+ENVIRONMENTS = "environments"
+_FACTORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class FactoryFiles:
+    """One factory's environment files: its name ("" for the files directly in `environments/`), their folder
+    (relative to the repository), the environments, and the folders their `source:` names."""
+
+    name: str
+    directory: str
+    environments: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+def environments_dir(root: Path, factory: str | None = None) -> Path:
+    """`environments/`, or `environments/<factory>/`; an unknown factory is bad input naming the known ones."""
+    base = Path(root) / ENVIRONMENTS
+    if not factory:
+        return base
+    if not _FACTORY_NAME.match(factory) or not (base / factory).is_dir():
+        known = factory_names(root)
+        close = nearest(factory, known) if known else None
+        if known:
+            hint = (f"did you mean '{close}'? " if close else "") + f"factories: {', '.join(known)}"
+        else:
+            hint = f"this repository has one factory: leave out the factory, or add {base}/<factory>/"
+        raise EnvironmentFileError.single(str(base), f"unknown factory '{factory}'", hint=hint)
+    return base / factory
+
+
+def factory_names(root: Path) -> list[str]:
+    """The folders of `environments/` that hold environment files, sorted."""
+    base = Path(root) / ENVIRONMENTS
+    if not base.is_dir():
+        return []
+    return sorted(
+        p.name for p in base.iterdir() if p.is_dir() and _FACTORY_NAME.match(p.name) and any(p.glob("*.yaml"))
+    )
+
+
+def factories(root: Path) -> list[FactoryFiles]:
+    """Every factory of the repository: the unnamed one first (when `environments/*.yaml` exist), then by name."""
+    out = []
+    for name in ["", *factory_names(root)]:
+        directory = environments_dir(root, name) if name else Path(root) / ENVIRONMENTS
+        files = sorted(p for p in directory.glob("*.yaml") if p.is_file())
+        if not files:
+            continue
+        sources = sorted({source_of(p) or DEFAULT_SOURCE for p in files})
+        out.append(
+            FactoryFiles(
+                name=name,
+                directory=directory.relative_to(root).as_posix(),
+                environments=tuple(p.stem for p in files),
+                sources=tuple(sources),
+            )
+        )
+    return out
+
+
+def source_of(path: Path) -> str | None:
+    """The `source:` an environment file names, read without evaluating the rest of it (no `${VAR}` needed, no
+    alias expanded). None when it names none or cannot be read: loading the file reports what is wrong."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(root, MappingNode):
+        return None
+    for key, value in root.value:
+        if isinstance(key, ScalarNode) and key.value == "source" and isinstance(value, ScalarNode) and value.value:
+            text = value.value.replace("\\", "/").strip("/")
+            if text and ".." not in PurePosixPath(text).parts:
+                return PurePosixPath(text).as_posix()
+    return None
+
+
+def touches(factory: FactoryFiles, changed: list[str]) -> bool:
+    """Whether any of the changed paths (relative to the repository) is one of the factory's templates or
+    environment files."""
+    folders = [f"{s}/" for s in factory.sources]
+    for path in changed:
+        if any(path.startswith(folder) for folder in folders):
+            return True
+        parent = PurePosixPath(path).parent.as_posix()
+        if parent == factory.directory and path.endswith(".yaml"):
+            return True
+    return False
