@@ -38,35 +38,34 @@ def run_factories(args: argparse.Namespace) -> int:
         if changed is None:
             note = f"{args.changed_since[:12]} is not a commit here (a new branch?): every factory counts as changed"
             print(f"note: {note}", file=sys.stderr)
-    rows = [
-        {
-            "name": f.name,
-            "label": f.name or PurePosixPath(f.sources[0]).name,
-            "prefix": prefix(f.name),
-            "directory": f.directory,
-            "environments": list(f.environments),
-            "sources": list(f.sources),
-            "changed": True if changed is None else touches(f, changed),
-        }
-        for f in found
-    ]
+    marked = [(f, f.name or PurePosixPath(f.sources[0]).name, changed is None or touches(f, changed)) for f in found]
     if args.format == "json":
+        rows = [
+            {
+                "name": f.name,
+                "label": label,
+                "prefix": prefix(f.name),
+                "directory": f.directory,
+                "environments": list(f.environments),
+                "sources": list(f.sources),
+                "changed": touched,
+            }
+            for f, label, touched in marked
+        ]
         print(json.dumps({"factories": rows}, indent=2))
     elif args.format == "markdown":
         lines = ["### Factories", "", "| factory | environments | templates | changed |", "|---|---|---|---|"]
         lines += [
-            f"| {r['label']} | {', '.join(r['environments'])} | {', '.join(r['sources'])} | "
-            f"{'yes' if r['changed'] else 'no'} |"
-            for r in rows
+            f"| {label} | {', '.join(f.environments)} | {', '.join(f.sources)} | {'yes' if touched else 'no'} |"
+            for f, label, touched in marked
         ]
         if note:
             lines += ["", note]
         print("\n".join(lines))
     else:
-        for r in rows:
-            mark = "*" if r["changed"] else " "
-            print(f"{mark} {r['label']:<24} {', '.join(r['environments']):<32} {', '.join(r['sources'])}")
+        for f, label, touched in marked:
+            print(f"{'*' if touched else ' '} {label:<24} {', '.join(f.environments):<32} {', '.join(f.sources)}")
         if changed is not None:
-            touched = sum(r["changed"] for r in rows)
-            print(f"{touched} of {len(rows)} factor{'y' if len(rows) == 1 else 'ies'} changed (*)")
+            count = sum(touched for _, _, touched in marked)
+            print(f"{count} of {len(marked)} factor{'y' if len(marked) == 1 else 'ies'} changed (*)")
     return EXIT_OK
