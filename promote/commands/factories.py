@@ -12,7 +12,7 @@ import sys
 from pathlib import PurePosixPath
 
 from promote.desired import project_root
-from promote.environment.layout import environments_dir, factories, touches
+from promote.environment.layout import FactoryFiles, environments_dir, factories, touches
 from promote.errors import EXIT_OK, InputError
 from promote.init.access import prefix
 from promote.source import changed_paths, resolve_ref
@@ -38,7 +38,7 @@ def run_factories(args: argparse.Namespace) -> int:
         if changed is None:
             note = f"{args.changed_since[:12]} is not a commit here (a new branch?): every factory counts as changed"
             print(f"note: {note}", file=sys.stderr)
-    marked = [(f, f.name or PurePosixPath(f.sources[0]).name, changed is None or touches(f, changed)) for f in found]
+    marked = [(f, _label(f), changed is None or touches(f, changed)) for f in found]
     if args.format == "json":
         rows = [
             {
@@ -69,3 +69,10 @@ def run_factories(args: argparse.Namespace) -> int:
             count = sum(touched for _, _, touched in marked)
             print(f"{count} of {len(marked)} factor{'y' if len(marked) == 1 else 'ies'} changed (*)")
     return EXIT_OK
+
+
+def _label(factory: FactoryFiles) -> str:
+    """How a factory is named in job names and summaries: its folder, else the folder ADF publishes it into."""
+    if factory.name or not factory.sources:
+        return factory.name or "factory"
+    return PurePosixPath(factory.sources[0]).name

@@ -15,12 +15,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
-from yaml.nodes import MappingNode, ScalarNode
-
 from promote.environment.hints import nearest
+from promote.environment.reader import declared_source
 from promote.errors import EnvironmentFileError
-from promote.source import DEFAULT_SOURCE
 
 ENVIRONMENTS = "environments"
 _FACTORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -71,7 +68,7 @@ def factories(root: Path) -> list[FactoryFiles]:
         files = sorted(p for p in directory.glob("*.yaml") if p.is_file())
         if not files:
             continue
-        sources = sorted({source_of(p) or DEFAULT_SOURCE for p in files})
+        sources = sorted({s for s in map(declared_source, files) if s})
         out.append(
             FactoryFiles(
                 name=name,
@@ -81,23 +78,6 @@ def factories(root: Path) -> list[FactoryFiles]:
             )
         )
     return out
-
-
-def source_of(path: Path) -> str | None:
-    """The `source:` an environment file names, read without evaluating the rest of it (no `${VAR}` needed, no
-    alias expanded). None when it names none or cannot be read: loading the file reports what is wrong."""
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    if not isinstance(root, MappingNode):
-        return None
-    for key, value in root.value:
-        if isinstance(key, ScalarNode) and key.value == "source" and isinstance(value, ScalarNode) and value.value:
-            text = value.value.replace("\\", "/").strip("/")
-            if text and ".." not in PurePosixPath(text).parts:
-                return PurePosixPath(text).as_posix()
-    return None
 
 
 def touches(factory: FactoryFiles, changed: list[str]) -> bool:
