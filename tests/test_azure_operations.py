@@ -225,6 +225,46 @@ def test_failed_deployment_lists_each_failed_resource(emulator: EmulatorHandle, 
     assert ObjectKey("pipelines", "p1") in read_live(conn).factory.objects
 
 
+def _several_failures() -> dict[str, Any]:
+    """p1 fine; bad1 and bad2 fail; after_bad1 depends on bad1 (never attempted); after_p1 depends on p1."""
+    p1 = "[concat('Microsoft.DataFactory/factories/', parameters('factoryName'), '/pipelines/p1')]"
+    bad1 = "[concat('Microsoft.DataFactory/factories/', parameters('factoryName'), '/pipelines/bad1')]"
+    return template(
+        resource("pipelines", "bad1", BROKEN),
+        resource("pipelines", "p1", WAIT),
+        resource("pipelines", "after_bad1", WAIT, [bad1]),
+        resource("pipelines", "bad2", BROKEN, [p1]),
+        resource("pipelines", "after_p1", WAIT, [p1]),
+    )
+
+
+def test_a_deployment_with_several_failures_lists_every_one(emulator: EmulatorHandle, conn: Connection) -> None:
+    ops.ensure_factory(conn)
+    with pytest.raises(DeploymentFailed) as info:
+        ops.deploy_template(conn, "promote-many", _several_failures(), {"factoryName": {"value": FACTORY}})
+    error = info.value
+    assert sorted(d.key for d in error.details if d.key) == [
+        ObjectKey("pipelines", "bad1"),
+        ObjectKey("pipelines", "bad2"),
+    ]
+    assert {d.code for d in error.details} == {"BadRequest"}
+    assert "pipelines/bad1: BadRequest" in str(error) and "pipelines/bad2: BadRequest" in str(error)
+    written = {k.name for k in read_live(conn).factory.objects}
+    assert written == {"p1", "after_p1"}  # ARM went on with what did not depend on a failure
+
+
+def test_several_failures_are_listed_from_the_error_when_the_operations_cannot_be_read(
+    emulator: EmulatorHandle, conn: Connection
+) -> None:
+    ops.ensure_factory(conn)
+    emulator.fault(method="GET", path=r"/deployments/promote-many/operations$", status=403, times=None)
+    with pytest.raises(DeploymentFailed) as info:
+        ops.deploy_template(conn, "promote-many", _several_failures(), {"factoryName": {"value": FACTORY}})
+    assert {r["status"] for r in emulator.requests(path="/promote-many/operations$")} == {403}
+    assert sorted(d.resource for d in info.value.details) == ["pipelines/bad1", "pipelines/bad2"]
+    assert all(d.key is not None and d.target and d.target.endswith(d.resource) for d in info.value.details)
+
+
 def test_started_trigger_in_a_deployment_fails_with_adf_code(emulator: EmulatorHandle, conn: Connection) -> None:
     seed(emulator, [pipeline("p"), schedule("t", "p")])
     ops.start_trigger(conn, "t")

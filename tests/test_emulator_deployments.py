@@ -111,41 +111,92 @@ def test_deployment_writes_in_depends_on_order(emulator: Any, adf_client: Any, d
     assert all(o.properties.provisioning_state == "Succeeded" for o in operations)
 
 
+def _broken(name: str, *depends: str) -> dict[str, Any]:
+    """A pipeline whose activity reads a dataset that exists nowhere: ADF refuses it when it is written."""
+    activity = {
+        "name": "x",
+        "type": "Copy",
+        "inputs": [{"referenceName": f"Nowhere_{name}", "type": "DatasetReference"}],
+    }
+    return _resource("pipelines", name, {"activities": [activity]}, *depends)
+
+
 def test_failing_deployment_keeps_what_it_wrote(emulator: Any, adf_client: Any, deployments_client: Any) -> None:
-    broken = _resource(
-        "pipelines",
-        "broken",
-        {
-            "activities": [
-                {"name": "x", "type": "Copy", "inputs": [{"referenceName": "Nowhere", "type": "DatasetReference"}]}
-            ]
-        },
-        "linkedServices/storage",
-    )
-    template = _template(LINKED, broken, DATASET)
+    template = _template(LINKED, _broken("broken", "linkedServices/storage"), DATASET)
     poller = deployments_client.deployments.begin_create_or_update(RG, "deploy-bad", _deployment(template))
     with pytest.raises(HttpResponseError) as info:
         poller.result()
     error = info.value.error
     assert (error.code, error.message) == ("DeploymentFailed", FAILED)
+    assert error.target.endswith("/providers/Microsoft.Resources/deployments/deploy-bad")
     [detail] = error.details
     assert detail.code == "BadRequest"
-    assert detail.message == "The document creation or update failed because of invalid reference 'nowhere'."
+    assert detail.message == "The document creation or update failed because of invalid reference 'nowhere_broken'."
     assert detail.target.endswith(f"/factories/{FACTORY}/pipelines/broken")
 
-    # ARM is not transactional: the factory and the linked service stay; nothing after the failure was written.
+    # ARM is not transactional and a failure stops only what depends on it: the factory, the linked service and
+    # the dataset (which does not depend on the broken pipeline) are written.
     assert adf_client.linked_services.get(RG, FACTORY, "storage").name == "storage"
-    with pytest.raises(ResourceNotFoundError):
-        adf_client.datasets.get(RG, FACTORY, "events")
+    assert adf_client.datasets.get(RG, FACTORY, "events").name == "events"
 
     deployment = deployments_client.deployments.get(RG, "deploy-bad")
     assert deployment.properties.provisioning_state == "Failed"
     assert deployment.properties.error.code == "DeploymentFailed"
     operations = list(deployments_client.deployment_operations.list(RG, "deploy-bad"))
-    assert [o.properties.provisioning_state for o in operations] == ["Succeeded", "Succeeded", "Failed"]
-    failed = operations[-1].properties
+    states = {o.properties.target_resource.resource_name: o.properties.provisioning_state for o in operations}
+    assert states == {
+        FACTORY: "Succeeded",
+        f"{FACTORY}/storage": "Succeeded",
+        f"{FACTORY}/broken": "Failed",
+        f"{FACTORY}/events": "Succeeded",
+    }
+    failed = next(o.properties for o in operations if o.properties.provisioning_state == "Failed")
     assert failed.status_code == "BadRequest"
     assert failed.status_message["error"]["message"].startswith("The document creation or update failed")
+
+
+def test_every_failure_is_reported_and_what_depends_on_one_is_not_attempted(
+    emulator: Any, adf_client: Any, deployments_client: Any
+) -> None:
+    """Two independent failures in one deployment; a chain below the first failure; resources that depend on
+    nothing that failed. ARM runs in dependency waves: it writes everything it can and reports every failure."""
+    caller = _resource(
+        "pipelines",
+        "caller",
+        {
+            "activities": [
+                {
+                    "name": "run",
+                    "type": "ExecutePipeline",
+                    "typeProperties": {"pipeline": {"referenceName": "first_bad", "type": "PipelineReference"}},
+                }
+            ]
+        },
+        "pipelines/first_bad",
+    )
+    grand = _resource("pipelines", "grandcaller", {"activities": []}, "pipelines/caller")
+    template = _template(
+        _broken("first_bad"),
+        caller,
+        grand,
+        _broken("second_bad", "linkedServices/storage"),
+        LINKED,
+        DATASET,
+        PIPELINE,
+    )
+    with pytest.raises(HttpResponseError) as info:
+        deployments_client.deployments.begin_create_or_update(RG, "many", _deployment(template)).result()
+    details = info.value.error.details
+    assert sorted(d.target.rsplit("/", 1)[-1] for d in details) == ["first_bad", "second_bad"]
+    assert {d.code for d in details} == {"BadRequest"}
+
+    written = {p.name for p in adf_client.pipelines.list_by_factory(RG, FACTORY)}
+    assert written == {"ingest"}  # the independent chain storage -> events -> ingest went through
+    operations = list(deployments_client.deployment_operations.list(RG, "many"))
+    attempted = [o.properties.target_resource.resource_name.split("/")[-1] for o in operations]
+    # Wave by wave, template order within a wave; the callers of a failed pipeline were never attempted.
+    assert attempted == [FACTORY, "first_bad", "storage", "second_bad", "events", "ingest"]
+    assert "caller" not in attempted and "grandcaller" not in attempted
 
 
 def test_started_trigger_fails_inside_a_deployment(adf_client: Any, deployments_client: Any) -> None:

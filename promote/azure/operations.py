@@ -371,15 +371,28 @@ def _failed_resources(conn: Connection, name: str, error: AzureCallError | None)
         found = []
     if not found and error is not None:
         for detail in error.details:
+            target = detail.get("target")
+            resource_type, resource_name = _type_and_name(str(target or ""))
             found.append(
-                FailedResource(
-                    resource=str(detail.get("target") or "?"),
-                    code=str(detail.get("code") or "Unknown"),
-                    message=str(detail.get("message") or ""),
-                    target=detail.get("target"),
+                _failed(
+                    resource_type or target,
+                    resource_name,
+                    str(detail.get("code") or "Unknown"),
+                    str(detail.get("message") or ""),
+                    target,
                 )
             )
     return found
+
+
+def _type_and_name(resource_id: str) -> tuple[str | None, str | None]:
+    """ARM's (type, full name) of a resource id: `.../providers/Microsoft.DataFactory/factories/f/pipelines/p`
+    is (`Microsoft.DataFactory/factories/pipelines`, `f/p`); (None, None) for anything else."""
+    marker = resource_id.lower().rfind("/providers/")
+    parts = resource_id[marker + len("/providers/") :].strip("/").split("/") if marker >= 0 else []
+    if len(parts) < 3 or len(parts) % 2 == 0:
+        return None, None
+    return "/".join([parts[0], parts[1], *parts[3::2]]), "/".join(parts[2::2])
 
 
 def _status_message(message: Any) -> tuple[str, str, str | None]:
@@ -402,7 +415,12 @@ def _status_message(message: Any) -> tuple[str, str, str | None]:
 
 def _failed(resource_type: Any, resource_name: Any, code: str, message: str, target: str | None) -> FailedResource:
     key = object_key_from_arm(str(resource_type or ""), str(resource_name or ""))
-    resource = str(key) if key is not None else f"{resource_type or '?'}/{resource_name or '?'}"
+    if key is not None:
+        resource = str(key)
+    elif resource_name is None:  # a detail without a resource id: what it names, as it is
+        resource = str(resource_type or "?")
+    else:
+        resource = f"{resource_type or '?'}/{resource_name}"
     return FailedResource(resource=resource, code=code, message=message, target=target, key=key)
 
 

@@ -293,5 +293,7 @@ DEPLOYMENT_FAILED_MESSAGE = (
 )
 
 
-def deployment_failed(details: list[dict[str, Any]]) -> EmulatorError:
-    return EmulatorError(400, "DeploymentFailed", DEPLOYMENT_FAILED_MESSAGE, details=details)
+def deployment_failed(details: list[dict[str, Any]], deployment_id: str) -> EmulatorError:
+    """A deployment that ended Failed: one detail per failed resource (its own error), the deployment as target
+    (reference/recordings README: ARM's current shape; older services had no target)."""
+    return EmulatorError(400, "DeploymentFailed", DEPLOYMENT_FAILED_MESSAGE, target=deployment_id, details=details)

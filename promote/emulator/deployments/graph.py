@@ -1,5 +1,5 @@
 """The dependency graph of a template's resources: each `dependsOn` entry resolved to a resource of the
-template, cycles refused, and the order in which the resources run.
+template, cycles refused, and the waves in which the resources run.
 
 ARM accepts a dependsOn entry written as a resource id, as `Namespace/type/name...`, or as a bare resource
 name when that name is unique in the template; a reference to anything else is an InvalidTemplate error, and so
@@ -7,8 +7,6 @@ is a cycle (both found before anything is written, as ARM's validation does).
 """
 
 from __future__ import annotations
-
-import heapq
 
 from promote.emulator import errors
 from promote.emulator.deployments.model import PlannedResource
@@ -54,28 +52,36 @@ def resolve(resources: list[PlannedResource]) -> None:
 
 
 def order(resources: list[PlannedResource]) -> list[PlannedResource]:
-    """Resources in an order that honours every dependsOn (template order among equals), as ARM requires."""
+    """The resources wave by wave, template order within a wave; each resource's `wave` set.
+
+    A resource's wave is 0 when it depends on nothing, else one more than its latest dependency's: everything
+    in a wave may run once the waves before it are done, which is how ARM schedules (it starts each resource as
+    soon as its dependencies are done, independent ones in parallel). A cycle is ARM's InvalidTemplate.
+    """
     resolve(resources)
-    position = {id(r): n for n, r in enumerate(resources)}
-    incoming = {id(r): len(r.depends_on) for r in resources}
+    waiting = {id(r): len(r.depends_on) for r in resources}
     dependents: dict[int, list[PlannedResource]] = {id(r): [] for r in resources}
     for r in resources:
         for target in r.depends_on:
             dependents[id(target)].append(r)
-    ready = [(r.index, position[id(r)], r) for r in resources if incoming[id(r)] == 0]
-    heapq.heapify(ready)
-    ordered: list[PlannedResource] = []
-    while ready:
-        _, _, r = heapq.heappop(ready)
-        ordered.append(r)
+    ready = [r for r in resources if not r.depends_on]
+    for r in ready:
+        r.wave = 0
+    done = 0
+    while done < len(ready):  # Kahn's algorithm: `ready` grows as dependencies are met
+        r = ready[done]
+        done += 1
         for d in dependents[id(r)]:
-            incoming[id(d)] -= 1
-            if incoming[id(d)] == 0:
-                heapq.heappush(ready, (d.index, position[id(d)], d))
-    if len(ordered) != len(resources):
-        stuck = next(r for r in resources if r not in ordered)
+            waiting[id(d)] -= 1
+            if waiting[id(d)] == 0:
+                d.wave = 1 + max(t.wave for t in d.depends_on)
+                ready.append(d)
+    if len(ready) != len(resources):
+        placed = {id(r) for r in ready}
+        stuck = next(r for r in resources if id(r) not in placed)
         raise errors.invalid_template(
             f"Circular dependency detected on resource: '{stuck.id}'. Please see "
             "https://aka.ms/arm-template/#resources for usage details"
         )
-    return ordered
+    position = {id(r): n for n, r in enumerate(resources)}
+    return sorted(resources, key=lambda r: (r.wave, r.index, position[id(r)]))

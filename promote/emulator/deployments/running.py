@@ -1,7 +1,8 @@
-"""Running one accepted deployment on a worker thread: each resource written through the store, under exactly
-the rules of a direct PUT, its operation recorded, and the deployment's final state and error set.
+"""Running one accepted deployment on a worker thread: the resources in dependency waves, each written through
+the store under exactly the rules of a direct PUT, its operation recorded, and the deployment's final state and
+error set.
 
-ARM is not transactional: what was written before a failure stays written.
+ARM is not transactional: what was written stays written, and a failure stops only what depends on it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 
 from promote.emulator import errors
 from promote.emulator.deployments.model import PlannedResource, Prepared
-from promote.emulator.deployments.recording import operation_record, render_deployment
+from promote.emulator.deployments.recording import deployment_id, operation_record, render_deployment
 from promote.emulator.settings import Settings
 from promote.emulator.store import Scope, Store
 
@@ -49,6 +50,7 @@ class Run:
         self.started = started
         self.correlation = correlation
         self.cancel = threading.Event()
+        self.t0 = started  # when the resource being written started
 
     def render(self, state: str, written: list[str] | None = None, error: dict[str, Any] | None = None) -> dict:
         return render_deployment(
@@ -63,37 +65,44 @@ class Run:
         )
 
     def execute(self) -> None:
-        """Write every resource in order; record each; end Succeeded, Failed or Canceled."""
+        """Write the resources wave by wave, as ARM does: a failed resource does not stop those that do not
+        depend on it; what depends on a failed one (directly or not) is not attempted. Each attempt is recorded
+        as an operation. Ends Succeeded, Failed (every failed resource's error in the details) or Canceled."""
         prepared = self.prepared
         scope, name = prepared.scope, prepared.name
         try:
             self.store.update_deployment(scope, name, "Running", self.render("Running"))
-            failure: errors.EmulatorError | None = None
+            failures: list[errors.EmulatorError] = []
+            blocked: set[int] = set()  # resources failed or not attempted: their dependents are not attempted
             written: list[str] = []
             canceled = False
-            for seq, resource in enumerate(prepared.resources, start=1):
+            seq = 0
+            for resource in prepared.resources:  # wave by wave (graph.order)
                 if self.cancel.is_set():
                     canceled = True
                     break
-                t0 = self.store.clock.now()
-                try:
-                    self.hooks.internal_write(resource.id)
-                    write_resource(self.store, scope, resource)
-                except errors.EmulatorError as exc:
-                    failure = exc
-                op_id, body = operation_record(scope, name, seq, resource, t0, self.store.clock.now(), failure)
+                if any(id(d) in blocked for d in resource.depends_on):
+                    blocked.add(id(resource))
+                    continue
+                seq += 1
+                failure = self._attempt(resource)
+                op_id, body = operation_record(scope, name, seq, resource, self.t0, self.store.clock.now(), failure)
                 self.store.add_operation(scope, name, seq, op_id, body)
-                if failure is not None:
-                    break
-                written.append(resource.id)
-            if failure is None and not canceled and prepared.mode == "Complete":
+                if failure is None:
+                    written.append(resource.id)
+                else:
+                    failures.append(failure)
+                    blocked.add(id(resource))
+            if not failures and not canceled and prepared.mode == "Complete":
                 delete_unlisted_factories(self.store, prepared)
             remaining = self.started + self.settings.deployment_seconds - self.store.clock.now()
-            if remaining > 0 and failure is None and not canceled and self.cancel.wait(remaining):
+            if remaining > 0 and not failures and not canceled and self.cancel.wait(remaining):
                 canceled = True
-            state = "Failed" if failure is not None else "Canceled" if canceled else "Succeeded"
-            error = errors.deployment_failed([failure.as_error()]).as_error() if failure is not None else None
-            self.finish(state, written, error)
+            error = None
+            if failures:
+                target = deployment_id(scope, name)
+                error = errors.deployment_failed([f.as_error() for f in failures], target).as_error()
+            self.finish("Failed" if failures else "Canceled" if canceled else "Succeeded", written, error)
             if self.settings.deployment_history_prune and self.store.count_deployments(scope) > HISTORY_PRUNE_ABOVE:
                 self.store.prune_deployments(scope, HISTORY_PRUNE_TO)
         except Exception as exc:  # a bug must still end the operation, or the client polls forever
@@ -101,6 +110,16 @@ class Run:
             with contextlib.suppress(Exception):  # the store may be closed (the server stopping)
                 self.finish("Failed", [], error)
             raise
+
+    def _attempt(self, resource: PlannedResource) -> errors.EmulatorError | None:
+        """Write one resource (after what the test controls do to it); its error, or None."""
+        self.t0 = self.store.clock.now()
+        try:
+            self.hooks.internal_write(resource.id)
+            write_resource(self.store, self.prepared.scope, resource)
+        except errors.EmulatorError as exc:
+            return exc
+        return None
 
     def finish(self, state: str, written: list[str], error: dict[str, Any] | None) -> None:
         """Record the final state on the deployment and on the operation status clients poll."""
