@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -98,6 +98,9 @@ class Published:
     published_values: dict[str, Any]  # the development factory's values, from the parameters file
     parameters_file: str | None
     quirks: tuple[Quirk, ...] = ()  # what ADF published that a deployment cannot take (see `Quirk`)
+    # (object type, lower-case name) -> the file an object came from, when that is not the template (a
+    # collaboration root built in memory: promote.build)
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -263,6 +266,10 @@ def open_published(files: SourceFiles) -> Published:
     for prefix in (f"{LINKED_DIR}/", ""):
         if f"{prefix}{LINKED_MASTER}" in files.files:
             return _open_linked(files, prefix)
+    from promote.build import is_collaboration_root, open_collaboration
+
+    if is_collaboration_root(files):  # the folder ADF Studio saves into: built as a publish would build it
+        return open_collaboration(files)
     raise TemplateError.single(
         files.label,
         f"no {SINGLE_TEMPLATE} and no {LINKED_DIR}/{LINKED_MASTER} here",
@@ -411,7 +418,7 @@ def evaluate(
                 properties=props,
                 depends_on=list(resource.depends_on),
                 api_version=resource.api_version,
-                file=part.display,
+                file=published.origins.get((key.type, key.name.lower()), part.display),
             )
     if not objects and not problems:
         problems.append(

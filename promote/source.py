@@ -27,6 +27,7 @@ class SourceFiles:
 
     label: str
     files: dict[str, bytes]  # relative posix path -> content
+    factory: str | None = None  # a collaboration root shared by factories: the one named (factory/<name>.json)
 
     def get(self, name: str) -> bytes | None:
         return self.files.get(name)
@@ -143,10 +144,29 @@ def read_source(spec: str, *, folder: str, repo: Path | None = None) -> tuple[So
     """
     as_path = Path(spec)
     if as_path.exists():
+        chosen = _factory_file(as_path.as_posix())
+        if chosen:
+            return _choose(read_path(as_path.parent.parent), chosen[1]), None
         return read_path(as_path), None
     root = repo or repo_root()
     revision = resolve_ref(root, spec)
+    chosen = _factory_file(folder)
+    if chosen:
+        return _choose(read_ref(root, revision, chosen[0]), chosen[1]), revision
     return read_ref(root, revision, folder), revision
+
+
+def _factory_file(path: str) -> tuple[str, str] | None:
+    """(root, factory) when `path` names a factory file of a collaboration root (`<root>/factory/<name>.json`):
+    the way to say which factory a root shared by several holds."""
+    parts = PurePosixPath(path).parts
+    if len(parts) >= 2 and parts[-2] == "factory" and parts[-1].endswith(".json"):
+        return PurePosixPath(*parts[:-2]).as_posix() if len(parts) > 2 else "", parts[-1][: -len(".json")]
+    return None
+
+
+def _choose(files: SourceFiles, factory: str) -> SourceFiles:
+    return SourceFiles(files.label, files.files, factory)
 
 
 def commits_touching(repo: Path, folder: str, ref: str = "HEAD") -> list[str]:

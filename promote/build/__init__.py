@@ -1,0 +1,102 @@
+"""Build from the collaboration branch: what ADF's Publish (or Microsoft's automated publish, the
+`@microsoft/azure-data-factory-utilities` npm package) writes to the publish branch, computed in Python.
+
+The flow: `root` reads and checks the folder ADF Studio saves into; `secrets`, `publish_form` and `definition`
+turn each object into the resource ADF publishes (secrets parameterized, ADF's model defaults, the
+parameterization definition applied); `template` assembles the template and `linked` splits it; `output` writes
+the files in ADF's layout; `eras` holds what changed in ADF's output over the years.
+
+Two ways in: `build()` for `promote build` / `promote publish` (files to write), and `open_collaboration()`, the
+loader's seam, which gives `diff`, `validate`, `plan` and `deploy` the same `Published` a published folder gives,
+without writing anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from promote.build.definition import load_definition
+from promote.build.eras import Era, era
+from promote.build.output import SINGLE_TEMPLATE, render
+from promote.build.root import CollaborationRoot, is_collaboration_root, read_root
+from promote.build.template import BuiltTemplate, build_template, declarations
+from promote.errors import InputError
+from promote.source import SourceFiles
+
+__all__ = ["Build", "build", "is_collaboration_root", "open_collaboration", "prepare"]
+
+
+@dataclass
+class Build:
+    """A build: the root it read, the template it computed, the files a publish writes (when rendered)."""
+
+    root: CollaborationRoot
+    template: BuiltTemplate
+    era: Era
+    files: dict[str, bytes]  # relative to the factory's folder on the publish branch; {} until rendered
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.template.warnings
+
+    @property
+    def factory_name(self) -> str:
+        return self.template.factory_name
+
+
+def prepare(
+    files: SourceFiles, *, factory: str | None = None, as_of: dt.date | None = None, lenient: bool = False
+) -> Build:
+    """Read and check the root and compute its template; nothing is serialised. Raises InputError (exit 2)
+    listing every problem: unreadable files, names, references, an ambiguous factory."""
+    root = read_root(files, factory=factory or files.factory, lenient=lenient)
+    when = era(as_of)
+    definition, problems = load_definition(root.definition, root.definition_file, when)
+    template, found = build_template(root, definition, when)
+    problems += found
+    if problems:
+        raise InputError(problems)
+    return Build(root, template, when, {})
+
+
+def build(
+    files: SourceFiles, *, factory: str | None = None, as_of: dt.date | None = None, lenient: bool = False
+) -> Build:
+    """`prepare`, then every file a publish writes."""
+    prepared = prepare(files, factory=factory, as_of=as_of, lenient=lenient)
+    prepared.files = render(prepared.template, prepared.era)
+    return prepared
+
+
+def open_collaboration(files: SourceFiles):  # -> promote.loader.Published (imported late: loader imports us)
+    """The loader's seam: a collaboration root as the `Published` of the template a publish would write."""
+    from promote.arm import ParameterSpec
+    from promote.loader import Part, Published
+
+    prepared = prepare(files)
+    built = prepared.template
+    template = built.template()
+    display = f"{files.label.rstrip('/')} (built: {SINGLE_TEMPLATE})"
+    part = Part(SINGLE_TEMPLATE, display, template)
+    specs = {
+        name: ParameterSpec(
+            name=name,
+            type=str(spec["type"]).lower(),
+            has_default="defaultValue" in spec,
+            default=spec.get("defaultValue"),
+            metadata=spec.get("metadata"),
+        )
+        for name, spec in declarations(built.parameters).items()
+    }
+    origins = {(r.key.type, r.key.name.lower()): r.file for r in built.resources if r.file}
+    return Published(
+        files=files,
+        layout="single",
+        entry=part,
+        parts=(part,),
+        parameters=specs,
+        published_values={p.name: p.value for p in built.parameters},
+        parameters_file=None,
+        origins=origins,
+    )

@@ -1,0 +1,96 @@
+"""linkedTemplates/: the same resources as ARMTemplateForFactory.json, split the way ADF splits them.
+
+ADF writes the linked form on every publish, for factories too large for one template (4 MB). What the
+reference publishes show (every pair with a collaboration folder, 2019-2025):
+
+- order: global parameters first, then rounds: each round takes, in the single template's order, every
+  resource whose dependencies were all taken in earlier rounds. So a part never depends on a later one;
+- parts of 20 resources (`ArmTemplate_0.json`, `ArmTemplate_1.json`, ...), each a template declaring
+  `factoryName` and the parameters its resources use, in the order they first use them;
+- a master (`ArmTemplate_master.json`) with one incremental deployment per part, named
+  `<factory>_ArmTemplate_<n>`, each depending on the one before, linking `concat(containerUri,
+  '/ArmTemplate_<n>.json', containerSasToken)` and passing the part's parameters on;
+- `ArmTemplateParameters_master.json`: the parameters file plus empty `containerUri` and `containerSasToken`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promote.build.template import (
+    CONTENT_VERSION,
+    FACTORY_ID,
+    GLOBAL_PARAMETERS,
+    TEMPLATE_SCHEMA,
+    BuiltResource,
+    BuiltTemplate,
+    declarations,
+)
+from promote.factory import ObjectKey
+
+PART_SIZE = 20
+MASTER_PARAMETERS = {
+    "containerUri": {"type": "string", "metadata": "URI to storage account containing linked ARM templates"},
+    "containerSasToken": {"type": "string", "metadata": "Sas token to storage account containing linked ARM templates"},
+}
+
+
+def linked_order(resources: list[BuiltResource]) -> list[BuiltResource]:
+    """The resources in ADF's linked order (module docstring)."""
+    ordered = [r for r in resources if r.key == GLOBAL_PARAMETERS]
+    remaining = [r for r in resources if r.key != GLOBAL_PARAMETERS]
+    done: set[ObjectKey] = {_folded(r.key) for r in ordered}
+    while remaining:
+        taken = [r for r in remaining if all(d is None or d in done for d in r.depends_on)]
+        if not taken:  # a cycle (ADF refuses those): keep the rest in order rather than loop
+            taken = remaining
+        done.update(_folded(r.key) for r in taken)
+        chosen = {id(r) for r in taken}
+        ordered.extend(taken)
+        remaining = [r for r in remaining if id(r) not in chosen]
+    return ordered
+
+
+def _folded(key: ObjectKey) -> ObjectKey:
+    return ObjectKey(key.type, key.name.lower())
+
+
+def parts(built: BuiltTemplate) -> list[list[BuiltResource]]:
+    ordered = linked_order(built.resources)
+    return [ordered[i : i + PART_SIZE] for i in range(0, len(ordered), PART_SIZE)] or [[]]
+
+
+def master(built: BuiltTemplate, chunks: list[list[BuiltResource]], api_version: str) -> dict[str, Any]:
+    """ArmTemplate_master.json for `chunks` (the parts, in order)."""
+    resources = []
+    for index, chunk in enumerate(chunks):
+        name = f"{built.factory_name}_ArmTemplate_{index}"
+        passed = {p.name: {"value": f"[parameters('{p.name}')]"} for p in built.parameters_of(chunk)}
+        resources.append(
+            {
+                "name": name,
+                "type": "Microsoft.Resources/deployments",
+                "apiVersion": api_version,
+                "properties": {
+                    "mode": "incremental",
+                    "templateLink": {
+                        "uri": f"[concat(parameters('containerUri'), '/ArmTemplate_{index}.json', "
+                        "parameters('containerSasToken'))]",
+                        "contentVersion": CONTENT_VERSION,
+                    },
+                    "parameters": passed,
+                },
+                "dependsOn": [
+                    f"[resourceId('Microsoft.Resources/deployments', '{built.factory_name}_ArmTemplate_{index - 1}')]"
+                ]
+                if index
+                else [],
+            }
+        )
+    return {
+        "$schema": TEMPLATE_SCHEMA,
+        "contentVersion": CONTENT_VERSION,
+        "parameters": {**declarations(built.parameters), **MASTER_PARAMETERS},
+        "variables": {"factoryId": FACTORY_ID},
+        "resources": resources,
+    }

@@ -1,0 +1,333 @@
+"""A collaboration root -> the ARM template and parameters ADF's publish writes (`ARMTemplateForFactory.json`).
+
+The template's shape is ADF's: `factoryName` (the only parameter of every publish) then the secrets of the linked
+services then what the definition parameterizes, both in resource order; the variable `factoryId`; one
+resource per object, named `[concat(parameters('factoryName'), '/<name>')]`, with `dependsOn` listing every
+object it references, in the order its properties mention them (`[concat(variables('factoryId'),
+'/datasets/<name>')]`); global parameters as the `globalparameters/default` resource when `publish_config.json`
+asks for it. Strings starting with `[` are escaped as `[[`, as ARM would otherwise read them as expressions.
+
+Resource order: kinds in ADF's order (pipelines, datasets, linked services, triggers, integration runtimes,
+data flows, credentials, managed networks, private endpoints, global parameters), names in ordinal order. ADF
+itself lists objects created after a factory's first publish at the end, an order only the development factory
+knows (docs/build.md, anomalies); the objects are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from promote.build.definition import Definition, Parameter, Ref, parameterize
+from promote.build.eras import Era
+from promote.build.publish_form import Context, publish_form
+from promote.build.root import CollaborationRoot, ObjectFile
+from promote.build.secrets import secure_parameters
+from promote.errors import Problem
+from promote.factory import REFERENCE_KINDS, ObjectKey
+
+TEMPLATE_SCHEMA = "http://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#"
+PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#"
+CONTENT_VERSION = "1.0.0.0"
+API_VERSION = "2018-06-01"
+FACTORY_ID = "[concat('Microsoft.DataFactory/factories/', parameters('factoryName'))]"
+GLOBAL_PARAMETERS = ObjectKey("globalParameters", "default")
+
+# Object type -> (ARM type as ADF writes it, position in ADF's resource order).
+ARM_TYPES: dict[str, str] = {
+    "pipelines": "Microsoft.DataFactory/factories/pipelines",
+    "datasets": "Microsoft.DataFactory/factories/datasets",
+    "linkedServices": "Microsoft.DataFactory/factories/linkedServices",
+    "triggers": "Microsoft.DataFactory/factories/triggers",
+    "integrationRuntimes": "Microsoft.DataFactory/factories/integrationRuntimes",
+    "dataflows": "Microsoft.DataFactory/factories/dataflows",
+    "credentials": "Microsoft.DataFactory/factories/credentials",
+    "adfcdcs": "Microsoft.DataFactory/factories/adfcdcs",
+    "managedVirtualNetworks": "Microsoft.DataFactory/factories/managedVirtualNetworks",
+    "managedVirtualNetworks/managedPrivateEndpoints": (
+        "Microsoft.DataFactory/factories/managedVirtualNetworks/managedPrivateEndpoints"
+    ),
+    "globalParameters": "Microsoft.DataFactory/factories/globalparameters",
+}
+_ORDER = {kind: index for index, kind in enumerate(ARM_TYPES)}
+# A reference's `type` -> the segment of the referenced resource's id.
+_REFERENCE_PATHS = {**REFERENCE_KINDS, "ManagedVirtualNetworkReference": "managedVirtualNetworks"}
+# Integration runtimes every factory has without a file for them.
+BUILT_IN = frozenset({ObjectKey("integrationRuntimes", "autoresolveintegrationruntime")})
+
+
+@dataclass
+class BuiltResource:
+    """One resource of the built template and the object it came from."""
+
+    key: ObjectKey
+    resource: dict[str, Any]  # the ARM resource, ready to serialise
+    depends_on: tuple[ObjectKey | None, ...]  # what `dependsOn` names (None: a parameterized name)
+    file: str  # the object's file, for messages ("" for global parameters)
+
+
+@dataclass
+class BuiltTemplate:
+    """What a publish computes before writing files."""
+
+    factory_name: str
+    parameters: list[Parameter]
+    resources: list[BuiltResource]
+    global_parameters: dict[str, Any]  # the factory's global parameters (for globalParameters/)
+    warnings: list[str] = field(default_factory=list)
+
+    def template(self, resources: list[BuiltResource] | None = None) -> dict[str, Any]:
+        """The ARM template holding `resources` (default: all) and the parameters they use."""
+        chosen = self.resources if resources is None else resources
+        return {
+            "$schema": TEMPLATE_SCHEMA,
+            "contentVersion": CONTENT_VERSION,
+            "parameters": declarations(self.parameters_of(chosen) if resources is not None else self.parameters),
+            "variables": {"factoryId": FACTORY_ID},
+            "resources": [r.resource for r in chosen],
+        }
+
+    def parameters_file(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        values = {p.name: {"value": p.value} for p in self.parameters}
+        for name, value in (extra or {}).items():
+            values[name] = {"value": value}
+        return {"$schema": PARAMETERS_SCHEMA, "contentVersion": CONTENT_VERSION, "parameters": values}
+
+    def parameters_of(self, resources: list[BuiltResource]) -> list[Parameter]:
+        """factoryName and the parameters `resources` reference, in the order they first use them."""
+        by_name = {p.name: p for p in self.parameters}
+        used: dict[str, Parameter] = {"factoryName": by_name["factoryName"]}
+        for resource in resources:
+            for name in _referenced(resource.resource):
+                if name in by_name and name not in used:
+                    used[name] = by_name[name]
+        return list(used.values())
+
+
+def declarations(parameters: list[Parameter]) -> dict[str, Any]:
+    """The template's `parameters` section as ADF writes it."""
+    out: dict[str, Any] = {}
+    for p in parameters:
+        spec: dict[str, Any] = {"type": p.type}
+        if p.metadata is not None:
+            spec["metadata"] = p.metadata
+        if p.has_default:
+            spec["defaultValue"] = escape(p.default)
+        out[p.name] = spec
+    return out
+
+
+def build_template(root: CollaborationRoot, definition: Definition, era: Era) -> tuple[BuiltTemplate, list[Problem]]:
+    """The template a publish of `root` writes, and the problems that make it unpublishable."""
+    factory_parameter = Parameter("factoryName", "string", root.factory_name, metadata="Data Factory name")
+    named: dict[str, Parameter] = {}
+    secure: dict[str, Parameter] = {}
+    defined: dict[str, Parameter] = {}
+
+    def declare_in(table: dict[str, Parameter]):
+        def declare(parameter: Parameter) -> str:
+            if parameter.name not in secure and parameter.name not in defined:
+                table[parameter.name] = parameter
+            return parameter.name
+
+        return declare
+
+    objects = sorted(root.objects, key=lambda o: (_ORDER.get(o.type, len(_ORDER)), o.name))
+    present = {ObjectKey(o.type, o.name.lower()) for o in objects}
+    context = Context(
+        names={(o.type, o.name.lower()): o.name for o in objects},
+        dataflows={o.name.lower(): o.properties for o in objects if o.type == "dataflows"},
+        linked_service_parameters={
+            o.name.lower(): frozenset(o.properties.get("parameters") or {})
+            for o in objects
+            if o.type == "linkedServices" and isinstance(o.properties.get("parameters") or {}, dict)
+        },
+    )
+    warnings = list(root.warnings)
+    problems: list[Problem] = []
+    resources: list[BuiltResource] = []
+    for obj in objects:
+        entity = obj.name.split("/")[-1]
+        properties = obj.properties
+        if obj.type == "linkedServices":
+            properties, warning = secure_parameters(entity, properties, declare_in(secure), era)
+            if warning:
+                warnings.append(f"{obj.display}: {warning}")
+        properties = publish_form(obj.type, properties, era, context)
+        resource = {"properties": properties}
+        template = definition.template_for(ARM_TYPES[obj.type], properties.get("type"))
+        resource = parameterize(resource, template, entity, declare_in(defined))
+        built, found = _resource(obj, resource["properties"], present, context)
+        if obj.type == "integrationRuntimes" and not era.has("integration_runtime_names_fixed"):
+            # Until 2020 a runtime's name was a parameter of the template.
+            name = f"integrationRuntime_{obj.name}"
+            named[name] = Parameter(name, "string", obj.name, metadata="Integration runtime name")
+            built.resource["name"] = f"[concat(parameters('factoryName'), '/', parameters('{name}'))]"
+        problems.extend(found)
+        resources.append(built)
+    global_parameters = root.global_parameters
+    if root.publish_config.get("includeGlobalParamsTemplate") is True:
+        resource = {"properties": global_parameters}
+        template = definition.template_for(ARM_TYPES["globalParameters"], None)
+        if template is None:
+            template = _factory_global_parameters(definition)
+        resource = parameterize(resource, template, "default", declare_in(defined))
+        resources.append(
+            BuiltResource(
+                GLOBAL_PARAMETERS,
+                _arm_resource("globalParameters", "default", resource["properties"], []),
+                (),
+                root.factory_file or "",
+            )
+        )
+    parameters = [factory_parameter, *named.values(), *secure.values(), *defined.values()]
+    return BuiltTemplate(root.factory_name, parameters, resources, global_parameters, warnings), problems
+
+
+def _factory_global_parameters(definition: Definition) -> Any:
+    """A definition without a `globalparameters` section: its factory section's `globalParameters` template."""
+    section = definition.sections.get("microsoft.datafactory/factories")
+    if isinstance(section, dict):
+        props = section.get("properties")
+        if isinstance(props, dict) and isinstance(props.get("globalParameters"), dict):
+            return {"properties": props["globalParameters"]}
+    return None
+
+
+def _resource(
+    obj: ObjectFile, properties: dict[str, Any], present: set[ObjectKey], context: Context
+) -> tuple[BuiltResource, list[Problem]]:
+    problems: list[Problem] = []
+    depends: list[ObjectKey | None] = []
+    entries: list[str] = []
+    seen: set[str] = set()
+    missing: set[ObjectKey] = set()
+    own = ObjectKey(obj.type, obj.name.lower())
+    for kind, name in _references(properties):
+        if obj.type == "managedVirtualNetworks/managedPrivateEndpoints":
+            continue
+        target = ObjectKey(kind, name.lower()) if not _is_parameter(name) else None
+        if target == own:
+            continue
+        if target is not None and target not in present:
+            if target in BUILT_IN or target in missing:
+                continue
+            missing.add(target)
+            problems.append(
+                Problem(
+                    obj.display,
+                    f"references {kind}/{name}, which the root does not hold",
+                    object=f"{obj.type}/{obj.name}",
+                    hint=f"add its file under {_folder_of(kind)}/ or fix the reference",
+                )
+            )
+            continue
+        entry = _depends_entry(kind, name if target is None else context.canonical(kind, name))
+        if entry not in seen:
+            seen.add(entry)
+            entries.append(entry)
+            depends.append(target)
+    if obj.type == "managedVirtualNetworks/managedPrivateEndpoints":
+        vnet = obj.name.split("/")[0]
+        entries = [_depends_entry("managedVirtualNetworks", vnet)]
+        depends = [ObjectKey("managedVirtualNetworks", vnet.lower())]
+    resource = _arm_resource(obj.type, obj.name, properties, entries)
+    return BuiltResource(ObjectKey(obj.type, obj.name), resource, tuple(depends), obj.display), problems
+
+
+def _arm_resource(kind: str, name: str, properties: dict[str, Any], depends_on: list[str]) -> dict[str, Any]:
+    return {
+        "name": f"[concat(parameters('factoryName'), '/{_quote(name)}')]",
+        "type": ARM_TYPES[kind],
+        "apiVersion": API_VERSION,
+        "properties": escape(properties),
+        "dependsOn": depends_on,
+    }
+
+
+def _depends_entry(kind: str, name: str) -> str:
+    if _is_parameter(name):
+        return f"[concat(variables('factoryId'), '/{kind}/', {name[1:-1]})]"
+    return f"[concat(variables('factoryId'), '/{kind}/{_quote(name)}')]"
+
+
+def _is_parameter(name: str) -> bool:
+    return type(name) is Ref
+
+
+def _quote(text: str) -> str:
+    """A literal inside an ARM expression string: single quotes doubled."""
+    return text.replace("'", "''")
+
+
+def _folder_of(kind: str) -> str:
+    from promote.build.root import KIND_FOLDERS
+
+    return next((folder for folder, type_ in KIND_FOLDERS.items() if type_ == kind), kind)
+
+
+def _references(node: Any) -> Iterator[tuple[str, str]]:
+    """(object type, name) of every reference in document order (depth first), as `dependsOn` lists them."""
+    if isinstance(node, dict):
+        kind = node.get("type")
+        name = node.get("referenceName")
+        if isinstance(kind, str) and isinstance(name, str):
+            target = _REFERENCE_PATHS.get(kind)
+            if target is not None:
+                yield target, name
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                yield from _references(value)
+    elif isinstance(node, list):
+        for value in node:
+            if isinstance(value, (dict, list)):
+                yield from _references(value)
+
+
+def _referenced(node: Any) -> Iterator[str]:
+    """Names of the parameters an ARM resource's expressions use, in document order."""
+    if isinstance(node, str):
+        if node.startswith("[") and not node.startswith("[["):
+            start = 0
+            while True:
+                at = node.find("parameters('", start)
+                if at < 0:
+                    return
+                end = node.find("')", at)
+                if end < 0:
+                    return
+                yield node[at + len("parameters('") : end]
+                start = end
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _referenced(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _referenced(value)
+
+
+def escape(value: Any) -> Any:
+    """`value` with every string (and key) starting with `[` escaped as `[[`, except our own expressions."""
+    if isinstance(value, str):
+        return "[" + value if value.startswith("[") and type(value) is not Ref else value
+    if isinstance(value, dict):
+        out: dict[str, Any] | None = None
+        for key, item in value.items():
+            new = escape(item)
+            new_key = "[" + key if key.startswith("[") else key
+            if new is not item or new_key is not key:
+                if out is None:
+                    out = {}
+                    for k2, v2 in value.items():
+                        if k2 == key:
+                            break
+                        out[k2] = v2
+                out[new_key] = new
+            elif out is not None:
+                out[key] = item
+        return value if out is None else out
+    if isinstance(value, list):
+        items = [escape(item) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
