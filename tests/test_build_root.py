@@ -173,7 +173,7 @@ def test_a_source_path_naming_the_factory_file_chooses_it(tmp_path):
     for rel, data in root(**{"factory/adf-other.json": b'{"name": "adf-other"}'}).items():
         (tmp_path / "adf" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "adf" / rel).write_bytes(data)
-    files, revision = read_source(str(tmp_path / "adf" / "factory" / "adf-other.json"))
+    files, revision = read_source(str(tmp_path / "adf" / "factory" / "adf-other.json"), folder="adf")
     assert revision is None and files.factory == "adf-other"
     assert build(files).factory_name == "adf-other"
 
@@ -213,6 +213,6 @@ def test_a_root_at_any_git_revision(tmp_path):
     files, revision = read_source(first, folder="adf", repo=repo.path)
     assert revision is not None and revision.commit == first
     assert "second" not in build(files).files["ARMTemplateForFactory.json"].decode()
-    on_disk, _ = read_source(str(repo.path / "adf"))
+    on_disk, _ = read_source(str(repo.path / "adf"), folder="adf")
     assert "second" in build(on_disk).files["ARMTemplateForFactory.json"].decode()
     assert read_path(repo.path / "adf").files.keys() == files.files.keys()
