@@ -27,6 +27,15 @@ def _add_source(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_factory(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--factory",
+        default=None,
+        metavar="NAME",
+        help="with a folder of environment files per factory: the factory (environments/NAME/ENV.yaml)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promote",
@@ -55,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     diff.add_argument("--exit-code", action="store_true", help="exit 3 when there are changes")
     _add_source(diff)
+    _add_factory(diff)
 
     validate = sub.add_parser(
         "validate",
@@ -68,11 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--format", choices=("text", "json"), default="text")
     _add_source(validate)
+    _add_factory(validate)
 
     def env_command(name: str, help: str, description: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description)
         p.add_argument("--env", required=True, metavar="ENV", help="the environment (environments/ENV.yaml)")
         _add_source(p)
+        _add_factory(p)
         return p
 
     plan = env_command(
@@ -93,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("plan", help="the plan file")
     _add_source(apply)
+    _add_factory(apply)
 
     deploy = env_command(
         "deploy",
@@ -180,6 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     with error_boundary(args.command) as outcome:
+        from promote.environment.layout import select_factory
+
+        factory = getattr(args, "factory", None) if args.command != "factories" else None
+        if factory:
+            from promote.desired import project_root
+
+            select_factory(project_root(), factory)
+        else:
+            select_factory(None, None)  # a command run earlier in this process chose none for this one
         outcome[0] = _dispatch(args)
     return outcome[0] if outcome[0] is not None else EXIT_FAILURE
 

@@ -24,6 +24,7 @@ from promote.environment import (
     load_environment,
     values_for_template,
 )
+from promote.environment.layout import environments_dir
 from promote.errors import GitError, InputError, Problem
 from promote.factory import Factory, ObjectKey
 from promote.loader import Published, as_written, evaluate, open_published
@@ -71,7 +72,7 @@ def resolve_source(source: str | None, env: Environment | None, root: Path) -> s
             line=env.key_lines.get("target"),
             hint="add 'source: <the folder ADF publishes into>' to it, or pass --source DIR",
         )
-    directory = root / "environments"
+    directory = environments_dir(root)
     named = {name: declared_source(directory / f"{name}.yaml") for name in available_environments(directory)}
     sources = sorted({folder for folder in named.values() if folder})
     if len(sources) == 1:

@@ -188,7 +188,9 @@ def run_annotations(report: Any, files: Mapping[Any, str]) -> list[Annotation]:
     from promote.factory import ObjectKey
 
     plan = report.plan
-    env_file = workspace_path(str(Path("environments") / f"{plan.environment}.yaml"))
+    from promote.environment.layout import ENVIRONMENTS, selected_factory
+
+    env_file = workspace_path(str(Path(ENVIRONMENTS, selected_factory(), f"{plan.environment}.yaml")))
     title = f"{plan.environment}: deploy of {plan.commit[:8]} " + ("rolled back" if report.exit_code == 4 else "failed")
     out: list[Annotation] = []
     outcome = report.outcome

@@ -642,3 +642,108 @@ def test_the_stand_in_refuses_what_it_does_not_know(tmp_path: Path):
         Runner(
             workflow, origin=tmp_path, work=tmp_path / "w", event_name="push", sha="0" * 40, ref="refs/heads/main"
         ).run()
+
+
+# ----------------------------------------------------------------------------------------------- many factories
+
+FACTORIES = ("finance", "hr", "sales")
+
+
+def adopter_repository(project: Project, path: Path) -> tuple[Path, str]:
+    """A platform team's repository on adf_publish: three factories (each a copy of the sample's published
+    folder), their environment files in environments/<factory>/ targeting the emulator, and the two callers
+    naming adf-promote as `example/adf-promote/...@v1` (the test maps that repository to the retargeted clone,
+    tagged v1). Returns the repository and its first commit."""
+    git(project.path, "tag", "-f", "v1")
+    path.mkdir()
+    git(path, "init", "-q", "-b", PUBLISH_BRANCH)
+    for factory in FACTORIES:
+        shutil.copytree(project.path / MIRROR, path / f"{factory}-dev")
+        for stage in ("staging", "production"):
+            text = (project.path / "environments" / f"{stage}.yaml").read_text()
+            text = re.sub(r"^source: .*$", f"source: {factory}-dev", text, flags=re.M)
+            text = re.sub(r"^  resource_group: .*$", f"  resource_group: rg-{factory}-{stage}", text, flags=re.M)
+            text = re.sub(r"^  factory: .*$", f"  factory: adf-{factory}-{stage}", text, flags=re.M)
+            (path / "environments" / factory).mkdir(parents=True, exist_ok=True)
+            (path / "environments" / factory / f"{stage}.yaml").write_text(text)
+    (path / ".github" / "workflows").mkdir(parents=True)
+    for caller in (PUBLISH_YML, OPERATE_YML):
+        text = caller.read_text().replace(
+            "./.github/workflows/promote.yml", "example/adf-promote/.github/workflows/promote.yml@v1"
+        )
+        (path / ".github" / "workflows" / caller.name).write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "three factories")
+    return path, git(path, "rev-parse", "HEAD")
+
+
+def test_a_push_that_changes_one_of_three_factories_deploys_only_that_one(project: Project, tmp_path: Path):
+    retarget(project)
+    repository, first = adopter_repository(project, tmp_path / "factories")
+
+    def change(template: dict[str, Any]) -> None:
+        pipeline(template, "score_mnist")["description"] = "scores with the champion"
+
+    template = repository / "hr-dev" / "ARMTemplateForFactory.json"
+    data = json.loads(template.read_text())
+    change(data)
+    template.write_text(json.dumps(data, indent="\t"))
+    git(repository, "commit", "-q", "-am", "hr: score_mnist described")
+    second = git(repository, "rev-parse", "HEAD")
+
+    approvals: list[str] = []
+
+    def reviewers(job: JobRun, run: WorkflowRun) -> bool:
+        approvals.append(str(job.environment["name"]))
+        return True
+
+    environments = github_environments(list(FACTORIES))
+    env = project.env()
+    runner = Runner(
+        repository / ".github" / "workflows" / "publish.yml",
+        origin=repository,
+        work=tmp_path / "run",
+        event_name="push",
+        sha=second,
+        ref=f"refs/heads/{PUBLISH_BRANCH}",
+        event={"before": first},
+        vars={"AZURE_TENANT_ID": TENANT, "AZURE_SUBSCRIPTION_ID": env["AZURE_SUBSCRIPTION_ID"]},
+        base_env={k: v for k, v in env.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "AZURE_"))},
+        tools={"promote": PROMOTE},
+        repository="example/adf-factories",
+        repositories={"example/adf-promote": project.path},
+        branch_policy=lambda name, on: allows(environments, name, on),
+        reviewed=[e.name for e in environments if e.reviewers],
+        approve=reviewers,
+    )
+    run = runner.run()
+    assert run.result("promote") == "success", run.report()
+
+    # only hr: one leg per job, under hr's own environments, locks and approval
+    for job_id in ("validate", "staging", "plan", "production"):
+        (leg,) = run.jobs[f"promote/{job_id}"]
+        assert leg.matrix["factory"] == "hr", (job_id, leg.matrix)
+    assert run.job("promote/staging").environment == {"name": "hr-staging"}
+    assert run.job("promote/staging").concurrency == {"group": "promote-hr-staging", "cancel-in-progress": False}
+    assert run.job("promote/production").environment == {"name": "hr-production"}
+    assert approvals == ["hr-production"]
+    assert all(
+        "--factory" in args and args[args.index("--factory") + 1] == "hr"
+        for _, args in run.commands
+        if args[0] != "factories"
+    )
+    # hr's factories run the new commit; the two others were never touched
+    with project.emulator.adf_client() as adf:
+        adf._config.subscription_id = env["AZURE_SUBSCRIPTION_ID"]
+        for stage in ("staging", "production"):
+            score = adf.pipelines.get(f"rg-hr-{stage}", f"adf-hr-{stage}", "score_mnist")
+            assert score.description == "scores with the champion"
+        for factory in ("finance", "sales"):
+            assert [f.name for f in adf.factories.list_by_resource_group(f"rg-{factory}-staging")] == []
+    summary = run.job("promote/summary").summary
+    assert f"| hr | staging | ✅ success | `{second[:8]}` |" in summary
+    assert f"| hr | production | ✅ success | `{second[:8]}` |" in summary
+    assert "finance" not in summary and "sales" not in summary
+    factories_summary = run.job("promote/factories").summary
+    assert "| hr | production, staging | hr-dev | yes |" in factories_summary
+    assert "| sales | production, staging | sales-dev | no |" in factories_summary

@@ -18,6 +18,7 @@ from promote import github
 from promote.commands.engine import secure_value_problems
 from promote.desired import fit_parameters, load_env, project_root, resolve_source
 from promote.environment import available_environments, check_smoke, overrides_applied, template_values
+from promote.environment.layout import environments_dir
 from promote.errors import EXIT_INPUT, EXIT_OK, InputError, Problem
 from promote.loader import Published, as_written, evaluate, open_published
 from promote.source import read_source
@@ -61,7 +62,7 @@ def _published_values_problems(published: Published) -> list[Problem]:
 
 def run_validate(args: argparse.Namespace) -> int:
     root = project_root()
-    names = args.env if args.env is not None else available_environments(root / "environments")
+    names = args.env if args.env is not None else available_environments(environments_dir(root))
     problems: list[Problem] = []
     warnings: list[str] = []
     checked: list[str] = []

@@ -12,6 +12,7 @@ concurrency group: letters, digits, `-` and `_`.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +22,20 @@ from promote.errors import EnvironmentFileError
 
 ENVIRONMENTS = "environments"
 _FACTORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+# The factory a command works on (`--factory`): set once by the command line, read wherever environment files are
+# looked up, so that every command takes it without each one passing it along.
+_SELECTED: ContextVar[str] = ContextVar("factory", default="")
+
+
+def select_factory(root: Path | None, factory: str | None) -> None:
+    """Make `factory` the one this command works on; an unknown one is bad input (exit 2) naming the known ones."""
+    if factory:
+        environments_dir(root or Path.cwd(), factory)
+    _SELECTED.set(factory or "")
+
+
+def selected_factory() -> str:
+    return _SELECTED.get()
 
 
 @dataclass(frozen=True)
@@ -35,8 +50,10 @@ class FactoryFiles:
 
 
 def environments_dir(root: Path, factory: str | None = None) -> Path:
-    """`environments/`, or `environments/<factory>/`; an unknown factory is bad input naming the known ones."""
+    """`environments/`, or `environments/<factory>/` (default: the selected factory); an unknown factory is bad
+    input naming the known ones."""
     base = Path(root) / ENVIRONMENTS
+    factory = selected_factory() if factory is None else factory
     if not factory:
         return base
     if not _FACTORY_NAME.match(factory) or not (base / factory).is_dir():
@@ -64,7 +81,7 @@ def factories(root: Path) -> list[FactoryFiles]:
     """Every factory of the repository: the unnamed one first (when `environments/*.yaml` exist), then by name."""
     out = []
     for name in ["", *factory_names(root)]:
-        directory = environments_dir(root, name) if name else Path(root) / ENVIRONMENTS
+        directory = environments_dir(root, name)
         files = sorted(p for p in directory.glob("*.yaml") if p.is_file())
         if not files:
             continue

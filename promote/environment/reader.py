@@ -458,8 +458,11 @@ def available_environments(directory: Path) -> list[str]:
 
 
 def find_environment(name: str, root: Path) -> Path:
-    """`<root>/environments/<name>.yaml`; an unknown name raises EnvironmentFileError listing known ones."""
-    directory = Path(root) / "environments"
+    """`<root>/environments/<name>.yaml` (`environments/<factory>/<name>.yaml` with `--factory`); an unknown name
+    raises EnvironmentFileError listing known ones."""
+    from promote.environment.layout import environments_dir
+
+    directory = environments_dir(root)
     path = directory / f"{name}.yaml"
     plain_name = bool(name) and not any(c in name for c in "/\\") and not name.startswith(".")
     if plain_name and path.is_file():
