@@ -154,6 +154,41 @@ def build_parser() -> argparse.ArgumentParser:
     factories.add_argument("--factory", default=None, metavar="NAME", help="only this factory")
     factories.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
+    init = sub.add_parser(
+        "init",
+        help="adopt adf-promote here: environment files, the two workflows, and what is left to do in Azure and GitHub",
+        description="Run on a checkout of adf_publish. Writes environments/<env>.yaml from the published factory "
+        "(every parameter, its published value as a comment), the two callers of the reusable workflow and the "
+        ".gitignore line; prints the gh and az commands for the rest. Never overwrites a file (exit 2).",
+    )
+    init.add_argument(
+        "--env", action="append", default=None, metavar="ENV", help="environments (default: staging, production)"
+    )
+    init.add_argument(
+        "--source", default=None, metavar="DIR", help="the published factory's folder (default: the one here)"
+    )
+    init.add_argument("--ref", default=None, help="read the factory at this git revision (default: on disk)")
+    init.add_argument(
+        "--factory", default=None, metavar="NAME", help="write environments/NAME/ (many factories in one repository)"
+    )
+    init.add_argument(
+        "--from-parameters",
+        default=None,
+        metavar="FILE",
+        help="an ARM parameters file (ARMTemplateParametersForFactory.<env>.json), or an overrideParameters string "
+        "(-name value ...): one --env's values",
+    )
+    init.add_argument(
+        "--uses",
+        default=f"adf-promote/adf-promote@v{__version__}",
+        metavar="OWNER/REPO@REF",
+        help="where the callers find adf-promote's reusable workflow (your fork or upstream, at a tag or commit)",
+    )
+    init.add_argument("--repository", default=None, metavar="OWNER/REPO", help="this repository (default: origin's)")
+    init.add_argument("--publish-branch", default="adf_publish", metavar="BRANCH", help="ADF's publish branch")
+    init.add_argument("--default-branch", default="main", metavar="BRANCH", help="the repository's default branch")
+    init.add_argument("--no-workflows", action="store_true", help="write the environment files only")
+
     emulator = sub.add_parser(
         "emulator",
         help="serve the local Azure Resource Manager + Data Factory emulator over HTTPS on 127.0.0.1",
@@ -195,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with error_boundary(args.command) as outcome:
         from promote.environment.layout import select_factory
 
-        factory = getattr(args, "factory", None) if args.command != "factories" else None
+        factory = getattr(args, "factory", None) if args.command not in ("factories", "init") else None
         if factory:
             from promote.desired import project_root
 
@@ -227,6 +262,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from promote.commands.validate import run_validate
 
         return run_validate(args)
+    if args.command == "init":
+        from promote.commands.init import run_init
+
+        return run_init(args)
     if args.command == "factories":
         from promote.commands.factories import run_factories
 

@@ -184,3 +184,11 @@ def changed_paths(repo: Path, base: str, head: str) -> list[str] | None:
         return None
     out = _git(repo, "diff", "--name-only", "-z", base, head, "--")
     return [p for p in out.decode().split("\0") if p]
+
+
+def remote_url(repo: Path, remote: str = "origin") -> str | None:
+    """The URL of a remote of the repository, or None when it has none by that name."""
+    try:
+        return _git(repo, "remote", "get-url", remote).decode().strip() or None
+    except GitError:
+        return None

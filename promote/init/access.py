@@ -18,7 +18,9 @@ them, and the workflow tests check that every job's environment allows the branc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 PUBLISH_BRANCH = "adf_publish"
@@ -84,3 +86,104 @@ def allows(environments: Sequence[GitHubEnvironment], name: str, branch: str) ->
         if environment.name == name:
             return branch in environment.branches
     return False
+
+
+# ------------------------------------------------------------------------------------------- the setup commands
+
+# What reading needs beyond Reader (a trigger's event subscription status); the only custom role.
+READ_ACTIONS = ("Microsoft.DataFactory/factories/triggers/getEventSubscriptionStatus/action",)
+DEPLOY_ROLE = "Data Factory Contributor"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an environment deploys, as far as its file says (placeholders otherwise)."""
+
+    subscription: str
+    resource_group: str
+
+
+def setup_commands(
+    repository: str,
+    factories: Sequence[str],
+    targets: Mapping[tuple[str, str], Target],
+    *,
+    publish_branch: str = PUBLISH_BRANCH,
+    default_branch: str = DEFAULT_BRANCH,
+) -> str:
+    """The exact `gh` and `az` commands that create what the reusable workflow needs, as a shell script a person
+    reads and runs. `targets[(factory, stage)]` is each environment's subscription and resource group."""
+    environments = github_environments(factories, publish_branch=publish_branch, default_branch=default_branch)
+    owner_repo = repository
+    slug = re.sub(r"[^A-Za-z0-9-]", "-", repository.split("/")[-1])
+    out = [
+        "# 1. GitHub: the environments (deployment branches; production's reviewers) and their variables.",
+        "#    gh needs a token with admin rights on the repository (gh auth login).",
+    ]
+    for env in environments:
+        body = {
+            "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+            **({"prevent_self_review": True, "reviewers": [{"type": "User", "id": 0}]} if env.reviewers else {}),
+        }
+        text = json.dumps(body)
+        if env.reviewers:
+            text = text.replace('"id": 0', '"id": <reviewer user id: gh api users/<login> --jq .id>')
+        out.append(f"gh api -X PUT repos/{owner_repo}/environments/{env.name} --input - <<'JSON'\n{text}\nJSON")
+        for branch in env.branches:
+            out.append(
+                f"gh api -X POST repos/{owner_repo}/environments/{env.name}/deployment-branch-policies "
+                f"-f name={branch} -f type=branch"
+            )
+    out += [
+        f"gh variable set AZURE_TENANT_ID --repo {owner_repo} --body <tenant id>",
+        f"gh variable set PROMOTE_PREVIEW_CLIENT_ID --repo {owner_repo} --body <staging-read's appId>"
+        "   # pull-request previews",
+        "",
+        "# 2. Azure: one identity per GitHub environment, federated with it, with roles on its resource group.",
+        "#    A custom role for what reading needs beyond Reader (event triggers' subscription status):",
+    ]
+    scopes = sorted({f"/subscriptions/{t.subscription}" for t in targets.values()})
+    role = {
+        "Name": f"adf-promote reader ({slug})",
+        "Description": "Reads what Reader cannot: a trigger's event subscription status (adf-promote)",
+        "Actions": list(READ_ACTIONS),
+        "AssignableScopes": scopes or ["/subscriptions/<subscription id>"],
+    }
+    out.append(f"az role definition create --role-definition '{json.dumps(role)}'")
+    for env in environments:
+        stages = [(f, s) for (f, s) in targets if s == env.stage and (f == env.factory or not env.writes)]
+        app = f"adf-promote-{slug}-{env.name}"
+        credential = {
+            "name": f"github-{env.name}",
+            "issuer": "https://token.actions.githubusercontent.com",
+            "audiences": ["api://AzureADTokenExchange"],
+            "subject": env.subject(owner_repo),
+        }
+        out += [
+            "",
+            f"# {env.name}: " + ("writes the factory" if env.writes else "reads only"),
+            f"app=$(az ad app create --display-name {app} --query appId -o tsv)",
+            'az ad sp create --id "$app"',
+            f"az ad app federated-credential create --id \"$app\" --parameters '{json.dumps(credential)}'",
+        ]
+        if env.name == read_environment("staging"):
+            preview = {**credential, "name": "github-pull-requests", "subject": f"repo:{owner_repo}:pull_request"}
+            out.append(f"az ad app federated-credential create --id \"$app\" --parameters '{json.dumps(preview)}'")
+        for factory, stage in stages:
+            t = targets[(factory, stage)]
+            scope = f"/subscriptions/{t.subscription}/resourceGroups/{t.resource_group}"
+            roles = [DEPLOY_ROLE] if env.writes else ["Reader", role["Name"]]
+            out += [f'az role assignment create --assignee "$app" --role "{r}" --scope {scope}' for r in roles]
+            if env.writes and stage == "production" and (factory, "staging") in targets:
+                s = targets[(factory, "staging")]
+                staging = f"/subscriptions/{s.subscription}/resourceGroups/{s.resource_group}"
+                out.append(
+                    f'az role assignment create --assignee "$app" --role Reader --scope {staging}   # requires: staging'
+                )
+        if env.writes:
+            out.append(
+                "#   event triggers: EventGrid EventSubscription Contributor on the storage accounts they watch;"
+                " Key Vault references: Microsoft.KeyVault/vaults/deploy/action on each vault"
+            )
+        out.append(f'gh variable set AZURE_CLIENT_ID --repo {owner_repo} --env {env.name} --body "$app"')
+    return "\n".join(out) + "\n"

@@ -1,0 +1,90 @@
+"""The two short workflows an adopting repository keeps, calling adf-promote's reusable workflow.
+
+GitHub runs a push's workflow as it is in the pushed commit, so the deploying caller lives on the publish
+branch; "Run workflow" buttons and schedules exist only for workflows on the default branch, so the operating
+caller lives there (and names the publish branch, where the environment files and the factory's history are).
+"""
+
+from __future__ import annotations
+
+PUBLISH_FILE = ".github/workflows/promote-publish.yml"
+OPERATE_FILE = ".github/workflows/promote-operate.yml"
+
+_PUBLISH = """\
+# What ADF publishes to {publish_branch} goes validate → staging → production's plan → a person approves it →
+# exactly that plan is applied; a pull request into {publish_branch} gets the diff as one comment. Written by
+# `promote init`; the steps are in adf-promote's reusable workflow, at the ref below (docs/adoption.md).
+
+name: promote-publish
+
+on:
+  push:
+    branches: [{publish_branch}]
+  pull_request:
+    branches: [{publish_branch}]
+
+permissions:
+  contents: read
+  id-token: write # promote exchanges GitHub's ID tokens for Azure tokens (OIDC): no secret anywhere
+  pull-requests: write # a preview's comment
+
+jobs:
+  promote:
+    uses: {repository}/.github/workflows/promote.yml@{ref}
+    with:
+      action: ${{{{ github.event_name == 'pull_request' && 'preview' || 'deploy' }}}}
+"""
+
+_OPERATE = """\
+# By hand (Actions → promote-operate → Run workflow): deploy a revision, roll an environment back (a plan its
+# reviewers read, then apply), or look for drift; and drift every working day. Keep this file on the default
+# branch: only there does GitHub show "Run workflow" and run schedules. Written by `promote init`.
+
+name: promote-operate
+
+on:
+  workflow_dispatch:
+    inputs:
+      action:
+        description: "deploy, roll back, or look for drift"
+        type: choice
+        options: [deploy, rollback, drift]
+        default: deploy
+      environment:
+        description: "deploy: how far to go (production goes through staging first); rollback: which environment"
+        type: choice
+        options: [production, staging]
+        default: production
+      ref:
+        description: "deploy: the revision (default: the head); rollback: where to go back to (default: the last good)"
+        type: string
+        default: ""
+      factory:
+        description: "with a folder of environment files per factory: which one (default: every factory)"
+        type: string
+        default: ""
+  schedule:
+    - cron: "23 5 * * 1-5" # drift, 05:23 UTC, Monday to Friday
+
+permissions: # what the reusable workflow's jobs may ask for; each asks for less
+  contents: read
+  id-token: write
+  pull-requests: write
+
+jobs:
+  promote:
+    uses: {repository}/.github/workflows/promote.yml@{ref}
+    with:
+      action: ${{{{ github.event_name == 'schedule' && 'drift' || inputs.action }}}}
+      environment: ${{{{ inputs.environment || 'production' }}}}
+      ref: ${{{{ inputs.ref }}}}
+      factory: ${{{{ inputs.factory }}}}
+      branch: {publish_branch}
+"""
+
+
+def callers(uses: str, publish_branch: str) -> dict[str, str]:
+    """{path: text} of the two callers; `uses` is `<owner>/<repo>@<ref>` of adf-promote."""
+    repository, _, ref = uses.partition("@")
+    values = {"repository": repository, "ref": ref, "publish_branch": publish_branch}
+    return {PUBLISH_FILE: _PUBLISH.format(**values), OPERATE_FILE: _OPERATE.format(**values)}
