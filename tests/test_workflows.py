@@ -747,3 +747,90 @@ def test_a_push_that_changes_one_of_three_factories_deploys_only_that_one(projec
     factories_summary = run.job("promote/factories").summary
     assert "| hr | production, staging | hr-dev | yes |" in factories_summary
     assert "| sales | production, staging | sales-dev | no |" in factories_summary
+
+
+# ----------------------------------------------------------------------------------------------- pull requests
+
+FAKE_GH = """#!{python}
+# A stand-in for the GitHub CLI's `gh api`, for the issue comments of one repository: the comments live in a JSON
+# file; `--jq` runs the real jq on the answer, as gh does (raw output).
+import json, subprocess, sys
+from pathlib import Path
+state = Path({state!r})
+comments = json.loads(state.read_text()) if state.exists() else []
+args = sys.argv[1:]
+assert args[0] == "api", args
+method, jq, fields, path = "GET", None, {{}}, None
+i = 1
+while i < len(args):
+    a = args[i]
+    if a == "--method": method = args[i + 1]; i += 2
+    elif a == "--jq": jq = args[i + 1]; i += 2
+    elif a == "--paginate": i += 1
+    elif a == "-F":
+        key, _, value = args[i + 1].partition("=")
+        fields[key] = Path(value[1:]).read_text() if value.startswith("@") else value
+        i += 2
+    else: path = a; i += 1
+parts = path.split("/")
+if method == "GET" and parts[-1] == "comments":
+    answer = [c for c in comments if c["issue"] == int(parts[-2])]
+elif method == "POST":
+    answer = {{"id": 1000 + len(comments), "issue": int(parts[-2]), "body": fields["body"]}}
+    comments.append(answer)
+elif method == "PATCH":
+    (answer,) = [c for c in comments if c["id"] == int(parts[-1])]
+    answer["body"] = fields["body"]
+else:
+    sys.exit(f"not emulated: {{method}} {{path}}")
+state.write_text(json.dumps(comments))
+out = json.dumps(answer)
+if jq:
+    out = subprocess.run(["jq", "-r", jq], input=out, capture_output=True, text=True, check=True).stdout
+print(out, end="" if out.endswith("\\n") else "\\n")
+"""
+
+
+def test_a_pull_request_gets_the_diff_against_staging_as_one_comment_updated_on_each_push(
+    project: Project, tmp_path: Path
+):
+    base = retarget(project)
+    deploy(project, "staging", base)
+    state = tmp_path / "comments.json"
+    gh = tmp_path / "gh"
+    gh.write_text(FAKE_GH.format(python=sys.executable, state=str(state)))
+    gh.chmod(0o755)
+
+    def describe(text: str) -> Callable[[dict[str, Any]], None]:
+        return lambda template: pipeline(template, "score_mnist").__setitem__("description", text)
+
+    env = project.env()
+    bodies = []
+    for push, text in enumerate(("first try", "second try")):
+        head = commit_template_change(project, f"score_mnist: {text}", describe(text))
+        runner = Runner(
+            PUBLISH_YML,
+            origin=project.path,
+            work=tmp_path / f"push{push}",
+            event_name="pull_request",
+            sha=head,
+            ref="refs/pull/7/merge",
+            head_ref="feature/score",
+            event={"number": 7, "pull_request": {"number": 7, "base": {"sha": base}, "head": {"sha": head}}},
+            vars={"AZURE_TENANT_ID": TENANT, "AZURE_SUBSCRIPTION_ID": env["AZURE_SUBSCRIPTION_ID"]},
+            base_env={k: v for k, v in env.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "AZURE_"))},
+            tools={"promote": PROMOTE, "gh": str(gh)},
+            branch_policy=lambda name, on: allows(ENVIRONMENTS, name, on),
+        )
+        run = runner.run()
+        got = results(run)
+        assert got["preview"] == "success" and got["staging"] == got["validate"] == "skipped", run.report()
+        assert run.job("promote/preview").environment is None  # a pull request's branch is anyone's
+        comments = json.loads(state.read_text())
+        assert len(comments) == 1, comments  # one comment, created once, then updated
+        bodies.append(comments[0]["body"])
+        assert bodies[-1].startswith("<!-- adf-promote preview: staging -->")
+        assert "~ pipelines/score_mnist" in bodies[-1] and f'+ description = "{text}"' in bodies[-1]
+        assert f"commit `{head[:8]}`" in bodies[-1]
+    assert bodies[0] != bodies[1]
+    assert status(project, "staging")["commit"] == base  # a preview never deploys
