@@ -86,3 +86,22 @@ def test_commands_take_the_factory_and_refuse_an_unknown_one(tmp_path: Path):
     # without --factory, a repository of folders only has no environments/<env>.yaml
     plain = promote(repo.path, "diff", "--env", "staging", "--from", "HEAD", "--to", "HEAD")
     assert plain.returncode == 2 and "unknown environment 'staging'" in plain.stderr
+
+
+def test_two_factories_staging_keep_their_own_lock_and_journal(tmp_path: Path):
+    from promote.apply.journal import journal_path
+    from promote.apply.lock import environment_lock
+    from promote.environment.layout import select_factory
+
+    repo, _ = repository(tmp_path)
+    try:
+        select_factory(repo.path, "hr")
+        hr = journal_path(repo.path, "staging")
+        with environment_lock(repo.path, "staging"):
+            select_factory(repo.path, "sales")
+            assert journal_path(repo.path, "staging") != hr
+            with environment_lock(repo.path, "staging"):  # not refused: another factory's staging
+                pass
+    finally:
+        select_factory(None, None)
+    assert journal_path(repo.path, "staging").name == "staging.json"  # one factory: as before

@@ -231,3 +231,22 @@ def test_from_override_parameters_round_trips_through_an_environment_file(tmp_pa
         assert deployment[name] == {"value": f"value of {name}"}
     assert deployment[secure[0]] == {"value": "from-the-agent"}
     assert deployment["factoryName"] == {"value": "adf-x"}
+
+
+def test_init_adds_a_second_factory_beside_the_first_and_keeps_the_callers(tmp_path: Path):
+    first, second = factory_folder(REFERENCE[0]), factory_folder(REFERENCE[2])
+    repo = Repo(tmp_path / "repo")
+    shutil.copytree(first, repo.path / first.name)
+    shutil.copytree(second, repo.path / second.name)
+    repo.commit("two published factories")
+    ambiguous = promote(repo.path, "init", "--uses", USES)
+    assert ambiguous.returncode == 2 and "several published factories" in ambiguous.stderr
+    one = promote(repo.path, "init", "--source", first.name, "--factory", "traffic", "--uses", USES)
+    assert one.returncode == 0, one.stderr
+    assert "gh api -X PUT repos/<owner>/<repo>/environments/traffic-production" in one.stdout
+    two = promote(repo.path, "init", "--source", second.name, "--factory", "sales", "--uses", USES)
+    assert two.returncode == 0, two.stderr
+    assert "kept .github/workflows/promote-publish.yml (it exists)" in two.stdout
+    assert (repo.path / "environments" / "sales" / "production.yaml").is_file()
+    listed = json.loads(promote(repo.path, "factories", "--format", "json").stdout)["factories"]
+    assert [(f["name"], f["sources"]) for f in listed] == [("sales", [second.name]), ("traffic", [first.name])]

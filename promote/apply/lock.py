@@ -62,7 +62,9 @@ def describe(holder: dict[str, object]) -> str:
 @contextmanager
 def environment_lock(root: Path, environment: str) -> Iterator[None]:
     """Hold the environment for the duration of the block, or refuse (exit 2) naming who holds it."""
-    path = root / ".promote" / "locks" / f"{environment}.lock"
+    from promote.environment.layout import scoped  # one factory's staging never holds another's
+
+    path = root / ".promote" / "locks" / f"{scoped(environment)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     me = holder_description()
     for _ in range(2):

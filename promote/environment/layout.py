@@ -38,6 +38,13 @@ def selected_factory() -> str:
     return _SELECTED.get()
 
 
+def scoped(environment: str) -> str:
+    """An environment's name for what promote keeps locally (its lock, its journal): `<factory>.<env>` with a
+    factory selected, so that two factories' `staging` never share them."""
+    factory = selected_factory()
+    return f"{factory}.{environment}" if factory else environment
+
+
 @dataclass(frozen=True)
 class FactoryFiles:
     """One factory's environment files: its name ("" for the files directly in `environments/`), their folder
