@@ -129,7 +129,7 @@ def run_init(args: argparse.Namespace) -> int:
     secure = [n for n in declared if published.parameters[n].secure]
     print()
     print(
-        f"{published.label}: {len(declared)} parameter{'s' if len(declared) != 1 else ''}"
+        f"{source}: {len(declared)} parameter{'s' if len(declared) != 1 else ''}"
         f" ({len(secure)} secure)" + (f", values from {label}" if label else "")
     )
     print("What is left:")
