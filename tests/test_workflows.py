@@ -44,7 +44,7 @@ from tests.actions_runner import (
 )
 from tests.conftest import ROOT
 from tests.engine_project import MIRROR, PROMOTE, Project
-from tests.gitrepo import git
+from tests.gitrepo import Repo, git
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PROMOTE_YML = WORKFLOWS / "promote.yml"  # the reusable workflow
@@ -842,3 +842,105 @@ def test_a_pull_request_gets_the_diff_against_staging_as_one_comment_updated_on_
         assert f"commit `{head[:8]}`" in bodies[-1]
     assert bodies[0] != bodies[1]
     assert status(project, "staging")["commit"] == base  # a preview never deploys
+
+
+def test_the_stand_in_keeps_githubs_rules_for_environments_permissions_and_actions(tmp_path: Path):
+    """What GitHub refuses, the stand-in refuses: a job whose environment does not allow the run's branch (the
+    drift.yml of old: a schedule on main naming an environment kept to adf_publish), a called job asking for
+    more than its caller grants, an input an action does not declare."""
+    repo = Repo(tmp_path / "repo")
+    repo.write(
+        "action/action.yml",
+        yaml.safe_dump(
+            {
+                "name": "a",
+                "inputs": {"who": {"default": "world"}},
+                "outputs": {"said": {"value": "${{ steps.s.outputs.said }}"}},
+                "runs": {
+                    "using": "composite",
+                    "steps": [
+                        {
+                            "id": "s",
+                            "shell": "bash",
+                            "env": {"WHO": "${{ inputs.who }}"},
+                            "run": 'echo "said=hello $WHO" >> "$GITHUB_OUTPUT"',
+                        },
+                    ],
+                },
+            }
+        ),
+    )
+    repo.write(
+        ".github/workflows/called.yml",
+        yaml.safe_dump(
+            {
+                "on": {"workflow_call": {}},
+                "jobs": {
+                    "write": {
+                        "runs-on": "ubuntu-latest",
+                        "permissions": {"contents": "write"},
+                        "steps": [{"run": "true"}],
+                    }
+                },
+            }
+        ),
+    )
+    repo.write(
+        ".github/workflows/drift.yml",
+        yaml.safe_dump(
+            {
+                "on": {"schedule": [{"cron": "0 5 * * *"}]},
+                "jobs": {
+                    "look": {
+                        "runs-on": "ubuntu-latest",
+                        "environment": {"name": "staging", "deployment": False},
+                        "steps": [{"run": "echo looked"}],
+                    },
+                    "greet": {
+                        "runs-on": "ubuntu-latest",
+                        "outputs": {"said": "${{ steps.g.outputs.said }}"},
+                        "steps": [
+                            {"uses": "actions/checkout@v6"},
+                            {"id": "g", "uses": "./action", "with": {"who": "adf"}},
+                        ],
+                    },
+                },
+            }
+        ),
+    )
+    repo.write(
+        ".github/workflows/caller.yml",
+        yaml.safe_dump(
+            {
+                "on": "push",
+                "permissions": {"contents": "read"},
+                "jobs": {"call": {"uses": "./.github/workflows/called.yml"}},
+            }
+        ),
+    )
+    sha = repo.commit("workflows")
+
+    def runner(name: str, event: str, work: str) -> Runner:
+        return Runner(
+            repo.path / ".github" / "workflows" / name,
+            origin=repo.path,
+            work=tmp_path / work,
+            event_name=event,
+            sha=sha,
+            ref="refs/heads/main",
+            branch_policy=lambda env, branch: branch == "adf_publish",  # staging, kept to adf_publish
+        )
+
+    run = runner("drift.yml", "schedule", "drift").run()
+    look = run.job("look")
+    assert look.result == "failure"
+    assert look.steps[0].stderr.strip() == (
+        'Branch "main" is not allowed to deploy to staging due to environment protection rules.'
+    )
+    assert run.job("greet").outputs == {"said": "hello adf"}  # the composite action's output, through its step
+    with pytest.raises(WorkflowError, match="more than its caller allows"):
+        runner("caller.yml", "push", "caller").run()
+    text = (repo.path / ".github" / "workflows" / "drift.yml").read_text().replace("who: adf", "whom: adf")
+    (repo.path / ".github" / "workflows" / "drift.yml").write_text(text)
+    with pytest.raises(WorkflowError, match=r"does not take \['whom'\]"):
+        runner("drift.yml", "schedule", "drift2").run()
