@@ -10,8 +10,13 @@ CA, with `polling_interval=0` and `retry_total=0` (a test about retries builds i
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,22 +37,20 @@ TEST_SETTINGS = {
 }
 
 
-@dataclass
-class EmulatorHandle:
-    """The running emulator as a test sees it: endpoint, CA file, and the control API."""
+class EmulatorControls:
+    """The control API and real SDK clients of an emulator, wherever it runs (`endpoint`, `ca_file`)."""
 
-    server: EmulatorServer
     session: requests.Session
-    subscription: str = SUBSCRIPTION
-    resource_group: str = RESOURCE_GROUP
+    subscription: str
+    resource_group: str
 
     @property
     def endpoint(self) -> str:
-        return self.server.endpoint
+        raise NotImplementedError
 
     @property
     def ca_file(self) -> str:
-        return str(self.server.ca_file)
+        raise NotImplementedError
 
     def admin(self, method: str, path: str = "", **kwargs: Any) -> Any:
         """Call the control API (`/_emulator` + path) and return its JSON; raises on an error status."""
@@ -60,6 +63,24 @@ class EmulatorHandle:
     def fault(self, **spec: Any) -> dict[str, Any]:
         return self.admin("POST", "/faults", json=spec)
 
+    def hold(self, method: str, path: str, **spec: Any) -> int:
+        """Hold the matching request (a deployment's write too) until `release`; the rule's id."""
+        return int(self.fault(method=method, path=path, hold=True, **spec)["id"])
+
+    def wait_until_held(self, rule: int, timeout: float = 60) -> None:
+        """Wait until a request is waiting in the hold of `rule` (an event, read from the control API)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [r for r in self.admin("GET", "/faults")["value"] if r["id"] == rule]
+            assert found, f"no fault rule {rule}"
+            if found[0]["held"] > 0:
+                return
+            assert time.monotonic() < deadline, f"nothing reached the hold of rule {rule} within {timeout} s"
+            time.sleep(0.02)
+
+    def release(self, rule: int) -> None:
+        self.admin("POST", f"/faults/{rule}/release")
+
     def settings(self, **values: Any) -> dict[str, Any]:
         return self.admin("PATCH", "/settings", json=values)
 
@@ -71,11 +92,6 @@ class EmulatorHandle:
 
     def advance(self, seconds: float) -> None:
         self.admin("POST", "/clock", json={"advance": seconds})
-
-    def wait_for_deployments(self) -> None:
-        """Let running deployments finish (their worker threads), without polling through a client."""
-        assert self.server.app is not None
-        self.server.app.deployments.wait_idle()
 
     def factory_path(self, factory: str) -> str:
         """The ARM path of a factory in the test resource group (for raw requests through a client)."""
@@ -103,6 +119,85 @@ class EmulatorHandle:
         from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
         return DeploymentsMgmtClient(EmulatorCredential(), self.subscription, **self.client_kwargs(**overrides))
+
+
+@dataclass
+class EmulatorHandle(EmulatorControls):
+    """The running emulator as a test sees it: endpoint, CA file, and the control API."""
+
+    server: EmulatorServer
+    session: requests.Session
+    subscription: str = SUBSCRIPTION
+    resource_group: str = RESOURCE_GROUP
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.server.ca_file)
+
+    def wait_for_deployments(self) -> None:
+        """Let running deployments finish (their worker threads), without polling through a client."""
+        assert self.server.app is not None
+        self.server.app.deployments.wait_idle()
+
+
+@dataclass
+class ExternalEmulator(EmulatorControls):
+    """An emulator in a process of its own (`python -m promote.emulator`), which a test can kill and start again
+    on the same state directory and port."""
+
+    state_dir: Path
+    port: int = 0
+    session: requests.Session = field(default_factory=requests.Session)
+    subscription: str = SUBSCRIPTION
+    resource_group: str = RESOURCE_GROUP
+    process: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)  # what it printed up to "listening"
+    _endpoint: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.state_dir / "certs" / "ca.pem")
+
+    def start(self) -> ExternalEmulator:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "promote.emulator", "--port", str(self.port), "--state-dir", str(self.state_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.output = []
+        for line in self.process.stdout:  # it prints everything a client needs, then serves
+            self.output.append(line)
+            if line.startswith("Clients:"):
+                break
+        listening = next((line for line in self.output if "listening on" in line), "")
+        assert listening, "".join(self.output)
+        self._endpoint = listening.split("listening on", 1)[1].strip()
+        self.port = int(self._endpoint.rsplit(":", 1)[1])
+        self.settings(**TEST_SETTINGS)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup runs, as when a machine or a job is killed."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.communicate(timeout=30)
+        self.session.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ surfaced with their code and message, pipeline runs, factory tags and creation."
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -306,6 +307,90 @@ def test_deployment_wait_has_a_time_limit(emulator: EmulatorHandle, conn: Connec
         )
     assert time.monotonic() - began < 3
     emulator.admin("POST", "/reset")  # cancels the running deployment (its poller thread then ends)
+
+
+def _held_deployment(emulator: EmulatorHandle, name: str) -> int:
+    """Start deployment `name` (p1 only) through the SDK without waiting; its write of p1 waits in a hold."""
+    rule = emulator.hold("PUT", rf"/factories/{FACTORY}/pipelines/p1$")
+    with emulator.deployments_client() as client:
+        body = {
+            "properties": {
+                "mode": "Incremental",
+                "template": template(resource("pipelines", "p1", WAIT)),
+                "parameters": {"factoryName": {"value": FACTORY}},
+            }
+        }
+        client.deployments.begin_create_or_update(emulator.resource_group, name, body, polling=False)
+    emulator.wait_until_held(rule)
+    return rule
+
+
+def test_the_deployment_wait_says_what_it_waits_for(emulator: EmulatorHandle) -> None:
+    conn = connection(emulator, progress_interval=0.05, deployment_timeout=600)
+    ops.ensure_factory(conn)
+    rule = emulator.hold("PUT", rf"/factories/{FACTORY}/pipelines/p1$")
+    said: list[str] = []
+
+    def progress(text: str) -> None:
+        said.append(text)
+        emulator.release(rule)  # the deployment goes on once the wait has said what it waits for
+
+    result = ops.deploy_template(
+        conn,
+        "promote-held",
+        template(resource("pipelines", "p1", WAIT)),
+        {"factoryName": {"value": FACTORY}},
+        progress=progress,
+    )
+    conn.close()
+    assert result.state == "Succeeded"
+    assert said and re.fullmatch(
+        r"waiting for deployment promote-held \((Accepted|Running), \d+ s of at most 600 s\)", said[0]
+    ), said
+
+
+def test_the_deployment_wait_ends_at_the_connections_bound(emulator: EmulatorHandle) -> None:
+    conn = connection(emulator, deployment_timeout=0.3)
+    ops.ensure_factory(conn)
+    emulator.hold("PUT", rf"/factories/{FACTORY}/pipelines/p1$")  # never released: the reset ends it
+    with pytest.raises(WaitTimeout) as info:
+        ops.deploy_template(
+            conn, "promote-stuck", template(resource("pipelines", "p1", WAIT)), {"factoryName": {"value": FACTORY}}
+        )
+    conn.close()
+    assert str(info.value) == "deployment promote-stuck: not done within 0.3 s (last state: Running)"
+    emulator.admin("POST", "/reset")
+
+
+def test_settle_cancels_what_an_earlier_run_left_running_and_says_what_it_waits_for(
+    emulator: EmulatorHandle,
+) -> None:
+    conn = connection(emulator, progress_interval=0.05, deployment_timeout=600)
+    ops.ensure_factory(conn)
+    rule = _held_deployment(emulator, "promote-local-left")
+    said: list[str] = []
+
+    def progress(text: str) -> None:
+        said.append(text)
+        emulator.release(rule)  # the write in flight ends; the cancel stops the deployment after it
+
+    assert ops.settle_deployments(conn, "promote-local-", progress=progress) == ["promote-local-left"]
+    records = ops.list_deployments(conn, "promote-local-")
+    conn.close()
+    assert [(r.name, r.state) for r in records] == [("promote-local-left", "Canceled")]
+    assert said[0].startswith("waiting for deployment promote-local-left to stop (Running, ")
+    assert said[0].endswith(" s of at most 600 s)")
+
+
+def test_settle_gives_up_at_the_connections_bound(emulator: EmulatorHandle) -> None:
+    conn = connection(emulator, deployment_timeout=0.3)
+    ops.ensure_factory(conn)
+    _held_deployment(emulator, "promote-local-stuck")  # never released: the reset ends it
+    with pytest.raises(WaitTimeout) as info:
+        ops.settle_deployments(conn, "promote-local-")
+    conn.close()
+    assert str(info.value) == "deployment promote-local-stuck to stop: not done within 0.3 s (last state: Running)"
+    emulator.admin("POST", "/reset")
 
 
 def test_list_deployments_by_prefix_oldest_first(emulator: EmulatorHandle, conn: Connection) -> None:

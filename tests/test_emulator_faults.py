@@ -178,3 +178,48 @@ def test_seed_writes_through_the_rules(emulator: Any, adf_client: Any) -> None:
     }
     response = emulator.session.post(f"{emulator.endpoint}/_emulator/seed", json=broken, verify=emulator.ca_file)
     assert response.status_code == 400 and "invalid reference 'nope'" in response.json()["error"]["message"]
+
+
+def test_a_hold_keeps_a_request_in_flight_until_released(emulator: Any, emulator_factory: str) -> None:
+    import threading
+
+    rule = emulator.hold("GET", rf"/factories/{emulator_factory}$", status=503, code="ServiceUnavailable")
+    answers: list[int] = []
+
+    def read() -> None:
+        with emulator.adf_client() as client:
+            try:
+                client.factories.get(RG, emulator_factory)
+            except HttpResponseError as exc:
+                answers.append(exc.status_code)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    emulator.wait_until_held(rule)
+    assert answers == []  # in flight: nothing answered while held
+    emulator.release(rule)
+    reader.join(30)
+    assert answers == [503]  # after the hold, the rest of the rule applies
+    [shown] = [r for r in emulator.admin("GET", "/faults")["value"] if r["id"] == rule]
+    assert (shown["held"], shown["released"], shown["fired"]) == (0, True, 1)
+
+
+def test_a_reset_releases_what_is_held(emulator: Any, emulator_factory: str) -> None:
+    import threading
+
+    rule = emulator.hold("GET", rf"/factories/{emulator_factory}$")
+    answers: list[int] = []
+
+    def read() -> None:
+        with emulator.adf_client() as client:
+            try:
+                client.factories.get(RG, emulator_factory)
+            except HttpResponseError as exc:
+                answers.append(exc.status_code)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    emulator.wait_until_held(rule)
+    emulator.admin("POST", "/reset")
+    reader.join(30)
+    assert answers == [404]  # released by the reset, it found the state emptied

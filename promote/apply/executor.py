@@ -202,8 +202,14 @@ class Executor:
             step.template,
             self.parameters.get(step.name, {}),
             tags={**step.tags(self.plan.hash), TAG_RUN: run_label()},
+            progress=self._waiting,
         )
         return f"deployment {step.name}: {len(step.writes)} object(s) written"
+
+    def _waiting(self, text: str) -> None:
+        """A long wait inside a step, said under it (parallel steps name what they wait for)."""
+        with self._lock:
+            self.progress(f"      {text}")
 
     def visit_delete_object(self, step: DeleteObject) -> str:
         self.ops.delete_object(self.conn, step.key)

@@ -296,7 +296,9 @@ def deployment_prefix(environment: str) -> str:
 def _settle_deployments(engine: Engine) -> None:
     """Cancel and wait out this environment's deployments still running: a run killed or interrupted while ARM
     deployed leaves its deployment writing (the lock proves its run is gone)."""
-    stopped = engine.ops.settle_deployments(engine.conn, deployment_prefix(engine.environment))
+    stopped = engine.ops.settle_deployments(
+        engine.conn, deployment_prefix(engine.environment), progress=engine.progress
+    )
     if stopped:
         engine.progress(
             f"Cancelled deployment(s) an earlier run left running, and waited for them: {', '.join(stopped)}"

@@ -46,6 +46,8 @@ class ClientSettings:
     backoff_initial: float = 2.0  # our retry loops (start during provisioning), doubling ...
     backoff_max: float = 15.0  # ... up to this
     max_workers: int = 16  # concurrent trigger stops / starts and parallel reads
+    deployment_timeout: float = 3600.0  # waiting for a resource group deployment to end (then WaitTimeout)
+    progress_interval: float = 30.0  # a long wait says what it waits for this often
 
 
 DEFAULT_SETTINGS = ClientSettings()
@@ -59,6 +61,8 @@ LOCAL_SETTINGS = ClientSettings(
     polling_interval=0.2,
     backoff_initial=0.2,
     backoff_max=1.0,
+    deployment_timeout=600.0,
+    progress_interval=10.0,
 )
 
 

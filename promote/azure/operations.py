@@ -7,7 +7,9 @@ Retries of transport trouble (429 with `Retry-After`, 5xx, resets) are the SDK's
   during provisioning`; the start is retried with backoff until a time limit;
 - (un)subscribing to events is a long-running operation; its status is polled here with a time limit and
   backoff, never forever (Microsoft's sample script polls every 15 s with no limit and hangs jobs);
-- deployments and pipeline runs are waited for with a time limit too; a run over its limit is cancelled.
+- deployments and pipeline runs are waited for with a time limit too; a run over its limit is cancelled. A long
+  wait says what it waits for, in what state, and for how long at most (`ClientSettings.progress_interval`,
+  `deployment_timeout`): "waiting for deployment X (Running, 40 s of at most 600 s)".
 
 Many triggers are stopped or started concurrently (`stop_triggers` / `start_triggers`, a bounded pool): at
 200 ms per call, 200 triggers take 40 s one by one and under 3 s sixteen at a time.
@@ -36,10 +38,10 @@ from promote.azure.errors import (
 from promote.factory import ObjectKey, object_key_from_arm
 
 T = TypeVar("T")
+Progress = Callable[[str], None]
 
 DEFAULT_TRIGGER_START_LIMIT = 300.0
 DEFAULT_SUBSCRIPTION_LIMIT = 300.0
-DEFAULT_DEPLOYMENT_LIMIT = 3600.0
 MIN_POLL = 0.02  # our own polls never spin faster than this, even with polling_interval 0
 
 # Contract type -> the path segment of a single object (MPEs are handled apart: they sit below a network).
@@ -241,6 +243,28 @@ def _change_subscription(conn: Connection, name: str, *, subscribe: bool, time_l
     )
 
 
+class WaitReport:
+    """Says, every `every` seconds of a wait, what it waits for: "waiting for deployment X (Running, 40 s of at
+    most 600 s)". Silent without `progress`."""
+
+    def __init__(self, what: str, time_limit: float, every: float, progress: Progress | None) -> None:
+        self.what = what
+        self.time_limit = time_limit
+        self.every = every
+        self.progress = progress
+        self.started = time.monotonic()
+        self._next = self.started + every
+
+    def tick(self, state: str) -> None:
+        now = time.monotonic()
+        if self.progress is not None and now >= self._next:
+            self._next = now + self.every
+            self.progress(
+                f"waiting for {self.what} ({state or 'no state yet'}, {now - self.started:.0f} s of at most "
+                f"{self.time_limit:g} s)"
+            )
+
+
 def wait_for(
     what: str,
     read: Callable[[], T],
@@ -249,10 +273,14 @@ def wait_for(
     time_limit: float,
     interval: float,
     backoff_max: float,
+    progress: Progress | None = None,
+    progress_every: float = 30.0,
 ) -> T:
     """Poll `read` until `done(value)`; the interval grows by half each time up to `backoff_max`. WaitTimeout
-    (with the last value seen) when `time_limit` seconds pass."""
+    (with the last value seen) when `time_limit` seconds pass. With `progress`, says every `progress_every`
+    seconds what it is waiting for (`WaitReport`)."""
     deadline = time.monotonic() + time_limit
+    report = WaitReport(what, time_limit, progress_every, progress)
     delay = interval
     while True:
         value = read()
@@ -261,6 +289,7 @@ def wait_for(
         left = deadline - time.monotonic()
         if left <= 0:
             raise WaitTimeout(what, time_limit, str(value))
+        report.tick(str(value))
         time.sleep(min(delay, left))
         delay = min(delay * 1.5, max(backoff_max, interval))
 
@@ -275,16 +304,19 @@ def deploy_template(
     parameters: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
     *,
-    time_limit: float = DEFAULT_DEPLOYMENT_LIMIT,
+    time_limit: float | None = None,
+    progress: Progress | None = None,
 ) -> DeploymentResult:
     """Run one resource group deployment in Incremental mode (never Complete: it deletes what the template lacks)
-    and wait for it.
+    and wait for it, at most `time_limit` seconds (default: the connection's `deployment_timeout`), saying
+    through `progress` every `progress_interval` seconds what it waits for.
 
     `parameters` are ARM deployment parameters (`{"name": {"value": ...}}` or a Key Vault `{"reference": ...}`).
     Raises TemplateRejected when ARM refuses it up front (nothing written), DeploymentFailed with each failed
     resource's code and message (read from the deployment's operations) when it fails while running, and
     WaitTimeout when it is still running after `time_limit` seconds (it goes on in Azure).
     """
+    limit = conn.settings.deployment_timeout if time_limit is None else time_limit
     body: dict[str, Any] = {
         "properties": {"mode": "Incremental", "template": dict(template), "parameters": dict(parameters or {})}
     }
@@ -306,9 +338,7 @@ def deploy_template(
         raise translate(exc, f"deploy {name}") from exc
 
     try:
-        poller.wait(time_limit)  # re-raises what the polling thread raised
-        if not poller.done():
-            raise WaitTimeout(f"deployment {name}", time_limit, "Running")
+        _wait_for_poller(poller, f"deployment {name}", limit, conn.settings.progress_interval, progress)
         result = poller.result()
     except HttpResponseError as exc:
         error = translate(exc, f"deploy {name}")
@@ -334,6 +364,20 @@ def deploy_template(
         output_resources=tuple(r.id for r in (getattr(properties, "output_resources", None) or []) if r.id),
         outputs=dict(getattr(properties, "outputs", None) or {}),
     )
+
+
+def _wait_for_poller(poller: Any, what: str, time_limit: float, every: float, progress: Progress | None) -> None:
+    """Wait for an SDK poller to be done, at most `time_limit` seconds (then WaitTimeout with its last status),
+    reporting every `every` seconds. `poller.wait` re-raises what the polling thread raised."""
+    deadline = time.monotonic() + time_limit
+    report = WaitReport(what, time_limit, every, progress)
+    while not poller.done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimeout(what, time_limit, _text(poller.status()) or "Running")
+        poller.wait(min(left, every))
+        if not poller.done():
+            report.tick(_text(poller.status()))
 
 
 def _poll_status(exc: Any) -> str | None:
@@ -452,13 +496,18 @@ def list_deployments(conn: Connection, prefix: str = "") -> list[DeploymentRecor
 _DEPLOYMENT_FINAL = frozenset({"Succeeded", "Failed", "Canceled"})
 
 
-def settle_deployments(conn: Connection, prefix: str, *, time_limit: float = DEFAULT_DEPLOYMENT_LIMIT) -> list[str]:
+def settle_deployments(
+    conn: Connection, prefix: str, *, time_limit: float | None = None, progress: Progress | None = None
+) -> list[str]:
     """Cancel the deployments named `prefix...` that are still running and wait until they end; their names.
 
     A run killed or interrupted while ARM deploys, or whose wait for a deployment timed out, leaves that
     deployment running: it goes on writing objects of the commit the run was deploying. A rollback or a new
     plan made meanwhile would be overwritten behind its back. ARM cancels after the resource it is writing.
+    Each is waited for at most `time_limit` seconds (default: the connection's `deployment_timeout`), then
+    WaitTimeout; `progress` hears every `progress_interval` seconds which one is waited for and in what state.
     """
+    limit = conn.settings.deployment_timeout if time_limit is None else time_limit
     api = conn.deployments._config.api_version
     base = f"{conn.resource_group_path}/providers/Microsoft.Resources/deployments"
     running: list[str] = []
@@ -481,9 +530,11 @@ def settle_deployments(conn: Connection, prefix: str, *, time_limit: float = DEF
             f"deployment {name} to stop",
             functools.partial(state_of, name),
             lambda state: state in _DEPLOYMENT_FINAL,
-            time_limit=time_limit,
+            time_limit=limit,
             interval=_poll_interval(conn),
             backoff_max=conn.settings.backoff_max,
+            progress=progress,
+            progress_every=conn.settings.progress_interval,
         )
     return running
 

@@ -25,6 +25,7 @@ class App:
 
     def reset(self) -> None:
         """Everything back to the start: running deployments cancelled, state, faults, log, settings, clock."""
+        self.control.release_holds()
         self.deployments.shutdown()
         self.store.reset()
         self.control.reset()

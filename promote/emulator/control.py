@@ -26,9 +26,12 @@ class FaultRule:
     """Fire on the `nth` request matching `method` and `path` (a regex searched case-insensitively), then on
     the following ones up to `times` firings in all (`times` None: every one from the nth on).
 
-    What firing does, in this order: sleep `delay` seconds; then close the connection without an answer
-    (`drop`), or answer `status` with a CloudError body (`code`, `message`; a 429 carries `Retry-After`), or,
-    with neither, let the request through (a pure delay).
+    What firing does, in this order: with `hold`, wait until the rule is released (`release`, the control API's
+    `POST /_emulator/faults/{id}/release`, its removal, a reset or the server's stop), `held` counting the
+    requests waiting; sleep `delay` seconds; then close the connection without an answer (`drop`), or answer
+    `status` with a CloudError body (`code`, `message`; a 429 carries `Retry-After`), or, with neither, let the
+    request through (a pure delay or hold). A hold makes "the request is in flight" a state a test can wait for
+    (`held` > 0) instead of a moment it must hit.
     """
 
     id: int
@@ -42,13 +45,34 @@ class FaultRule:
     retry_after: float | None = None
     delay: float = 0.0
     drop: bool = False
+    hold: bool = False
     matched: int = 0
     fired: int = 0
+    held: int = 0  # requests waiting in the hold now
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _released: threading.Event = field(init=False, repr=False, compare=False, default_factory=threading.Event)
+    _held_lock: threading.Lock = field(init=False, repr=False, compare=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
         self._pattern = re.compile(self.path, re.IGNORECASE)
+
+    def apply_wait(self) -> None:
+        """What firing does before answering: the hold (until released), then the delay."""
+        if self.hold and not self._released.is_set():
+            with self._held_lock:
+                self.held += 1
+            try:
+                self._released.wait()
+            finally:
+                with self._held_lock:
+                    self.held -= 1
+        if self.delay:
+            time.sleep(self.delay)
+
+    def release(self) -> None:
+        """Let every held request go on (and later firings through the hold at once)."""
+        self._released.set()
 
     def consider(self, method: str, path: str) -> bool:
         """Count a request; True when this one is due to fire."""
@@ -87,6 +111,9 @@ class FaultRule:
             "retry_after": self.retry_after,
             "delay": self.delay,
             "drop": self.drop,
+            "hold": self.hold,
+            "held": self.held,
+            "released": self._released.is_set(),
             "matched": self.matched,
             "fired": self.fired,
         }
@@ -96,7 +123,20 @@ class FaultRule:
         """Build a rule from the control API's JSON, refusing what would silently never fire."""
         if not isinstance(spec, dict):
             raise ValueError("a fault is a JSON object")
-        known = {"method", "path", "nth", "times", "every", "status", "code", "message", "retry_after", "delay", "drop"}
+        known = {
+            "method",
+            "path",
+            "nth",
+            "times",
+            "every",
+            "status",
+            "code",
+            "message",
+            "retry_after",
+            "delay",
+            "drop",
+            "hold",
+        }
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -105,8 +145,8 @@ class FaultRule:
         status = spec.get("status")
         if status is not None and not (400 <= int(status) <= 599):
             raise ValueError("'status' must be an HTTP error status (400-599)")
-        if status is None and not spec.get("drop") and not spec.get("delay"):
-            raise ValueError("a fault needs 'status', 'drop' or 'delay'")
+        if status is None and not spec.get("drop") and not spec.get("delay") and not spec.get("hold"):
+            raise ValueError("a fault needs 'status', 'drop', 'delay' or 'hold'")
         every = bool(spec.get("every"))
         nth = int(spec.get("nth", 1))
         if nth < 1:
@@ -124,6 +164,7 @@ class FaultRule:
                 retry_after=None if spec.get("retry_after") is None else float(spec["retry_after"]),
                 delay=float(spec.get("delay", 0.0)),
                 drop=bool(spec.get("drop", False)),
+                hold=bool(spec.get("hold", False)),
             )
         except re.error as exc:
             raise ValueError(f"'path' is not a valid regular expression: {exc}") from None
@@ -167,6 +208,7 @@ class ControlState:
         self._seq = 0
 
     def reset(self) -> None:
+        self.release_holds()
         with self._lock:
             self._faults.clear()
             self._log.clear()
@@ -190,11 +232,28 @@ class ControlState:
             return [r.as_dict() for r in self._faults]
 
     def remove_fault(self, rule_id: int | None) -> int:
-        """Remove one rule (or all with None); how many went."""
+        """Remove one rule (or all with None), releasing what it holds; how many went."""
         with self._lock:
-            before = len(self._faults)
-            self._faults = [] if rule_id is None else [r for r in self._faults if r.id != rule_id]
-            return before - len(self._faults)
+            gone = [r for r in self._faults if rule_id is None or r.id == rule_id]
+            self._faults = [r for r in self._faults if r not in gone]
+        for rule in gone:
+            rule.release()
+        return len(gone)
+
+    def release(self, rule_id: int) -> bool:
+        """Release one rule's hold; False when there is no such rule."""
+        with self._lock:
+            rule = next((r for r in self._faults if r.id == rule_id), None)
+        if rule is not None:
+            rule.release()
+        return rule is not None
+
+    def release_holds(self) -> None:
+        """Release every hold (reset, the server's stop): no request or deployment stays waiting."""
+        with self._lock:
+            rules = list(self._faults)
+        for rule in rules:
+            rule.release()
 
     def fault_for(self, method: str, path: str) -> FaultRule | None:
         """The rule that fires for this request, if any (every rule counts the match; the first due fires)."""
@@ -210,8 +269,7 @@ class ControlState:
         rule = self.fault_for("PUT", path)
         if rule is None:
             return
-        if rule.delay:
-            time.sleep(rule.delay)
+        rule.apply_wait()
         if rule.drop:
             raise errors.internal("The resource provider closed the connection (fault injected).")
         err = rule.error()

@@ -287,6 +287,18 @@ def deployment_quota(count: int) -> EmulatorError:
     )
 
 
+def deployment_interrupted(deployment_id: str) -> EmulatorError:
+    """Chosen: a deployment whose emulator stopped (killed, crashed) while running it. Azure never loses a
+    deployment; the emulator cannot resume one (secure parameter values are never stored), so it ends it."""
+    return EmulatorError(
+        500,
+        "DeploymentInterrupted",
+        "The local emulator that was running this deployment stopped (killed or crashed) before the deployment "
+        "ended. The resources it had written stay written; the others were not written. Deploy again.",
+        target=deployment_id,
+    )
+
+
 DEPLOYMENT_FAILED_MESSAGE = (
     "At least one resource deployment operation failed. Please list deployment operations for details. "
     "Please see https://aka.ms/arm-deployment-operations for usage details."

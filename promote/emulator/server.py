@@ -32,6 +32,7 @@ from promote.emulator.app import App
 from promote.emulator.certs import ensure_certificates
 from promote.emulator.control import ControlState
 from promote.emulator.deployments import Deployments
+from promote.emulator.instances import Instance
 from promote.emulator.routing import Request, Response, Router, check_api_version
 from promote.emulator.settings import Clock, Settings
 from promote.emulator.store import Store
@@ -114,8 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             rule = app.control.fault_for(req.method, unquote(req.path))
             if rule is not None:
                 fault_id = rule.id
-                if rule.delay:
-                    time.sleep(rule.delay)
+                rule.apply_wait()
                 if rule.drop:
                     self._drop()
                     return
@@ -198,6 +198,8 @@ class EmulatorServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.app: App | None = None
+        self.instance = Instance(self.state_dir)
+        self.recovered: list[str] = []  # deployments left running by an emulator that died, ended at start
         self.endpoint = ""
         self.ca_file = self.state_dir / CERT_DIR / "ca.pem"
 
@@ -210,14 +212,19 @@ class EmulatorServer:
         clock = Clock()
         store = Store(self.state_dir / DB_FILE, self.settings, clock)
         control = ControlState(self.settings, clock)
-        self.app = App(
-            store=store, settings=self.settings, control=control, deployments=Deployments(store, self.settings, control)
-        )
+        self.instance = Instance(self.state_dir)
+        self.instance.start()
+        deployments = Deployments(store, self.settings, control, self.instance)
+        self.app = App(store=store, settings=self.settings, control=control, deployments=deployments)
         try:
             self._httpd = _HTTPServer(self.port, self.app, context)
         except OSError:
+            self.instance.stop()
             store.close()
             raise
+        # Deployments an emulator that died was running end now, as interrupted (deployments/service.py).
+        self.recovered = deployments.reconcile()
+        self.app.info["recovered"] = self.recovered
         self.port = self._httpd.server_address[1]
         self.endpoint = f"https://{HOST}:{self.port}"
         self.ca_file = certs.ca
@@ -239,8 +246,10 @@ class EmulatorServer:
             self._httpd.server_close()
             self._httpd = None
         if self.app is not None:
+            self.app.control.release_holds()  # a held deployment write must not keep its worker past the stop
             self.app.deployments.shutdown()
             self.app.store.close()
+            self.instance.stop()
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
@@ -275,6 +284,12 @@ def run_emulator_command(port: int, state_dir: Path) -> int:
     print(f"CA certificate: {server.ca_file}", flush=True)
     print(f"State: {server.state_dir / DB_FILE}", flush=True)
     print(f"Control API: {server.endpoint}{ADMIN_PREFIX} (see promote/emulator/README.md)", flush=True)
+    if server.recovered:
+        print(
+            f"Ended {len(server.recovered)} deployment(s) that an emulator which stopped was running, as Failed "
+            f"(DeploymentInterrupted): {', '.join(server.recovered)}",
+            flush=True,
+        )
     print(
         "Clients: base_url=<endpoint>, connection_verify=<CA certificate>, any bearer token. Ctrl-C stops.", flush=True
     )

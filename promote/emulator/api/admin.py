@@ -65,6 +65,13 @@ def admin_faults(app: App, req: Request, p: dict[str, str]) -> Response:
     return Response(200, {"value": app.control.faults()})
 
 
+def admin_release(app: App, req: Request, p: dict[str, str]) -> Response:
+    """Let the requests a `hold` rule holds go on."""
+    if not p["id"].isdigit() or not app.control.release(int(p["id"])):
+        raise errors.EmulatorError(404, "NotFound", f"There is no fault rule {p['id']}.")
+    return Response(200, {"released": True})
+
+
 def admin_fault(app: App, req: Request, p: dict[str, str]) -> Response:
     if not p["id"].isdigit() or not app.control.remove_fault(int(p["id"])):
         raise errors.EmulatorError(404, "NotFound", f"There is no fault rule {p['id']}.")
@@ -115,6 +122,7 @@ def admin_router() -> Router[App]:
     r.add("GET PATCH", f"{ADMIN_PREFIX}/settings", admin_settings, None)
     r.add("GET POST DELETE", f"{ADMIN_PREFIX}/faults", admin_faults, None)
     r.add("DELETE", f"{ADMIN_PREFIX}/faults/(?P<id>[^/]+)", admin_fault, None)
+    r.add("POST", f"{ADMIN_PREFIX}/faults/(?P<id>[^/]+)/release", admin_release, None)
     r.add("GET DELETE", f"{ADMIN_PREFIX}/requests", admin_requests, None)
     r.add("GET", f"{ADMIN_PREFIX}/stats", admin_stats, None)
     r.add("POST", f"{ADMIN_PREFIX}/clock", admin_clock, None)

@@ -78,7 +78,7 @@ class Run:
             canceled = False
             seq = 0
             for resource in prepared.resources:  # wave by wave (graph.order)
-                if self.cancel.is_set():
+                if self.cancelled():
                     canceled = True
                     break
                 if any(id(d) in blocked for d in resource.depends_on):
@@ -95,9 +95,8 @@ class Run:
                     blocked.add(id(resource))
             if not failures and not canceled and prepared.mode == "Complete":
                 delete_unlisted_factories(self.store, prepared)
-            remaining = self.started + self.settings.deployment_seconds - self.store.clock.now()
-            if remaining > 0 and not failures and not canceled and self.cancel.wait(remaining):
-                canceled = True
+            if not failures and not canceled:  # a cancel accepted while the last resource was written counts too
+                canceled = self.cancelled() or self._linger()
             error = None
             if failures:
                 target = deployment_id(scope, name)
@@ -110,6 +109,20 @@ class Run:
             with contextlib.suppress(Exception):  # the store may be closed (the server stopping)
                 self.finish("Failed", [], error)
             raise
+
+    def cancelled(self) -> bool:
+        """Asked to stop: by this emulator (cancel, reset, stop) or by another sharing the state file."""
+        return self.cancel.is_set() or self.store.cancel_requested(self.prepared.scope, self.prepared.name)
+
+    def _linger(self) -> bool:
+        """Stay Running until `deployment_seconds` after the start (by the emulator's clock); True if cancelled
+        meanwhile. Checks for a cancel at least every 0.05 s."""
+        while True:
+            remaining = self.started + self.settings.deployment_seconds - self.store.clock.now()
+            if remaining <= 0:
+                return False
+            if self.cancel.wait(min(remaining, 0.05)) or self.cancelled():
+                return True
 
     def _attempt(self, resource: PlannedResource) -> errors.EmulatorError | None:
         """Write one resource (after what the test controls do to it); its error, or None."""

@@ -5,6 +5,12 @@ A deployment is checked synchronously (`validation.prepare`), recorded as `Accep
 thread (`running.Run`). Everything it shows lives in the store (`store/deployment_records.py`), so that another
 process on the same state file sees the same history. The handlers in `api/resources.py` turn these results
 into HTTP answers.
+
+Several emulators may share a state file, and one may die (killed, crashed) while its worker runs a deployment.
+Azure never loses a deployment; an emulator cannot resume one, because secure parameter values are never
+stored. So a deployment whose owner is gone is ended as soon as any emulator looks at it (at its start, and on
+every read of deployments): `Failed` with `DeploymentInterrupted`, or `Canceled` when the look was a cancel.
+A cancel of a deployment another live emulator runs is passed to it through the store.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from promote.emulator import errors
 from promote.emulator.deployments.diffing import changes
@@ -22,9 +28,18 @@ from promote.emulator.deployments.recording import render_deployment
 from promote.emulator.deployments.running import Run, WriteHooks
 from promote.emulator.deployments.validation import prepare
 from promote.emulator.settings import Settings
-from promote.emulator.store import Scope, Store
+from promote.emulator.store import Scope, Store, iso
+from promote.emulator.store.deployment_records import RUNNING_STATES, ActiveDeployment
 
 HISTORY_QUOTA = 800
+
+
+class Liveness(Protocol):
+    """Which emulator this is, and whether another one sharing the state file still runs (`instances.Instance`)."""
+
+    token: str
+
+    def alive(self, token: str | None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -40,10 +55,11 @@ class Accepted:
 class Deployments:
     """Runs deployments on worker threads and answers for them."""
 
-    def __init__(self, store: Store, settings: Settings, hooks: WriteHooks) -> None:
+    def __init__(self, store: Store, settings: Settings, hooks: WriteHooks, instance: Liveness) -> None:
         self.store = store
         self.settings = settings
         self.hooks = hooks
+        self.instance = instance
         self._lock = threading.Lock()
         self._running: dict[tuple[str, str], tuple[threading.Thread, Run]] = {}
 
@@ -66,9 +82,34 @@ class Deployments:
             thread.join(timeout)
 
     def is_running(self, scope: Scope, name: str) -> bool:
+        """Whether a worker runs this deployment: this emulator's, or a live one's sharing the state file."""
         with self._lock:
             entry = self._running.get((scope.key, name.lower()))
-        return entry is not None and entry[0].is_alive()
+        if entry is not None and entry[0].is_alive():
+            return True
+        self.reconcile(scope)
+        return self.store.deployment_state(scope, name) in RUNNING_STATES
+
+    def reconcile(self, scope: Scope | None = None) -> list[str]:
+        """End the deployments (of `scope`, or all) whose emulator is gone, as interrupted; their names."""
+        ended = []
+        for active in self.store.active_deployments(scope):
+            if self._abandoned(active) and self._end(active, "Failed"):
+                ended.append(str(active.body.get("name") or active.lname))
+        return ended
+
+    def _abandoned(self, active: ActiveDeployment) -> bool:
+        if active.owner == self.instance.token:  # ours: abandoned only if no worker of ours runs it
+            with self._lock:
+                entry = self._running.get((active.skey, active.lname))
+            return entry is None or not entry[0].is_alive()
+        return not self.instance.alive(active.owner)
+
+    def _end(self, active: ActiveDeployment, state: str) -> bool:
+        error = None
+        if state == "Failed":
+            error = errors.deployment_interrupted(str(active.body.get("id") or active.lname)).as_error()
+        return self.store.end_abandoned(active, state, error, iso(self.store.clock.now()))
 
     # --- create, validate, what-if -----------------------------------------------------------------------
 
@@ -86,6 +127,8 @@ class Deployments:
             entry = self._running.get(key)
             if entry is not None and entry[0].is_alive():
                 raise errors.deployment_active(name)
+            if self.store.deployment_state(scope, name) in RUNNING_STATES:  # another live emulator runs it
+                raise errors.deployment_active(name)
             existed = self.store.deployment_state(scope, name) is not None
             if not existed and not self.settings.deployment_history_prune:
                 count = self.store.count_deployments(scope)
@@ -101,7 +144,9 @@ class Deployments:
                 str(uuid.uuid4()),
             )
             rendered = run.render("Accepted")
-            self.store.save_deployment(scope, name, "Accepted", rendered, prepared.template)
+            self.store.save_deployment(
+                scope, name, "Accepted", rendered, prepared.template, owner=self.instance.token, op_id=run.op_id
+            )
             self.store.clear_operations(scope, name)
             self.store.set_async(run.op_id, "Running", {"status": "Running"})
             thread = threading.Thread(target=self._work, args=(run,), name=f"deployment-{name}", daemon=True)
@@ -155,12 +200,14 @@ class Deployments:
 
     def operation_status(self, op_id: str) -> tuple[str, dict[str, Any]]:
         """(status, body) of a deployment's long-running operation."""
+        self.reconcile()
         found = self.store.get_async(op_id)
         if found is None:
             raise errors.EmulatorError(404, "NotFound", f"The deployment operation status '{op_id}' was not found.")
         return found
 
     def get(self, scope: Scope, name: str) -> dict[str, Any]:
+        self.reconcile(scope)
         return self.store.get_deployment(scope, name)[1]
 
     def exists(self, scope: Scope, name: str) -> bool:
@@ -171,8 +218,9 @@ class Deployments:
 
     def history(self, scope: Scope, state_filter: str | None, top: int | None) -> list[str]:
         """The history (oldest first), narrowed by `$filter=provisioningState eq '...'`, the last `top`."""
-        items = self.store.list_deployments(scope)
         wanted = _state_filter(state_filter)
+        self.reconcile(scope)
+        items = self.store.list_deployments(scope)
         if wanted is not None:
             items = [i for i in items if json.loads(i)["properties"].get("provisioningState", "").lower() == wanted]
         if top:
@@ -203,16 +251,27 @@ class Deployments:
         self.store.delete_deployment(scope, name)
 
     def cancel(self, scope: Scope, name: str) -> None:
-        """Stop a running deployment after the resource it is writing; 409 when it is not running."""
+        """Stop a running deployment after the resource it is writing. One another live emulator runs is asked
+        to stop through the store; one whose emulator is gone is ended Canceled here. 409 when it is not
+        running."""
         with self._lock:
             entry = self._running.get((scope.key, name.lower()))
-        if entry is None or not entry[0].is_alive():
-            if self.store.deployment_state(scope, name) is None:
-                raise errors.deployment_not_found(name)
-            raise errors.EmulatorError(
-                409, "DeploymentCannotBeCancelled", f"The deployment '{name}' is not running and cannot be cancelled."
-            )
-        entry[1].cancel.set()
+        if entry is not None and entry[0].is_alive():
+            entry[1].cancel.set()
+            return
+        for active in self.store.active_deployments(scope):
+            if active.lname != name.lower():
+                continue
+            if not self._abandoned(active):
+                self.store.request_cancel(scope, name)
+                return
+            if self._end(active, "Canceled"):
+                return
+        if self.store.deployment_state(scope, name) is None:
+            raise errors.deployment_not_found(name)
+        raise errors.EmulatorError(
+            409, "DeploymentCannotBeCancelled", f"The deployment '{name}' is not running and cannot be cancelled."
+        )
 
 
 def _state_filter(text: str | None) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from promote.emulator.settings import Clock, Settings
 
-SCHEMA_VERSION = 1  # bump when SCHEMA changes: older state files are then started afresh
+SCHEMA_VERSION = 2  # bump when SCHEMA changes; add the step from the previous version to MIGRATIONS
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS factories (
     skey TEXT NOT NULL, lname TEXT NOT NULL, name TEXT NOT NULL, sub TEXT NOT NULL, rg TEXT NOT NULL,
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_factory ON runs (fkey, created);
 CREATE TABLE IF NOT EXISTS deployments (
     skey TEXT NOT NULL, lname TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL,
-    template TEXT NOT NULL, PRIMARY KEY (skey, lname)) WITHOUT ROWID;
+    template TEXT NOT NULL, owner TEXT, op_id TEXT, cancel INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (skey, lname)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deployment_ops (
     skey TEXT NOT NULL, dlname TEXT NOT NULL, seq INTEGER NOT NULL, op_id TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (skey, dlname, seq)) WITHOUT ROWID;
@@ -48,6 +49,14 @@ CREATE TABLE IF NOT EXISTS async_ops (
     op_id TEXT PRIMARY KEY, status TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# version -> the statements that bring a state file of that version to the next one (its data kept)
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (  # deployments remember which emulator runs them (recovery after a kill) and a cancel asked from elsewhere
+        "ALTER TABLE deployments ADD COLUMN owner TEXT",
+        "ALTER TABLE deployments ADD COLUMN op_id TEXT",
+        "ALTER TABLE deployments ADD COLUMN cancel INTEGER NOT NULL DEFAULT 0",
+    ),
+}
 TABLES = ("factories", "objects", "refs", "runs", "deployments", "deployment_ops", "async_ops", "counters")
 
 
@@ -70,12 +79,32 @@ class Database:
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:  # a state file of another emulator version: start afresh
-            for table in TABLES:
-                self._db.execute(f"DROP TABLE IF EXISTS {table}")
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._db.executescript(SCHEMA)
+        self._open_schema()
+
+    def _open_schema(self) -> None:
+        """Bring the file to this version's schema: migrate an older one in place, start anything else afresh
+        (a newer emulator's file, or one without a version)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # two processes opening one new file at once: one migrates
+            try:
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                has_tables = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'deployments'").fetchone()
+                if version != SCHEMA_VERSION and not (has_tables and version in MIGRATIONS):
+                    for table in TABLES:
+                        self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                    version = SCHEMA_VERSION
+                while version != SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version]:
+                        self._db.execute(statement)
+                    version += 1
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

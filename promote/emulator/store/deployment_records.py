@@ -2,13 +2,17 @@
 operations' statuses that clients poll.
 
 Rows only: what a deployment does, when it runs and what it answers is the engine's (`deployments/`), which
-keeps its records here so that another process on the same state file sees the same history.
+keeps its records here so that another process on the same state file sees the same history. A deployment that
+is running names its `owner` (the emulator instance whose worker runs it) and the id of the operation status
+clients poll, so that a deployment whose owner died can be ended, and carries `cancel` when another instance
+was asked to cancel it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from promote.emulator import errors
@@ -22,10 +26,35 @@ def _delete_deployment(db: sqlite3.Connection, scope: Scope, lname: str) -> bool
     return gone > 0
 
 
+RUNNING_STATES = ("Accepted", "Running")
+
+
+@dataclass(frozen=True)
+class ActiveDeployment:
+    """A deployment recorded as Accepted or Running, and who runs it."""
+
+    skey: str
+    lname: str
+    state: str
+    owner: str | None
+    op_id: str | None
+    body: dict[str, Any]
+
+
 class DeploymentRecords(Database):
     """The deployment history, deployment operations and async operation statuses of the store."""
 
-    def save_deployment(self, scope: Scope, name: str, state: str, body: dict[str, Any], template: Any) -> None:
+    def save_deployment(
+        self,
+        scope: Scope,
+        name: str,
+        state: str,
+        body: dict[str, Any],
+        template: Any,
+        *,
+        owner: str | None = None,
+        op_id: str | None = None,
+    ) -> None:
         with self.transaction() as db:
             seq = db.execute(
                 "SELECT seq FROM deployments WHERE skey = ? AND lname = ?", (scope.key, name.lower())
@@ -33,8 +62,9 @@ class DeploymentRecords(Database):
             if seq is None:
                 seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments").fetchone()
             db.execute(
-                "INSERT OR REPLACE INTO deployments (skey, lname, seq, state, body, template) VALUES (?,?,?,?,?,?)",
-                (scope.key, name.lower(), seq[0], state, dumps(body), dumps(template)),
+                "INSERT OR REPLACE INTO deployments (skey, lname, seq, state, body, template, owner, op_id, cancel) "
+                "VALUES (?,?,?,?,?,?,?,?,0)",
+                (scope.key, name.lower(), seq[0], state, dumps(body), dumps(template), owner, op_id),
             )
 
     def update_deployment(self, scope: Scope, name: str, state: str, body: dict[str, Any]) -> None:
@@ -43,6 +73,48 @@ class DeploymentRecords(Database):
                 "UPDATE deployments SET state = ?, body = ? WHERE skey = ? AND lname = ?",
                 (state, dumps(body), scope.key, name.lower()),
             )
+
+    def active_deployments(self, scope: Scope | None = None) -> list[ActiveDeployment]:
+        """The deployments recorded as Accepted or Running (of one resource group, or all)."""
+        sql = "SELECT skey, lname, state, owner, op_id, body FROM deployments WHERE state IN (?, ?)"
+        params: tuple[Any, ...] = RUNNING_STATES
+        if scope is not None:
+            sql, params = sql + " AND skey = ?", (*params, scope.key)
+        return [ActiveDeployment(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in self.read(sql, params)]
+
+    def end_abandoned(self, active: ActiveDeployment, state: str, error: dict[str, Any] | None, now: str) -> bool:
+        """End a deployment whose owner is gone, unless it changed meanwhile: its state, its body's state, error
+        and timestamp, and the status its clients poll. True when this call ended it."""
+        body = active.body
+        properties = body.setdefault("properties", {})
+        properties["provisioningState"] = state
+        properties["timestamp"] = now
+        if error is not None:
+            properties["error"] = error
+        status: dict[str, Any] = {"status": state}
+        if error is not None:
+            status["error"] = error
+        with self.transaction() as db:
+            changed = db.execute(
+                "UPDATE deployments SET state = ?, body = ? WHERE skey = ? AND lname = ? AND state IN (?, ?) "
+                "AND owner IS ?",
+                (state, dumps(body), active.skey, active.lname, *RUNNING_STATES, active.owner),
+            ).rowcount
+            if changed and active.op_id:
+                db.execute(
+                    "INSERT OR REPLACE INTO async_ops (op_id, status, body) VALUES (?,?,?)",
+                    (active.op_id, state, dumps(status)),
+                )
+        return changed > 0
+
+    def request_cancel(self, scope: Scope, name: str) -> None:
+        """Ask the instance running a deployment to cancel it (it reads this between resources)."""
+        with self.transaction() as db:
+            db.execute("UPDATE deployments SET cancel = 1 WHERE skey = ? AND lname = ?", (scope.key, name.lower()))
+
+    def cancel_requested(self, scope: Scope, name: str) -> bool:
+        rows = self.read("SELECT cancel FROM deployments WHERE skey = ? AND lname = ?", (scope.key, name.lower()))
+        return bool(rows and rows[0][0])
 
     def get_deployment(self, scope: Scope, name: str) -> tuple[str, dict[str, Any], Any]:
         """(state, body, template) of a deployment in the history."""
