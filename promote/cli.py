@@ -189,6 +189,76 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--default-branch", default="main", metavar="BRANCH", help="the repository's default branch")
     init.add_argument("--no-workflows", action="store_true", help="write the environment files only")
 
+    def collaboration_command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description)
+        p.add_argument(
+            "--source",
+            default=None,
+            metavar="DIR",
+            help="the collaboration root folder in the "
+            "repository (`.` for the root; default: the one every environment file names)",
+        )
+        p.add_argument(
+            "--factory-file",
+            default=None,
+            metavar="NAME",
+            help="which factory of the root, when factory/ holds several (factory/NAME.json)",
+        )
+        _add_factory(p)
+        p.add_argument(
+            "--lenient",
+            action="store_true",
+            help="publish what ADF would from a root with a stale "
+            "duplicate or a misnamed file (warnings instead of exit 2)",
+        )
+        p.add_argument(
+            "--as-of",
+            default=None,
+            metavar="DATE",
+            help="write what ADF's publish wrote on DATE (YYYY-MM-DD; default: today's)",
+        )
+        return p
+
+    build = collaboration_command(
+        "build",
+        "build from the collaboration branch the templates ADF's Publish writes",
+        "Reads the folder ADF Studio saves into (at --ref, or on disk) and writes into DIR what Publish writes "
+        "into the factory's folder of adf_publish: ARMTemplateForFactory.json, its parameters, linkedTemplates/ "
+        "and globalParameters/. Exit 2 listing every problem of the root.",
+    )
+    build.add_argument("--ref", default=None, help="the git revision to build (default: the folder on disk)")
+    build.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="the factory folder to write (files a publish owns are replaced, nothing else is touched)",
+    )
+    publish = collaboration_command(
+        "publish",
+        "build REF and commit the result to the publish branch, as ADF's Publish does",
+        "Commits the built templates into <factory>/ on the publish branch (no checkout), with ADF's message "
+        "naming the collaboration commit; nothing when the branch already holds them. Push the branch after.",
+    )
+    publish.add_argument("--ref", default="HEAD", help="the collaboration commit to publish (default: HEAD)")
+    publish.add_argument(
+        "--branch", default=None, help="the publish branch (default: publish_config.json's, else adf_publish)"
+    )
+    publish.add_argument(
+        "--folder", default=None, metavar="DIR", help="the folder on the branch (default: the factory's name)"
+    )
+    preview = sub.add_parser(
+        "preview",
+        help="render one pull-request comment from validate and diff results",
+        description="Markdown for one pull-request comment (marked so a workflow can update it): the result of "
+        "`promote validate --format json` and of `promote diff --env ENV --format json`.",
+    )
+    preview.add_argument("--validate", default=None, metavar="FILE", help="promote validate --format json")
+    preview.add_argument("--diff", default=None, metavar="FILE", help="promote diff --env ENV --format json")
+    preview.add_argument("--env", default=None, help="the environment the diff was made against")
+    preview.add_argument("--revision", default=None, help="the commit previewed")
+    preview.add_argument("--warnings", action="append", metavar="FILE", help="lines to list as warnings")
+    preview.add_argument("--out", default=None, metavar="FILE", help="write it there (default: stdout)")
+
     emulator = sub.add_parser(
         "emulator",
         help="serve the local Azure Resource Manager + Data Factory emulator over HTTPS on 127.0.0.1",
@@ -270,6 +340,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from promote.commands.factories import run_factories
 
         return run_factories(args)
+    if args.command in ("build", "publish", "preview"):
+        from promote.commands import build
+
+        return getattr(build, f"run_{args.command}")(args)
     if args.command == "emulator":
         from pathlib import Path
 

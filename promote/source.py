@@ -6,7 +6,9 @@ everything else sees only `SourceFiles`: a mapping of relative paths to bytes pl
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -49,10 +51,10 @@ class Revision:
         return self.commit[:8]
 
 
-def _git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
+def _git(repo: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
     try:
         proc = subprocess.run(
-            ["git", "-C", str(repo), *args], input=input, capture_output=True, check=False, timeout=120
+            ["git", "-C", str(repo), *args], input=input, capture_output=True, check=False, timeout=120, env=env
         )
     except FileNotFoundError as exc:  # pragma: no cover - git is on every supported machine
         raise GitError("git is not installed or not on PATH") from exc
@@ -104,6 +106,7 @@ def read_ref(repo: Path, revision: Revision, folder: str) -> SourceFiles:
     costs two processes, not one per file.
     """
     folder = PurePosixPath(folder).as_posix().strip("/")
+    folder = "" if folder == "." else folder  # the repository's root
     listing = _git(repo, "ls-tree", "-r", "-z", revision.commit, "--", folder or ".")
     entries: list[tuple[str, str]] = []
     for record in listing.split(b"\0"):
@@ -192,3 +195,55 @@ def remote_url(repo: Path, remote: str = "origin") -> str | None:
         return _git(repo, "remote", "get-url", remote).decode().strip() or None
     except GitError:
         return None
+
+
+# The paths of a factory folder a publish owns: replaced whole on every publish, so that a part the factory no
+# longer needs (linkedTemplates/ArmTemplate_7.json after it shrank) does not stay behind.
+GLOBAL_PARAMETERS_DIR = "globalParameters"
+PUBLISHED_PATHS = (SINGLE_TEMPLATE, SINGLE_PARAMETERS, LINKED_DIR, GLOBAL_PARAMETERS_DIR)
+
+
+def commit_folder(repo: Path, branch: str, folder: str, files: dict[str, bytes], message: str) -> str | None:
+    """Commit `files` as `folder` on `branch` (created when missing) without touching the work tree, as ADF's
+    publish commits to its publish branch; every other file of the branch stays. Returns the new commit, or None
+    when the branch already holds exactly these files. The index used is a temporary one."""
+    ref = f"refs/heads/{branch}"
+    try:
+        parent = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except GitError:
+        parent = ""
+    current = _symbolic_head(repo)
+    if current == ref:
+        raise InputError.single(
+            str(repo), f"'{branch}' is checked out here", hint="run from a checkout of the collaboration branch"
+        )
+    folder = PurePosixPath(folder).as_posix().strip("/")
+    with tempfile.TemporaryDirectory(prefix="promote-publish-") as scratch:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        _git(repo, "read-tree", *([parent] if parent else ["--empty"]), env=env)
+        owned = [f"{folder}/{name}" if folder else name for name in PUBLISHED_PATHS]
+        _git(repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *owned, env=env)
+        paths = sorted(files)
+        for index, rel in enumerate(paths):
+            (Path(scratch) / f"{index}.blob").write_bytes(files[rel])
+        names = "".join(f"{Path(scratch) / f'{index}.blob'}\n" for index in range(len(paths)))
+        blobs = _git(repo, "hash-object", "-w", "--stdin-paths", input=names.encode()).decode().split()
+        info = "".join(
+            f"100644 {blob}\t{folder + '/' if folder else ''}{rel}\n" for rel, blob in zip(paths, blobs, strict=True)
+        )
+        _git(repo, "update-index", "--add", "--index-info", input=info.encode(), env=env)
+        tree = _git(repo, "write-tree", env=env).decode().strip()
+    if parent and _git(repo, "rev-parse", f"{parent}^{{tree}}").decode().strip() == tree:
+        return None
+    commit = _git(repo, "commit-tree", tree, *(["-p", parent] if parent else []), input=message.encode()).decode()
+    commit = commit.strip()
+    _git(repo, "update-ref", ref, commit, parent or "0" * 40)
+    return commit
+
+
+def _symbolic_head(repo: Path) -> str:
+    """The branch ref checked out in `repo` ("" on a detached HEAD)."""
+    try:
+        return _git(repo, "symbolic-ref", "--quiet", "HEAD").decode().strip()
+    except GitError:
+        return ""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from promote.build.definition import load_definition
 from promote.build.eras import Era, era
 from promote.build.output import SINGLE_TEMPLATE, render
-from promote.build.root import CollaborationRoot, is_collaboration_root, read_root
+from promote.build.root import CollaborationRoot, examine_root, is_collaboration_root
 from promote.build.template import BuiltTemplate, build_template, declarations
 from promote.errors import InputError
 from promote.source import SourceFiles
@@ -50,9 +50,10 @@ def prepare(
 ) -> Build:
     """Read and check the root and compute its template; nothing is serialised. Raises InputError (exit 2)
     listing every problem: unreadable files, names, references, an ambiguous factory."""
-    root = read_root(files, factory=factory or files.factory, lenient=lenient)
+    root, problems = examine_root(files, factory=factory or files.factory, lenient=lenient)
     when = era(as_of)
-    definition, problems = load_definition(root.definition, root.definition_file, when)
+    definition, found = load_definition(root.definition, root.definition_file, when)
+    problems += found
     template, found = build_template(root, definition, when)
     problems += found
     if problems:

@@ -12,13 +12,15 @@ from promote.build.eras import Era
 from promote.build.jsonfmt import encode
 from promote.build.linked import master, parts
 from promote.build.template import BuiltResource, BuiltTemplate
+from promote.source import (
+    GLOBAL_PARAMETERS_DIR,
+    LINKED_DIR,
+    LINKED_MASTER,
+    LINKED_PARAMETERS,
+    SINGLE_PARAMETERS,
+    SINGLE_TEMPLATE,
+)
 
-SINGLE_TEMPLATE = "ARMTemplateForFactory.json"
-SINGLE_PARAMETERS = "ARMTemplateParametersForFactory.json"
-LINKED_DIR = "linkedTemplates"
-LINKED_MASTER = "ArmTemplate_master.json"
-LINKED_PARAMETERS = "ArmTemplateParameters_master.json"
-GLOBAL_PARAMETERS_DIR = "globalParameters"
 _RESOURCE_INDENT = "\t\t"
 
 

@@ -104,6 +104,7 @@ class CollaborationRoot:
     definition_file: str | None
     objects: tuple[ObjectFile, ...]
     warnings: tuple[str, ...] = field(default=())
+    unreadable: frozenset[tuple[str, str]] = field(default=frozenset())  # (type, lower name) of broken files
 
     @property
     def label(self) -> str:
@@ -132,8 +133,22 @@ def factory_names(files: SourceFiles) -> list[str]:
 
 def read_root(files: SourceFiles, *, factory: str | None = None, lenient: bool = False) -> CollaborationRoot:
     """Parse and check every file a publish reads. Raises InputError listing every problem found."""
+    root, problems = examine_root(files, factory=factory, lenient=lenient)
+    if problems:
+        raise InputError(problems)
+    return root
+
+
+def examine_root(
+    files: SourceFiles, *, factory: str | None = None, lenient: bool = False
+) -> tuple[CollaborationRoot, list[Problem]]:
+    """The root as far as it could be read, and every problem found (so that later checks add theirs).
+
+    `unreadable` names the objects whose files could not be read or were refused: their names still count as
+    present, so that a reference to one is not reported a second time."""
     problems: list[Problem] = []
     warnings: list[str] = []
+    unreadable: set[tuple[str, str]] = set()
     found: dict[tuple[str, str], list[ObjectFile]] = {}
     config: dict[str, Any] = {}
     definition: Any = None
@@ -160,6 +175,7 @@ def read_root(files: SourceFiles, *, factory: str | None = None, lenient: bool =
             kind, name_from_path = located
             doc = _parse(files, path, problems)
             if doc is None:
+                unreadable.add((kind, name_from_path.lower()))
                 continue
             obj = _object(doc, kind, name_from_path, path, display, problems)
             if obj is not None:
@@ -170,14 +186,14 @@ def read_root(files: SourceFiles, *, factory: str | None = None, lenient: bool =
             problems.extend(_unknown_folder(files, path, top))
 
     objects: list[ObjectFile] = []
-    for group in found.values():
+    for key, group in found.items():
         chosen = _one_per_name(group, problems, warnings, lenient)
         if chosen is not None:
             objects.append(chosen)
+        else:
+            unreadable.add(key)
     name, factory_file, factory_doc = _factory(files, factory, problems)
-    if problems:
-        raise InputError(problems)
-    return CollaborationRoot(
+    root = CollaborationRoot(
         files=files,
         factory_name=name,
         factory_file=factory_file,
@@ -187,7 +203,9 @@ def read_root(files: SourceFiles, *, factory: str | None = None, lenient: bool =
         definition_file=definition_file,
         objects=tuple(objects),
         warnings=tuple(warnings),
+        unreadable=frozenset(unreadable),
     )
+    return root, problems
 
 
 def _locate(parts: tuple[str, ...]) -> tuple[str, str] | None:

@@ -134,7 +134,7 @@ def build_template(root: CollaborationRoot, definition: Definition, era: Era) ->
         return declare
 
     objects = sorted(root.objects, key=lambda o: (_ORDER.get(o.type, len(_ORDER)), o.name))
-    present = {ObjectKey(o.type, o.name.lower()) for o in objects}
+    present = {ObjectKey(o.type, o.name.lower()) for o in objects} | {ObjectKey(*k) for k in root.unreadable}
     context = Context(
         names={(o.type, o.name.lower()): o.name for o in objects},
         dataflows={o.name.lower(): o.properties for o in objects if o.type == "dataflows"},
@@ -308,9 +308,12 @@ def _referenced(node: Any) -> Iterator[str]:
 
 
 def escape(value: Any) -> Any:
-    """`value` with every string (and key) starting with `[` escaped as `[[`, except our own expressions."""
+    """`value` with every string (and key) starting with `[` escaped as `[[`, except the expressions the build
+    wrote (`Ref`), which become plain strings."""
     if isinstance(value, str):
-        return "[" + value if value.startswith("[") and type(value) is not Ref else value
+        if type(value) is Ref:
+            return str(value)  # plain text from here on: the evaluator reads exact `str`s only
+        return "[" + value if value.startswith("[") else value
     if isinstance(value, dict):
         out: dict[str, Any] | None = None
         for key, item in value.items():

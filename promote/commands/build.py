@@ -1,0 +1,147 @@
+"""`promote build`, `promote publish`, `promote preview`: the collaboration branch without ADF's Publish button.
+
+- build: the files ADF's publish writes, from the collaboration root at a revision (or on disk), into a folder;
+- publish: the same files committed to the publish branch with ADF's commit message, which is what starts the
+  promotion on `adf_publish` as a Publish would (the workflow pushes the branch);
+- preview: one markdown comment for a pull request, from `validate` and `diff --env` results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from promote.build import Build, build
+from promote.desired import project_root, resolve_source
+from promote.errors import EXIT_OK, InputError
+from promote.source import PUBLISHED_PATHS, Revision, SourceFiles, commit_folder, read_source
+
+DEFAULT_BRANCH = "adf_publish"
+
+
+def _read(args: argparse.Namespace, ref: str | None) -> tuple[SourceFiles, Revision | None, Path]:
+    root = project_root()
+    folder = resolve_source(args.source, None, root)
+    spec = ref if ref is not None else str(root / folder)
+    files, revision = read_source(spec, folder=folder, repo=root)
+    return files, revision, root
+
+
+def _as_of(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError.single(
+            "<command line>", f"--as-of {text!r} is not a date", hint="write it YYYY-MM-DD"
+        ) from None
+
+
+def _build(args: argparse.Namespace, ref: str | None) -> tuple[Build, Revision | None, Path]:
+    files, revision, root = _read(args, ref)
+    built = build(files, factory=args.factory_file, as_of=_as_of(args.as_of), lenient=args.lenient)
+    for warning in built.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return built, revision, root
+
+
+def _describe(built: Build, revision: Revision | None) -> str:
+    objects = len(built.template.resources)
+    params = len(built.template.parameters)
+    where = f"{built.root.label} at {revision.short}" if revision else built.root.label
+    return (
+        f"{built.factory_name}: {objects} object{'s' if objects != 1 else ''}, {params} parameter"
+        f"{'s' if params != 1 else ''}, {len(built.files)} files, from {where}"
+    )
+
+
+def run_build(args: argparse.Namespace) -> int:
+    built, revision, _ = _build(args, args.ref)
+    out = Path(args.out)
+    _replace_published(out, built.files)
+    print(f"built {_describe(built, revision)}")
+    for rel in sorted(built.files):
+        print(f"  {out / rel}")
+    return EXIT_OK
+
+
+def _replace_published(out: Path, files: dict[str, bytes]) -> None:
+    """Write `files` into `out`, first removing what an earlier publish wrote there (and nothing else)."""
+    for name in PUBLISHED_PATHS:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    for rel, data in files.items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def publish_message(commit: str, when: dt.datetime) -> str:
+    """ADF's publish commit message, which names the collaboration commit the templates come from."""
+    stamp = f"{when.month}-{when.day}-{when.year} {when.hour}:{when.minute}:{when.second}"
+    return f"ARM template and parameters deployed on {stamp}, based on the collaboration branch's commit ID: {commit}"
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    built, revision, root = _build(args, args.ref)
+    assert revision is not None  # a ref is always given (default HEAD)
+    config_branch = built.root.publish_config.get("publishBranch")
+    branch = args.branch or (config_branch if isinstance(config_branch, str) and config_branch else DEFAULT_BRANCH)
+    folder = args.folder if args.folder is not None else built.factory_name
+    message = publish_message(revision.commit, dt.datetime.now(dt.timezone.utc))
+    commit = commit_folder(root, branch, folder, built.files, message)
+    if commit is None:
+        print(f"{branch} already holds {folder}/ as built from {revision.short}: nothing to commit")
+        return EXIT_OK
+    print(f"published {_describe(built, revision)}")
+    print(f"  {branch} {commit[:8]}: {folder}/ ({message})")
+    return EXIT_OK
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from promote.render.preview import Preview, render_preview
+
+    preview = Preview(
+        revision=args.revision or "the pull request",
+        environment=args.env,
+        validate=_load_json(args.validate),
+        diff=_load_json(args.diff),
+        warnings=[line for path in args.warnings or [] for line in _lines(path)],
+    )
+    text = render_preview(preview)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _load_json(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError.single(
+            path, "no such file", hint="the output of promote validate/diff --format json"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InputError.single(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    if not isinstance(doc, dict):
+        raise InputError.single(path, "expected the JSON object promote validate/diff --format json print")
+    return doc
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except FileNotFoundError:
+        raise InputError.single(path, "no such file") from None
