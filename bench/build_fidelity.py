@@ -2,10 +2,11 @@
 collaboration folder against the template ADF published from it.
 
 For each pair (a collaboration commit and the publish naming it): build the folder as ADF's publish did on the
-publish's date (`as_of`, promote.build.eras) and read the built files back through the loader; read the published
-folder the same way; evaluate both with their own parameters files and diff them with the project's
-normalisation (`promote.diff.diff_factories`). Prints one row per pair (objects equal / objects published,
-parameter names shared, byte-identical files) and the totals; `--details` lists every remaining difference.
+publish's date (`as_of`, promote.build.eras) in the language of its Studio (the publish message's), read the built
+files back through the loader and the published folder the same way, evaluate both with their own parameters
+files and diff them with the project's normalisation (`promote.diff.diff_factories`). Prints one row per pair
+(objects equal / objects published, parameter names shared, byte-identical files) and the totals; `--details`
+lists every remaining difference.
 
 Run: .venv/bin/python bench/build_fidelity.py [--details] [--only REPO-SUBSTRING]
 """
@@ -61,6 +62,11 @@ def collaboration_root(entry: dict) -> Path:
     return COLLABORATION / owner / short / entry["prefix"].rstrip("/")
 
 
+def language(subject: str) -> str:
+    """The language of the Studio that published, as its commit message shows (promote.build.texts)."""
+    return "ja" if subject.startswith("コラボレーション") else "en"
+
+
 def compare(entry: dict) -> PairResult:
     published = entry["published"][0]
     when = dt.datetime.fromtimestamp(published["commit_time"], dt.timezone.utc).date()
@@ -73,7 +79,13 @@ def compare(entry: dict) -> PairResult:
         entry["repo"], entry["collab_commit"][:8], when, len(pub_factory.objects), 0, len(pub_names), 0, 0
     )
     try:
-        built = build(read_path(collaboration_root(entry)), factory=published["factory_name"], as_of=when, lenient=True)
+        built = build(
+            read_path(collaboration_root(entry)),
+            factory=published["factory_name"],
+            as_of=when,
+            lenient=True,
+            language=language(published["subject"]),
+        )
     except InputError as exc:
         result.error = str(exc)
         return result
@@ -92,6 +104,10 @@ def compare(entry: dict) -> PairResult:
         result.differences.append(f"parameter only built: {name}")
     for name in COMPARED:
         result.identical[name] = built.files.get(name) == (published_dir / name).read_bytes()
+    published_files = {p.relative_to(published_dir).as_posix(): p for p in published_dir.rglob("*.json")}
+    result.identical["every file"] = set(published_files) == set(built.files) and all(
+        built.files[rel] == path.read_bytes() for rel, path in published_files.items()
+    )
     return result
 
 
@@ -117,7 +133,7 @@ def main() -> int:
     params = sum(r.parameters for r in results)
     shared = sum(r.parameter_names for r in results)
     exact_pairs = sum(1 for r in results if r.equal == r.objects and not r.error)
-    identical = {n: sum(1 for r in results if r.identical.get(n)) for n in COMPARED}
+    identical = {n: sum(1 for r in results if r.identical.get(n)) for n in (*COMPARED, "every file")}
     print()
     print(f"pairs: {len(results)}, all objects equal in {exact_pairs}")
     print(f"objects equal: {equal}/{objects} ({100 * equal / max(objects, 1):.2f}%)")

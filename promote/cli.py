@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
             "duplicate or a misnamed file (warnings instead of exit 2)",
         )
         p.add_argument(
+            "--language",
+            choices=("en", "ja"),
+            default="en",
+            help="the language of the Studio publishing: its texts in the templates and the commit message",
+        )
+        p.add_argument(
             "--as-of",
             default=None,
             metavar="DATE",

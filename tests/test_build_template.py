@@ -213,3 +213,51 @@ def test_layout_is_adfs():
     text = built.files["ARMTemplateForFactory.json"]
     assert text.startswith(b'{\n\t"$schema": ') and not text.endswith(b"\n")
     assert b"\r" not in text and b"    " not in text
+
+
+def test_an_expression_keeps_its_wrapper_and_its_text_is_the_parameter():
+    template = {"properties": {"typeProperties": {"fileName": "="}}}
+    resource = {"properties": {"typeProperties": {"fileName": {"value": "@item().name", "type": "Expression"}}}}
+    out, params = declared(template, resource, "ds1")
+    assert out["properties"]["typeProperties"]["fileName"] == {
+        "value": "[parameters('ds1_properties_typeProperties_fileName')]",
+        "type": "Expression",
+    }
+    assert [(p.name, p.type, p.default) for p in params] == [
+        ("ds1_properties_typeProperties_fileName", "string", "@item().name")
+    ]
+
+
+def test_a_part_depends_only_on_its_own_resources_and_declares_what_it_uses():
+    objects = {
+        f"dataset__ds{i:02d}": {
+            "linkedServiceName": {"referenceName": "sql1", "type": "LinkedServiceReference"},
+            "type": "Json",
+            "typeProperties": {"fileName": f"f{i}.json"},
+        }
+        for i in range(25)
+    }
+    built = build(files(linkedService__sql1=LS, **objects))
+    part0 = json.loads(built.files["linkedTemplates/ArmTemplate_0.json"])
+    part1 = json.loads(built.files["linkedTemplates/ArmTemplate_1.json"])
+    assert all(r["dependsOn"] for r in part0["resources"][1:])  # sql1 is in part 0 with them
+    assert all(r["dependsOn"] == [] for r in part1["resources"])  # in part 1 it is not: the master orders them
+    # ADF's order within a part: secrets, then the definition's, each in the part's resource order
+    assert list(part0["parameters"])[:5] == [
+        "factoryName",
+        "sql1_password",
+        "sql1_properties_typeProperties_server",
+        "sql1_properties_typeProperties_userName",
+        "ds00_properties_typeProperties_fileName",
+    ]
+    assert list(part1["parameters"])[:2] == ["factoryName", "ds19_properties_typeProperties_fileName"]
+
+
+def test_a_japanese_studio_writes_japanese_descriptions():
+    built = build(files(linkedService__sql1=LS), language="ja")
+    template = json.loads(built.files["ARMTemplateForFactory.json"])
+    assert template["parameters"]["factoryName"]["metadata"] == "データ ファクトリ名"
+    assert (
+        template["parameters"]["sql1_password"]["metadata"] == "'sql1' の 'password' のセキュリティで保護された文字列"
+    )
+    assert built.texts.commit.startswith("コラボレーション ブランチのコミット ID に基づいて")

@@ -21,6 +21,7 @@ from promote.build.eras import Era, era
 from promote.build.output import SINGLE_TEMPLATE, render
 from promote.build.root import CollaborationRoot, examine_root, is_collaboration_root
 from promote.build.template import BuiltTemplate, build_template, declarations
+from promote.build.texts import TEXTS, Texts
 from promote.errors import InputError
 from promote.source import SourceFiles
 
@@ -34,6 +35,7 @@ class Build:
     root: CollaborationRoot
     template: BuiltTemplate
     era: Era
+    texts: Texts
     files: dict[str, bytes]  # relative to the factory's folder on the publish branch; {} until rendered
 
     @property
@@ -46,7 +48,12 @@ class Build:
 
 
 def prepare(
-    files: SourceFiles, *, factory: str | None = None, as_of: dt.date | None = None, lenient: bool = False
+    files: SourceFiles,
+    *,
+    factory: str | None = None,
+    as_of: dt.date | None = None,
+    lenient: bool = False,
+    language: str = "en",
 ) -> Build:
     """Read and check the root and compute its template; nothing is serialised. Raises InputError (exit 2)
     listing every problem: unreadable files, names, references, an ambiguous factory."""
@@ -54,19 +61,25 @@ def prepare(
     when = era(as_of)
     definition, found = load_definition(root.definition, root.definition_file, when)
     problems += found
-    template, found = build_template(root, definition, when)
+    texts = TEXTS[language]
+    template, found = build_template(root, definition, when, texts)
     problems += found
     if problems:
         raise InputError(problems)
-    return Build(root, template, when, {})
+    return Build(root, template, when, texts, {})
 
 
 def build(
-    files: SourceFiles, *, factory: str | None = None, as_of: dt.date | None = None, lenient: bool = False
+    files: SourceFiles,
+    *,
+    factory: str | None = None,
+    as_of: dt.date | None = None,
+    lenient: bool = False,
+    language: str = "en",
 ) -> Build:
     """`prepare`, then every file a publish writes."""
-    prepared = prepare(files, factory=factory, as_of=as_of, lenient=lenient)
-    prepared.files = render(prepared.template, prepared.era)
+    prepared = prepare(files, factory=factory, as_of=as_of, lenient=lenient, language=language)
+    prepared.files = render(prepared.template, prepared.era, prepared.texts)
     return prepared
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from promote.build.default_definition import default_definition
 from promote.build.eras import Era
+from promote.build.texts import TEXTS, Texts
 from promote.errors import Problem
 
 ARM_PREFIX = "Microsoft.DataFactory/factories"
@@ -128,16 +129,17 @@ def parameterize(
     template: Any,
     entity: str,
     declare: Callable[[Parameter], str],
+    texts: Texts = TEXTS["en"],
 ) -> dict[str, Any]:
     """`resource` (a dict holding `properties`, ...) with the properties `template` names replaced by
     `[parameters('...')]`; `declare` records each parameter and returns the name to reference (a parameter
     declared twice is declared once). The input is not modified; unchanged subtrees are shared."""
     if not isinstance(template, dict):
         return resource
-    return _walk_dict(template, resource, [], entity, declare)
+    return _walk_dict(template, resource, [], entity, _Declare(declare, texts))
 
 
-def _walk(template: Any, value: Any, path: list[str], entity: str, declare: Callable[[Parameter], str]) -> Any:
+def _walk(template: Any, value: Any, path: list[str], entity: str, declare: _Declare) -> Any:
     if isinstance(template, str):
         return _leaf(Spec.parse(template), value, path, entity, declare)
     if isinstance(template, dict) and isinstance(value, dict):
@@ -148,7 +150,7 @@ def _walk(template: Any, value: Any, path: list[str], entity: str, declare: Call
 
 
 def _walk_dict(
-    template: dict[str, Any], value: dict[str, Any], path: list[str], entity: str, declare: Callable[[Parameter], str]
+    template: dict[str, Any], value: dict[str, Any], path: list[str], entity: str, declare: _Declare
 ) -> dict[str, Any]:
     star = template.get("*")
     secure = value.get("type") == "SecureString"
@@ -166,9 +168,7 @@ def _walk_dict(
     return value if out is None else out
 
 
-def _walk_list(
-    template: list[Any], value: list[Any], path: list[str], entity: str, declare: Callable[[Parameter], str]
-) -> list[Any]:
+def _walk_list(template: list[Any], value: list[Any], path: list[str], entity: str, declare: _Declare) -> list[Any]:
     element = template[0]
     naming = template[1] if len(template) > 1 and isinstance(template[1], str) else None
     out: list[Any] | None = None
@@ -190,28 +190,49 @@ def _element_name(item: Any, path: str) -> str | None:
     return item if isinstance(item, str) else None
 
 
-def _leaf(spec: Spec, value: Any, path: list[str], entity: str, declare: Callable[[Parameter], str]) -> Any:
+def _leaf(spec: Spec, value: Any, path: list[str], entity: str, declare: _Declare) -> Any:
     if spec.action == "|":
         if isinstance(value, dict) and value.get("type") == "AzureKeyVaultSecret":
             if "secretName" not in value:
                 return value
-            name = declare(Parameter(parameter_name(entity, [*path, "secretName"], ""), "string", value["secretName"]))
-            return {**value, "secretName": reference(name)}
+            secret = value["secretName"]
+            inner = _expression_value(secret)
+            name = declare(
+                Parameter(
+                    parameter_name(entity, [*path, "secretName"], ""), "string", secret if inner is None else inner
+                )
+            )
+            return {**value, "secretName": reference(name) if inner is None else {**secret, "value": reference(name)}}
         parameter_type = _TYPES.get(spec.type or "securestring", "secureString")
         name = declare(
             Parameter(
-                parameter_name(entity, path, spec.name), parameter_type, metadata=secure_metadata(path[-1], entity)
+                parameter_name(entity, path, spec.name),
+                parameter_type,
+                metadata=declare.texts.secure_metadata(path[-1], entity),
             )
         )
         return reference(name)
     if spec.action not in ("=", "-"):
         return value
+    inner = _expression_value(value) if not spec.type else None
+    if inner is not None:
+        # An expression keeps its wrapper; the parameter is its text (ADF: 26 dataset paths of devlace, drosales57).
+        default = inner if spec.action == "=" else NO_DEFAULT
+        name = declare(Parameter(parameter_name(entity, path, spec.name), "string", default))
+        return {**value, "value": reference(name)}
     found = _TYPES.get(spec.type) if spec.type else json_type(value)
     if found is None:
         return value
     default = value if spec.action == "=" and not found.startswith("secure") else NO_DEFAULT
     name = declare(Parameter(parameter_name(entity, path, spec.name), found, default))
     return reference(name)
+
+
+def _expression_value(value: Any) -> str | None:
+    """The text of an `{"value": "@...", "type": "Expression"}`, None for anything else."""
+    if isinstance(value, dict) and value.get("type") == "Expression" and isinstance(value.get("value"), str):
+        return value["value"] if len(value) == 2 else None
+    return None
 
 
 def parameter_name(entity: str, path: list[str], given: str) -> str:
@@ -244,6 +265,12 @@ def json_type(value: Any) -> str:
     return "string"
 
 
-def secure_metadata(prop: str, entity: str) -> str:
-    """The description ADF gives a secure parameter it creates for a property."""
-    return f"Secure string for '{prop}' of '{entity}'"
+@dataclass(frozen=True)
+class _Declare:
+    """Records a parameter (returning the name to reference) and knows the texts of the publish."""
+
+    record: Callable[[Parameter], str]
+    texts: Texts
+
+    def __call__(self, parameter: Parameter) -> str:
+        return self.record(parameter)

@@ -20,6 +20,12 @@ BEHAVIOURS: dict[str, dt.date] = {
     # runtime name"), and mapping data flow sources get an empty `typeProperties`: seen on 2019-10-03, gone on
     # 2020-04-22 (drosales57).
     "integration_runtime_names_fixed": dt.date(2020, 4, 22),
+    # Descriptions in lower case after the first word ("Data Factory name", "Sas token to ..."): "Data Factory
+    # Name" and "Sas Token" up to 2019-06-27 (devlace), lower case from 2019-10-02 (drosales57).
+    "descriptions_lower_case": dt.date(2019, 10, 2),
+    # The linked master names its deployments `<factory>_ArmTemplate_<n>`: `ArmTemplate_<n>` up to 2020-04-22,
+    # with the factory's name from 2020-11-19 (drosales57).
+    "deployment_names_with_factory": dt.date(2020, 11, 19),
     "dataflow_sources_as_saved": dt.date(2020, 4, 22),
     # globalParameters/<factory>_GlobalParameters.json is written: absent on 2019-10-03, written on 2020-04-22
     # (drosales57 on both sides).

@@ -15,8 +15,10 @@ reference publishes show (every pair with a collaboration folder, 2019-2025):
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from promote.build.eras import Era
 from promote.build.template import (
     CONTENT_VERSION,
     FACTORY_ID,
@@ -26,13 +28,10 @@ from promote.build.template import (
     BuiltTemplate,
     declarations,
 )
+from promote.build.texts import Texts
 from promote.factory import ObjectKey
 
 PART_SIZE = 20
-MASTER_PARAMETERS = {
-    "containerUri": {"type": "string", "metadata": "URI to storage account containing linked ARM templates"},
-    "containerSasToken": {"type": "string", "metadata": "Sas token to storage account containing linked ARM templates"},
-}
 
 
 def linked_order(resources: list[BuiltResource]) -> list[BuiltResource]:
@@ -56,21 +55,46 @@ def _folded(key: ObjectKey) -> ObjectKey:
 
 
 def parts(built: BuiltTemplate) -> list[list[BuiltResource]]:
+    """The parts, each resource's `dependsOn` keeping only what its own part holds: the parts deploy one after
+    the other, so ADF drops the rest (every reference pair with several parts)."""
     ordered = linked_order(built.resources)
-    return [ordered[i : i + PART_SIZE] for i in range(0, len(ordered), PART_SIZE)] or [[]]
+    chunks = [ordered[i : i + PART_SIZE] for i in range(0, len(ordered), PART_SIZE)] or [[]]
+    return [[_within(resource, {_folded(r.key) for r in chunk}) for resource in chunk] for chunk in chunks]
 
 
-def master(built: BuiltTemplate, chunks: list[list[BuiltResource]], api_version: str) -> dict[str, Any]:
+def _within(resource: BuiltResource, keys: set[ObjectKey]) -> BuiltResource:
+    entries = resource.resource.get("dependsOn") or []
+    kept = [
+        (entry, target)
+        for entry, target in zip(entries, resource.depends_on, strict=True)
+        if target is None or target in keys
+    ]
+    if len(kept) == len(entries):
+        return resource
+    return dataclasses.replace(
+        resource,
+        resource={**resource.resource, "dependsOn": [entry for entry, _ in kept]},
+        depends_on=tuple(target for _, target in kept),
+    )
+
+
+def master(built: BuiltTemplate, chunks: list[list[BuiltResource]], era: Era, texts: Texts) -> dict[str, Any]:
     """ArmTemplate_master.json for `chunks` (the parts, in order)."""
+    prefix = f"{built.factory_name}_" if era.has("deployment_names_with_factory") else ""
+    sas = (
+        texts.container_sas_token
+        if era.has("descriptions_lower_case")
+        else texts.container_sas_token.replace("Sas token", "Sas Token")
+    )
     resources = []
     for index, chunk in enumerate(chunks):
-        name = f"{built.factory_name}_ArmTemplate_{index}"
+        name = f"{prefix}ArmTemplate_{index}"
         passed = {p.name: {"value": f"[parameters('{p.name}')]"} for p in built.parameters_of(chunk)}
         resources.append(
             {
                 "name": name,
                 "type": "Microsoft.Resources/deployments",
-                "apiVersion": api_version,
+                "apiVersion": era.deployment_api_version,
                 "properties": {
                     "mode": "incremental",
                     "templateLink": {
@@ -80,9 +104,7 @@ def master(built: BuiltTemplate, chunks: list[list[BuiltResource]], api_version:
                     },
                     "parameters": passed,
                 },
-                "dependsOn": [
-                    f"[resourceId('Microsoft.Resources/deployments', '{built.factory_name}_ArmTemplate_{index - 1}')]"
-                ]
+                "dependsOn": [f"[resourceId('Microsoft.Resources/deployments', '{prefix}ArmTemplate_{index - 1}')]"]
                 if index
                 else [],
             }
@@ -90,7 +112,11 @@ def master(built: BuiltTemplate, chunks: list[list[BuiltResource]], api_version:
     return {
         "$schema": TEMPLATE_SCHEMA,
         "contentVersion": CONTENT_VERSION,
-        "parameters": {**declarations(built.parameters), **MASTER_PARAMETERS},
+        "parameters": {
+            **declarations(built.parameters),
+            "containerUri": {"type": "string", "metadata": texts.container_uri},
+            "containerSasToken": {"type": "string", "metadata": sas},
+        },
         "variables": {"factoryId": FACTORY_ID},
         "resources": resources,
     }

@@ -68,6 +68,7 @@ def _linked_service(properties: dict[str, Any], era: Era, context: Context) -> d
             tp = _insert_after(tp, "newClusterVersion", "clusterOption", "Fixed")  # a new cluster's default (1)
         out["typeProperties"] = _declared_arguments_only(tp, context)
     _canonical_references(out, context)
+    out.setdefault("annotations", [])  # 2019's files lacked it, its publishes wrote it (66 linked services)
     ordered = {key: out[key] for key in _LINKED_SERVICE_ORDER if key in out}
     ordered.update((key, value) for key, value in out.items() if key not in ordered)
     return ordered
@@ -94,6 +95,8 @@ def _declared_arguments_only(node: Any, context: Context) -> Any:
 def _dataset(properties: dict[str, Any], era: Era, context: Context) -> dict[str, Any]:
     out = dict(properties)
     _canonical_references(out, context)
+    if "annotations" not in out:  # 2019's files lacked it, its publishes wrote it (36 datasets)
+        out = _insert_before(out, ("type",), "annotations", [])
     tp = out.get("typeProperties")
     if tp is None:
         out["typeProperties"] = {}  # every dataset is published with typeProperties (6 objects had none)
@@ -126,7 +129,10 @@ def _pipeline(properties: dict[str, Any], era: Era, context: Context) -> dict[st
         out["activities"] = [_activity(a, era, context) for a in activities]
     if era.pipeline_policy is not None and "policy" not in out:
         # Every pipeline published since November 2021 carries a policy, none of the saved files does (574).
-        out = _insert_before(out, ("folder", "annotations", "lastPublishTime"), "policy", _copy(era.pipeline_policy))
+        after = "concurrency" if "concurrency" in out else "activities"
+        out = _insert_after(out, after, "policy", _copy(era.pipeline_policy))
+    if "annotations" not in out:  # 2019's files lacked it, its publishes wrote it (19 pipelines)
+        out = _insert_before(out, ("lastPublishTime",), "annotations", [])
     return out
 
 
@@ -182,8 +188,8 @@ def _activity_type_properties(kind: Any, tp: dict[str, Any], era: Era, context: 
         }
     defaults = _ACTIVITY_DEFAULTS.get(kind, ())
     for key, after, value in defaults:
-        if key not in out:
-            out = _insert_after(out, after, key, _copy(value))
+        if key not in out:  # "" for after: first
+            out = _insert_after(out, after, key, _copy(value)) if after else {key: _copy(value), **out}
     if kind in ("WebActivity", "WebHook") and "body" not in out and str(out.get("method", "POST")).upper() != "GET":
         out = _insert_after(out, "headers", "body", {})  # a request with a method that sends one (12)
     if kind in ("ExecuteDataFlow", "ExecuteWranglingDataflow") and isinstance(out.get("dataflow"), dict):
@@ -204,7 +210,7 @@ _ACTIVITY_DEFAULTS: dict[str, tuple[tuple[str, str, Any], ...]] = {
     "ExecutePipeline": (("parameters", "waitOnCompletion", {}),),
     "ExecuteDataFlow": (("staging", "dataflow", {}),),
     "ExecuteWranglingDataflow": (("staging", "dataflow", {}),),
-    "AzureMLExecutePipeline": (("mlExecutionType", "mlPipelineId", "pipeline"),),
+    "AzureMLExecutePipeline": (("mlExecutionType", "", "pipeline"),),
 }
 
 

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from promote.build.definition import NO_DEFAULT, Parameter, reference, secure_metadata
+from promote.build.definition import NO_DEFAULT, Parameter, reference
 from promote.build.eras import Era
+from promote.build.texts import Texts
 
 Settings = dict[str, Any]  # a linked service's typeProperties
 
@@ -44,40 +45,52 @@ def _basic(tp: Settings) -> bool:
 
 @dataclass(frozen=True)
 class Secret:
-    """A secret property a publish adds to linked services of one type when `applies` to their settings."""
+    """A secret property a publish adds to linked services of one type when `applies` to their settings, written
+    after the first of `after` the settings have (ADF's model order)."""
 
     property: str
     applies: Callable[[Settings], bool]
+    after: tuple[str, ...] = ()
 
 
 # Linked service type -> the secrets ADF adds. Evidence: reference pairs whose file has `encryptedCredential`
 # (or, for Kusto and HDInsight on demand, a service principal id) and whose publish has the secure parameter.
 ADDED_SECRETS: dict[str, tuple[Secret, ...]] = {
     "AzureBatch": (Secret("accessKey", _encrypted),),
-    "AzureBlobFS": (Secret("accountKey", _encrypted_without("sasUri", "servicePrincipalId", "accountKey")),),
-    "AzureDatabricks": (Secret("accessToken", _encrypted_without("authentication", "accessToken")),),
-    "AzureFileStorage": (Secret("password", _encrypted_with("host")),),
-    "AzureFunction": (Secret("functionKey", _encrypted),),
-    "CommonDataServiceForApps": (Secret("servicePrincipalCredential", _encrypted_with("servicePrincipalId")),),
-    "Dynamics": (Secret("password", _encrypted_with("username")),),
-    "FileServer": (Secret("password", _encrypted),),
-    "FtpServer": (Secret("password", _basic),),
+    "AzureBlobFS": (Secret("accountKey", _encrypted_without("sasUri", "servicePrincipalId", "accountKey"), ("url",)),),
+    "AzureDatabricks": (Secret("accessToken", _encrypted_without("authentication", "accessToken"), ("domain",)),),
+    "AzureFileStorage": (Secret("password", _encrypted_with("host"), ("userId",)),),
+    "AzureFunction": (Secret("functionKey", _encrypted, ("functionAppUrl",)),),
+    "CommonDataServiceForApps": (
+        Secret("servicePrincipalCredential", _encrypted_with("servicePrincipalId"), ("servicePrincipalId",)),
+    ),
+    "Dynamics": (Secret("password", _encrypted_with("username"), ("username",)),),
+    "FileServer": (Secret("password", _encrypted, ("userName", "userId", "username")),),
+    "FtpServer": (Secret("password", _basic, ("userName", "username", "user")),),
     "HDInsightOnDemand": (
         Secret("clusterPassword", _encrypted),
         Secret("clusterSshPassword", _encrypted),
-        Secret("servicePrincipalKey", _encrypted_with("servicePrincipalId")),
+        Secret("servicePrincipalKey", _encrypted_with("servicePrincipalId"), ("servicePrincipalId",)),
     ),
-    "HttpServer": (Secret("password", _encrypted_with("userName")),),
-    "Kusto": (Secret("servicePrincipalKey", lambda tp: "servicePrincipalId" in tp),),
-    "MySql": (Secret("password", _encrypted_with("username")),),
-    "Salesforce": (Secret("password", _encrypted), Secret("securityToken", _encrypted)),
-    "SalesforceServiceCloud": (Secret("password", _encrypted), Secret("securityToken", _encrypted)),
-    "SapOdp": (Secret("password", _encrypted),),
-    "SapTable": (Secret("password", _encrypted),),
-    "Sftp": (Secret("password", _basic),),
-    "SharePointOnlineList": (Secret("servicePrincipalKey", _encrypted_with("servicePrincipalId")),),
+    "HttpServer": (Secret("password", _encrypted_with("userName"), ("userName",)),),
+    "Kusto": (Secret("servicePrincipalKey", lambda tp: "servicePrincipalId" in tp, ("servicePrincipalId",)),),
+    "MySql": (Secret("password", _encrypted_with("username"), ("username",)),),
+    "Salesforce": (
+        Secret("password", _encrypted, ("userName", "userId", "username")),
+        Secret("securityToken", _encrypted, ("password",)),
+    ),
+    "SalesforceServiceCloud": (
+        Secret("password", _encrypted, ("userName", "userId", "username")),
+        Secret("securityToken", _encrypted, ("password",)),
+    ),
+    "SapOdp": (Secret("password", _encrypted, ("userName", "userId", "username")),),
+    "SapTable": (Secret("password", _encrypted, ("userName", "userId", "username")),),
+    "Sftp": (Secret("password", _basic, ("userName", "username", "user")),),
+    "SharePointOnlineList": (
+        Secret("servicePrincipalKey", _encrypted_with("servicePrincipalId"), ("servicePrincipalId",)),
+    ),
     "SnowflakeV2": (Secret("password", _basic),),
-    "SqlServer": (Secret("password", _encrypted_with("userName")),),
+    "SqlServer": (Secret("password", _encrypted_with("userName"), ("userName",)),),
 }
 
 # Types whose encrypted credential is their connection string's secret part: nothing is added, the connection
@@ -105,7 +118,7 @@ CONNECTION_STRING_ONLY = frozenset(
 
 
 def secure_parameters(
-    entity: str, properties: dict[str, Any], declare: Callable[[Parameter], str], era: Era
+    entity: str, properties: dict[str, Any], declare: Callable[[Parameter], str], era: Era, texts: Texts
 ) -> tuple[dict[str, Any], str | None]:
     """A linked service's properties with its secrets parameterized; and a warning when its type is unknown here
     and it holds an encrypted credential."""
@@ -119,14 +132,14 @@ def secure_parameters(
     if isinstance(connection, str):
         # Saved without an encrypted part, the connection string holds no secret: ADF keeps it as the default.
         keep = era.has("plain_connection_string_default") and not _encrypted(type_properties)
-        name = declare(_secure(entity, "connectionString", connection if keep else NO_DEFAULT))
+        name = declare(_secure(entity, "connectionString", texts, connection if keep else NO_DEFAULT))
         tp["connectionString"] = reference(name)
         changed = True
     added = ADDED_SECRETS.get(kind, ()) if isinstance(kind, str) else ()
     for secret in added:
         if secret.property not in tp and secret.applies(type_properties):
-            name = declare(_secure(entity, secret.property))
-            tp[secret.property] = {"type": "SecureString", "value": reference(name)}
+            name = declare(_secure(entity, secret.property, texts))
+            tp = _placed(tp, secret.after, secret.property, {"type": "SecureString", "value": reference(name)})
             changed = True
     warning = None
     if _encrypted(type_properties) and not added and kind not in CONNECTION_STRING_ONLY:
@@ -139,5 +152,18 @@ def secure_parameters(
     return {**properties, "typeProperties": tp}, warning
 
 
-def _secure(entity: str, prop: str, default: Any = NO_DEFAULT) -> Parameter:
-    return Parameter(f"{entity}_{prop}", "secureString", default, metadata=secure_metadata(prop, entity))
+def _placed(settings: Settings, after: tuple[str, ...], key: str, value: Any) -> Settings:
+    """`settings` with `key` right after the first of `after` it has (at the end when none)."""
+    anchor = next((a for a in after if a in settings), None)
+    if anchor is None:
+        return {**settings, key: value}
+    out: Settings = {}
+    for k, v in settings.items():
+        out[k] = v
+        if k == anchor:
+            out[key] = value
+    return out
+
+
+def _secure(entity: str, prop: str, texts: Texts, default: Any = NO_DEFAULT) -> Parameter:
+    return Parameter(f"{entity}_{prop}", "secureString", default, metadata=texts.secure_metadata(prop, entity))

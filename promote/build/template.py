@@ -24,6 +24,7 @@ from promote.build.eras import Era
 from promote.build.publish_form import Context, publish_form
 from promote.build.root import CollaborationRoot, ObjectFile
 from promote.build.secrets import secure_parameters
+from promote.build.texts import Texts
 from promote.errors import Problem
 from promote.factory import REFERENCE_KINDS, ObjectKey
 
@@ -63,8 +64,9 @@ class BuiltResource:
 
     key: ObjectKey
     resource: dict[str, Any]  # the ARM resource, ready to serialise
-    depends_on: tuple[ObjectKey | None, ...]  # what `dependsOn` names (None: a parameterized name)
+    depends_on: tuple[ObjectKey | None, ...]  # what each `dependsOn` entry names (None: a parameterized name)
     file: str  # the object's file, for messages ("" for global parameters)
+    parameters: tuple[str, ...] = ()  # the template parameters it uses (factoryName aside)
 
 
 @dataclass
@@ -76,6 +78,7 @@ class BuiltTemplate:
     resources: list[BuiltResource]
     global_parameters: dict[str, Any]  # the factory's global parameters (for globalParameters/)
     warnings: list[str] = field(default_factory=list)
+    groups: dict[str, int] = field(default_factory=dict)  # parameter -> 1 names, 2 secrets, 3 the definition's
 
     def template(self, resources: list[BuiltResource] | None = None) -> dict[str, Any]:
         """The ARM template holding `resources` (default: all) and the parameters they use."""
@@ -95,14 +98,14 @@ class BuiltTemplate:
         return {"$schema": PARAMETERS_SCHEMA, "contentVersion": CONTENT_VERSION, "parameters": values}
 
     def parameters_of(self, resources: list[BuiltResource]) -> list[Parameter]:
-        """factoryName and the parameters `resources` reference, in the order they first use them."""
+        """factoryName and the parameters `resources` use, ordered as the template orders its own: by group
+        (names, secrets, the definition's), then by resource (as ADF declares them in a linked part)."""
         by_name = {p.name: p for p in self.parameters}
-        used: dict[str, Parameter] = {"factoryName": by_name["factoryName"]}
-        for resource in resources:
-            for name in _referenced(resource.resource):
-                if name in by_name and name not in used:
-                    used[name] = by_name[name]
-        return list(used.values())
+        chosen: dict[str, None] = {"factoryName": None}
+        for group in range(1, 4):
+            for resource in resources:
+                chosen.update((n, None) for n in resource.parameters if self.groups.get(n) == group)
+        return [by_name[name] for name in chosen if name in by_name]
 
 
 def declarations(parameters: list[Parameter]) -> dict[str, Any]:
@@ -118,17 +121,23 @@ def declarations(parameters: list[Parameter]) -> dict[str, Any]:
     return out
 
 
-def build_template(root: CollaborationRoot, definition: Definition, era: Era) -> tuple[BuiltTemplate, list[Problem]]:
+def build_template(
+    root: CollaborationRoot, definition: Definition, era: Era, texts: Texts
+) -> tuple[BuiltTemplate, list[Problem]]:
     """The template a publish of `root` writes, and the problems that make it unpublishable."""
-    factory_parameter = Parameter("factoryName", "string", root.factory_name, metadata="Data Factory name")
+    metadata = texts.factory_name if era.has("descriptions_lower_case") else "Data Factory Name"
+    factory_parameter = Parameter("factoryName", "string", root.factory_name, metadata=metadata)
     named: dict[str, Parameter] = {}
     secure: dict[str, Parameter] = {}
     defined: dict[str, Parameter] = {}
+
+    used: list[str] = []  # the parameters of the object being built
 
     def declare_in(table: dict[str, Parameter]):
         def declare(parameter: Parameter) -> str:
             if parameter.name not in secure and parameter.name not in defined:
                 table[parameter.name] = parameter
+            used.append(parameter.name)
             return parameter.name
 
         return declare
@@ -148,22 +157,25 @@ def build_template(root: CollaborationRoot, definition: Definition, era: Era) ->
     problems: list[Problem] = []
     resources: list[BuiltResource] = []
     for obj in objects:
+        used.clear()
         entity = obj.name.split("/")[-1]
         properties = obj.properties
         if obj.type == "linkedServices":
-            properties, warning = secure_parameters(entity, properties, declare_in(secure), era)
+            properties, warning = secure_parameters(entity, properties, declare_in(secure), era, texts)
             if warning:
                 warnings.append(f"{obj.display}: {warning}")
         properties = publish_form(obj.type, properties, era, context)
         resource = {"properties": properties}
         template = definition.template_for(ARM_TYPES[obj.type], properties.get("type"))
-        resource = parameterize(resource, template, entity, declare_in(defined))
+        resource = parameterize(resource, template, entity, declare_in(defined), texts)
         built, found = _resource(obj, resource["properties"], present, context)
         if obj.type == "integrationRuntimes" and not era.has("integration_runtime_names_fixed"):
             # Until 2020 a runtime's name was a parameter of the template.
             name = f"integrationRuntime_{obj.name}"
             named[name] = Parameter(name, "string", obj.name, metadata="Integration runtime name")
             built.resource["name"] = f"[concat(parameters('factoryName'), '/', parameters('{name}'))]"
+            used.insert(0, name)
+        built.parameters = tuple(dict.fromkeys(used))
         problems.extend(found)
         resources.append(built)
     global_parameters = root.global_parameters
@@ -172,17 +184,20 @@ def build_template(root: CollaborationRoot, definition: Definition, era: Era) ->
         template = definition.template_for(ARM_TYPES["globalParameters"], None)
         if template is None:
             template = _factory_global_parameters(definition)
-        resource = parameterize(resource, template, "default", declare_in(defined))
+        used.clear()
+        resource = parameterize(resource, template, "default", declare_in(defined), texts)
         resources.append(
             BuiltResource(
                 GLOBAL_PARAMETERS,
                 _arm_resource("globalParameters", "default", resource["properties"], []),
                 (),
                 root.factory_file or "",
+                tuple(dict.fromkeys(used)),
             )
         )
     parameters = [factory_parameter, *named.values(), *secure.values(), *defined.values()]
-    return BuiltTemplate(root.factory_name, parameters, resources, global_parameters, warnings), problems
+    groups = {name: group for group, table in enumerate((named, secure, defined), 1) for name in table}
+    return BuiltTemplate(root.factory_name, parameters, resources, global_parameters, warnings, groups), problems
 
 
 def _factory_global_parameters(definition: Definition) -> Any:
@@ -204,7 +219,12 @@ def _resource(
     seen: set[str] = set()
     missing: set[ObjectKey] = set()
     own = ObjectKey(obj.type, obj.name.lower())
-    for kind, name in _references(properties):
+    references = list(_pipeline_references(properties) if obj.type == "pipelines" else _references(properties))
+    if obj.type == "linkedServices" and isinstance(properties.get("connectVia"), dict):
+        # ADF lists a linked service's runtime first, wherever connectVia is written (24 linked services)
+        via = list(_references(properties["connectVia"]))
+        references = via + [r for r in references if r not in via]
+    for kind, name in references:
         if obj.type == "managedVirtualNetworks/managedPrivateEndpoints":
             continue
         target = ObjectKey(kind, name.lower()) if not _is_parameter(name) else None
@@ -285,26 +305,31 @@ def _references(node: Any) -> Iterator[tuple[str, str]]:
                 yield from _references(value)
 
 
-def _referenced(node: Any) -> Iterator[str]:
-    """Names of the parameters an ARM resource's expressions use, in document order."""
-    if isinstance(node, str):
-        if node.startswith("[") and not node.startswith("[["):
-            start = 0
-            while True:
-                at = node.find("parameters('", start)
-                if at < 0:
-                    return
-                end = node.find("')", at)
-                if end < 0:
-                    return
-                yield node[at + len("parameters('") : end]
-                start = end
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _referenced(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _referenced(value)
+_NESTED = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
+
+
+def _pipeline_references(properties: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """A pipeline's references level by level: every activity's own before those of the activities nested in
+    it (ForEach, Until, If, Switch), as ADF lists them (10 pipelines list nested activities' last)."""
+    outer = {k: v for k, v in properties.items() if k != "activities"}
+    yield from _references(outer)
+    level = [a for a in properties.get("activities") or [] if isinstance(a, dict)]
+    while level:
+        nested: list[dict[str, Any]] = []
+        for activity in level:
+            tp = activity.get("typeProperties")
+            if isinstance(tp, dict):
+                inner = [tp.get(k) for k in _NESTED] + [
+                    c.get("activities") for c in tp.get("cases") or [] if isinstance(c, dict)
+                ]
+                lists = [lst for lst in inner if isinstance(lst, list)]
+                if lists:
+                    own_tp = {k: v for k, v in tp.items() if k not in _NESTED and k != "cases"}
+                    yield from _references({**activity, "typeProperties": own_tp})
+                    nested += [a for lst in lists for a in lst if isinstance(a, dict)]
+                    continue
+            yield from _references(activity)
+        level = nested
 
 
 def escape(value: Any) -> Any:

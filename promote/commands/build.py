@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from promote.build import Build, build
+from promote.build.texts import Texts
 from promote.desired import project_root, resolve_source
 from promote.errors import EXIT_OK, InputError
 from promote.source import PUBLISHED_PATHS, Revision, SourceFiles, commit_folder, read_source
@@ -44,7 +45,9 @@ def _as_of(text: str | None) -> dt.date | None:
 
 def _build(args: argparse.Namespace, ref: str | None) -> tuple[Build, Revision | None, Path]:
     files, revision, root = _read(args, ref)
-    built = build(files, factory=args.factory_file, as_of=_as_of(args.as_of), lenient=args.lenient)
+    built = build(
+        files, factory=args.factory_file, as_of=_as_of(args.as_of), lenient=args.lenient, language=args.language
+    )
     for warning in built.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return built, revision, root
@@ -84,10 +87,10 @@ def _replace_published(out: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def publish_message(commit: str, when: dt.datetime) -> str:
+def publish_message(commit: str, when: dt.datetime, texts: Texts) -> str:
     """ADF's publish commit message, which names the collaboration commit the templates come from."""
     stamp = f"{when.month}-{when.day}-{when.year} {when.hour}:{when.minute}:{when.second}"
-    return f"ARM template and parameters deployed on {stamp}, based on the collaboration branch's commit ID: {commit}"
+    return texts.commit.format(stamp=stamp, commit=commit)
 
 
 def run_publish(args: argparse.Namespace) -> int:
@@ -96,7 +99,7 @@ def run_publish(args: argparse.Namespace) -> int:
     config_branch = built.root.publish_config.get("publishBranch")
     branch = args.branch or (config_branch if isinstance(config_branch, str) and config_branch else DEFAULT_BRANCH)
     folder = args.folder if args.folder is not None else built.factory_name
-    message = publish_message(revision.commit, dt.datetime.now(dt.timezone.utc))
+    message = publish_message(revision.commit, dt.datetime.now(dt.timezone.utc), built.texts)
     commit = commit_folder(root, branch, folder, built.files, message)
     if commit is None:
         print(f"{branch} already holds {folder}/ as built from {revision.short}: nothing to commit")
