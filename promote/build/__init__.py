@@ -20,7 +20,7 @@ from promote.build.definition import load_definition
 from promote.build.eras import Era, era
 from promote.build.output import SINGLE_TEMPLATE, render
 from promote.build.root import CollaborationRoot, examine_root, is_collaboration_root
-from promote.build.template import BuiltTemplate, build_template, declarations
+from promote.build.template import BuiltTemplate, build_template, declarations, escaped
 from promote.build.texts import TEXTS, Texts
 from promote.errors import InputError
 from promote.source import SourceFiles
@@ -90,7 +90,7 @@ def open_collaboration(files: SourceFiles):  # -> promote.loader.Published (impo
 
     prepared = prepare(files)
     built = prepared.template
-    template = built.template()
+    template = escaped(built.template())
     display = f"{files.label.rstrip('/')} (built: {SINGLE_TEMPLATE})"
     part = Part(SINGLE_TEMPLATE, display, template)
     specs = {

@@ -15,7 +15,7 @@ import math
 from json.encoder import encode_basestring  # the C encoder, non-ASCII kept as is (ensure_ascii=False)
 from typing import Any
 
-__all__ = ["dumps", "encode"]
+__all__ = ["dumps", "encode", "encode_template_value"]
 
 
 def dumps(value: Any) -> bytes:
@@ -32,30 +32,64 @@ def encode(value: Any, indent: str) -> str:
         if not value:
             return "{}"
         inner = indent + "\t"
-        parts = []
-        for key, item in value.items():
-            text = encode_basestring(item) if type(item) is str else encode(item, inner)
-            parts.append(f"{inner}{encode_basestring(key)}: {text}")
+        parts = [
+            f"{inner}{encode_basestring(key)}: {encode_basestring(item) if type(item) is str else encode(item, inner)}"
+            for key, item in value.items()
+        ]
         return "{\n" + ",\n".join(parts) + "\n" + indent + "}"
     if kind is list:
         if not value:
             return "[]"
         inner = indent + "\t"
-        return (
-            "[\n"
-            + ",\n".join(
-                inner + (encode_basestring(item) if type(item) is str else encode(item, inner)) for item in value
-            )
-            + "\n"
-            + indent
-            + "]"
-        )
+        items = [inner + (encode_basestring(item) if type(item) is str else encode(item, inner)) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+    return _scalar(value, indent)
+
+
+def encode_template_value(value: Any, indent: str) -> str:
+    """`encode`, with what ARM would read as an expression escaped: a string or a key of the files starting with
+    `[` is written `[[` (ADF escapes about 1,500 such strings in the references). Expressions the build wrote are
+    `str` subclasses (`promote.build.definition.Ref`) and are written as they are."""
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = indent + "\t"
+        parts = []
+        append = parts.append
+        for key, item in value.items():
+            k = encode_basestring(key)
+            if k[1:2] == "[":
+                k = encode_basestring("[" + key)
+            if type(item) is str:
+                v = encode_basestring(item)
+                if v[1:2] == "[":
+                    v = encode_basestring("[" + item)
+            else:
+                v = encode_template_value(item, inner)
+            append(f"{inner}{k}: {v}")
+        return "{\n" + ",\n".join(parts) + "\n" + indent + "}"
+    if kind is list:
+        if not value:
+            return "[]"
+        inner = indent + "\t"
+        return "[\n" + ",\n".join([inner + encode_template_value(item, inner) for item in value]) + "\n" + indent + "]"
+    if kind is str:
+        text = encode_basestring(value)
+        return encode_basestring("[" + value) if text[1:2] == "[" else text
+    if isinstance(value, str):  # an expression the build wrote
+        return encode_basestring(value)
+    return _scalar(value, indent)
+
+
+def _scalar(value: Any, indent: str) -> str:
     if value is True:
         return "true"
     if value is False:
         return "false"
     if value is None:
         return "null"
+    kind = type(value)
     if kind is int:
         return int.__repr__(value)
     if kind is float:

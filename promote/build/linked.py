@@ -59,7 +59,11 @@ def parts(built: BuiltTemplate) -> list[list[BuiltResource]]:
     the other, so ADF drops the rest (every reference pair with several parts)."""
     ordered = linked_order(built.resources)
     chunks = [ordered[i : i + PART_SIZE] for i in range(0, len(ordered), PART_SIZE)] or [[]]
-    return [[_within(resource, {_folded(r.key) for r in chunk}) for resource in chunk] for chunk in chunks]
+    out = []
+    for chunk in chunks:
+        keys = {_folded(r.key) for r in chunk}
+        out.append([_within(resource, keys) for resource in chunk])
+    return out
 
 
 def _within(resource: BuiltResource, keys: set[ObjectKey]) -> BuiltResource:

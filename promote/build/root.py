@@ -124,10 +124,11 @@ def is_collaboration_root(files: SourceFiles) -> bool:
 
 def factory_names(files: SourceFiles) -> list[str]:
     """The factories whose files `factory/` holds, in file-name order."""
+    prefix = FACTORY_FOLDER + "/"
     return sorted(
-        PurePosixPath(path).stem
+        path[len(prefix) : -len(".json")]
         for path in files.files
-        if PurePosixPath(path).parent.as_posix() == FACTORY_FOLDER and path.endswith(".json")
+        if path.startswith(prefix) and path.endswith(".json") and "/" not in path[len(prefix) :]
     )
 
 
@@ -154,7 +155,7 @@ def examine_root(
     definition: Any = None
     definition_file: str | None = None
     for path in sorted(files.files):
-        parts = PurePosixPath(path).parts
+        parts = tuple(path.split("/"))
         top = parts[0]
         display = files.display(path)
         if path == PUBLISH_CONFIG:

@@ -81,7 +81,8 @@ class BuiltTemplate:
     groups: dict[str, int] = field(default_factory=dict)  # parameter -> 1 names, 2 secrets, 3 the definition's
 
     def template(self, resources: list[BuiltResource] | None = None) -> dict[str, Any]:
-        """The ARM template holding `resources` (default: all) and the parameters they use."""
+        """The ARM template holding `resources` (default: all) and the parameters they use; its resources are not
+        escaped yet (`escaped` does it)."""
         chosen = self.resources if resources is None else resources
         return {
             "$schema": TEMPLATE_SCHEMA,
@@ -261,7 +262,7 @@ def _arm_resource(kind: str, name: str, properties: dict[str, Any], depends_on: 
         "name": f"[concat(parameters('factoryName'), '/{_quote(name)}')]",
         "type": ARM_TYPES[kind],
         "apiVersion": API_VERSION,
-        "properties": escape(properties),
+        "properties": properties,  # escaped when written (promote.build.jsonfmt) or evaluated (`escaped`)
         "dependsOn": depends_on,
     }
 
@@ -287,22 +288,28 @@ def _folder_of(kind: str) -> str:
     return next((folder for folder, type_ in KIND_FOLDERS.items() if type_ == kind), kind)
 
 
-def _references(node: Any) -> Iterator[tuple[str, str]]:
+def _references(node: Any) -> list[tuple[str, str]]:
     """(object type, name) of every reference in document order (depth first), as `dependsOn` lists them."""
-    if isinstance(node, dict):
-        kind = node.get("type")
+    found: list[tuple[str, str]] = []
+    _collect(node, found)
+    return found
+
+
+def _collect(node: Any, found: list[tuple[str, str]]) -> None:
+    if type(node) is dict:
         name = node.get("referenceName")
-        if isinstance(kind, str) and isinstance(name, str):
-            target = _REFERENCE_PATHS.get(kind)
-            if target is not None:
-                yield target, name
+        if name is not None:
+            kind = node.get("type")
+            target = _REFERENCE_PATHS.get(kind) if isinstance(kind, str) else None
+            if target is not None and isinstance(name, str):
+                found.append((target, name))
         for value in node.values():
-            if isinstance(value, (dict, list)):
-                yield from _references(value)
-    elif isinstance(node, list):
+            if type(value) is dict or type(value) is list:
+                _collect(value, found)
+    elif type(node) is list:
         for value in node:
-            if isinstance(value, (dict, list)):
-                yield from _references(value)
+            if type(value) is dict or type(value) is list:
+                _collect(value, found)
 
 
 _NESTED = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
@@ -330,6 +337,11 @@ def _pipeline_references(properties: dict[str, Any]) -> Iterator[tuple[str, str]
                     continue
             yield from _references(activity)
         level = nested
+
+
+def escaped(template: dict[str, Any]) -> dict[str, Any]:
+    """`template` as the files would give it to the evaluator: what ARM would read as an expression escaped."""
+    return {**template, "resources": [{**r, "properties": escape(r["properties"])} for r in template["resources"]]}
 
 
 def escape(value: Any) -> Any:

@@ -1,0 +1,140 @@
+"""Speed of `promote build` and of `promote diff` between collaboration revisions, as ratios in one process.
+
+1. build: the largest reference collaboration folder (most bytes) read from disk, built and written into a
+   temporary folder, exactly what `promote build --out DIR` runs after parsing its arguments; against the
+   baseline of `json.load` of every file of that folder. Target: <= 2.
+2. diff: `promote diff --from A --to B` between two consecutive collaboration revisions of one factory (both
+   sides read as `promote diff` reads paths, then `promote.quickdiff.diff_versions`), against the same between
+   the two templates ADF published from them. Target: <= 1 ("as fast").
+
+Best of N for each figure (the machine is shared: the minimum is the least disturbed run).
+
+Run: .venv/bin/python bench/build_speed.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import itertools
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from promote.build import build  # noqa: E402
+from promote.commands.build import _replace_published  # noqa: E402
+from promote.desired import SideInput  # noqa: E402
+from promote.quickdiff import diff_versions  # noqa: E402
+from promote.source import read_path  # noqa: E402
+
+REFERENCE = ROOT.parent / "shared" / "reference"
+COLLABORATION = REFERENCE / "collaboration"
+TEMPLATES = REFERENCE / "templates"
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def root_of(entry: dict) -> Path:
+    owner, short = entry["files"][0]["local"].split("/")[:2]
+    return COLLABORATION / owner / short / entry["prefix"].rstrip("/")
+
+
+def bench_build(entries: list[dict], repeat: int) -> None:
+    def size(entry: dict) -> int:
+        return sum(f["size"] for f in entry["files"])
+
+    entry = max(entries, key=size)
+    root = root_of(entry)
+    paths = sorted(p for p in root.rglob("*.json") if p.is_file())
+    factory = entry["published"][0]["factory_name"]
+
+    def load_all() -> None:
+        for path in paths:
+            with path.open("rb") as handle:
+                json.load(handle)
+
+    with tempfile.TemporaryDirectory() as out:
+
+        def run_build() -> None:
+            built = build(read_path(root), factory=factory)
+            _replace_published(Path(out), built.files)
+
+        run_build()
+        baseline = best(load_all, repeat)
+        measured = best(run_build, repeat)
+    print(f"build of {entry['repo']} {entry['collab_commit'][:8]}: {len(paths)} files, {size(entry) / 1e3:.0f} kB")
+    print(f"  json.load of every file: {baseline * 1e3:.1f} ms")
+    print(f"  promote build (read, build, write): {measured * 1e3:.1f} ms = {measured / baseline:.2f}x (target <= 2)")
+
+
+def side(path: Path) -> SideInput:
+    files = read_path(path)
+    return SideInput(files.label, files, None, None)
+
+
+def run_diff(pair: tuple[Path, Path]) -> None:
+    """What `promote diff --from A --to B` runs once the arguments are parsed (both sides paths)."""
+    diff_versions(side(pair[0]), side(pair[1]))
+
+
+def bench_diff(entries: list[dict], repeat: int) -> None:
+    by_repo: dict[str, list[dict]] = {}
+    for entry in entries:
+        by_repo.setdefault(entry["published"][0]["factory_name"], []).append(entry)
+    rows = []
+    for factory, versions in by_repo.items():
+        versions.sort(key=lambda e: e["collab_commit_time"])
+        for old, new in itertools.pairwise(versions):
+            if sum(f["size"] for f in new["files"]) < 100_000:
+                continue  # the small factories measure process noise
+            collab = (root_of(old), root_of(new))
+            published = (TEMPLATES / old["published"][0]["templates"], TEMPLATES / new["published"][0]["templates"])
+
+            result_c = diff_versions(side(collab[0]), side(collab[1]))
+            result_p = diff_versions(side(published[0]), side(published[1]))
+            time_c = best(functools.partial(run_diff, collab), repeat)
+            time_p = best(functools.partial(run_diff, published), repeat)
+            rows.append((factory, old, new, time_c, time_p, result_c, result_p))
+    print("diff between consecutive revisions (largest factories):")
+    print("| factory | revisions | objects changed | collaboration | published | ratio |")
+    print("|---|---|---|---|---|---|")
+    for factory, old, new, time_c, time_p, result_c, result_p in rows:
+        changed = len(result_c.diff.changes)
+        print(
+            f"| {factory} | {old['collab_commit'][:8]} → {new['collab_commit'][:8]} | {changed} "
+            f"(published: {len(result_p.diff.changes)}) | {time_c * 1e3:.1f} ms | {time_p * 1e3:.1f} ms "
+            f"| {time_c / time_p:.2f}x |"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    if not COLLABORATION.exists():
+        print(f"reference material not found at {COLLABORATION}")
+        return 1
+    entries = json.loads((COLLABORATION / "manifest.json").read_text())
+    bench_build(entries, args.repeat)
+    print()
+    bench_diff(entries, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
