@@ -55,7 +55,7 @@ def encode_template_value(value: Any, indent: str) -> str:
         if not value:
             return "{}"
         inner = indent + "\t"
-        parts = []
+        parts: list[str] = []
         append = parts.append
         for key, item in value.items():
             k = encode_basestring(key)
