@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import itertools
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from diff_large import best  # noqa: E402  (this folder is on the path when a benchmark runs)
 
 from promote.build import build  # noqa: E402
 from promote.commands.build import _replace_published  # noqa: E402
@@ -37,16 +36,6 @@ from promote.source import read_path  # noqa: E402
 REFERENCE = ROOT.parent / "shared" / "reference"
 COLLABORATION = REFERENCE / "collaboration"
 TEMPLATES = REFERENCE / "templates"
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def root_of(entry: dict) -> Path:
