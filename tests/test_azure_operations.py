@@ -571,3 +571,78 @@ def test_deployment_tags_are_kept_in_the_history(emulator: EmulatorHandle, conn:
         {"promote-commit": "abc123"},
     )
     assert ops.list_deployments(conn, "promote-tagged")[0].tags == {"promote-commit": "abc123"}
+
+
+# --------------------------------------------------------------------------------------------------- runs in flight
+
+
+def _held_run(emulator: EmulatorHandle, pipeline_name: str, **extra: Any) -> str:
+    body = {"subscriptionId": emulator.subscription, "resourceGroup": emulator.resource_group, "factory": FACTORY}
+    return str(emulator.admin("POST", "/runs", json={**body, "pipeline": pipeline_name, **extra})["runId"])
+
+
+def _caller(name: str, callee: str) -> dict[str, Any]:
+    execute = {
+        "name": f"run_{callee}",
+        "type": "ExecutePipeline",
+        "typeProperties": {"pipeline": {"referenceName": callee, "type": "PipelineReference"}},
+    }
+    return {"type": "pipelines", "name": name, "properties": {"activities": [execute]}}
+
+
+def test_runs_in_progress_are_those_of_the_named_pipelines_not_ended(
+    emulator: EmulatorHandle, conn: Connection
+) -> None:
+    seed(emulator, [pipeline("a"), pipeline("b"), pipeline("other")])
+    scheduled = _held_run(emulator, "a", invokedBy={"name": "nightly", "invokedByType": "ScheduleTrigger"})
+    more = [_held_run(emulator, "a") for _ in range(3)]  # with the page size of 3: the answer has two pages
+    ended = _held_run(emulator, "b")
+    emulator.admin("POST", f"/runs/{ended}/end", json={"status": "Succeeded"})
+    b_run = _held_run(emulator, "b")
+    _held_run(emulator, "other")
+    runs = ops.runs_in_progress(conn, ["a", "b"])
+    assert sorted(r.run_id for r in runs) == sorted([scheduled, *more, b_run])
+    assert {r.status for r in runs} == {"InProgress"}
+    first = next(r for r in runs if r.run_id == scheduled)
+    assert (first.pipeline, first.invoked_by, first.invoked_by_type) == ("a", "nightly", "ScheduleTrigger")
+    assert first.run_start and first.parent_run_id is None
+    queries = emulator.requests(method="POST", path="/queryPipelineRuns$")
+    assert len(queries) == 2 and {q["status"] for q in queries} == {200}  # one query, two pages
+    assert ops.runs_in_progress(conn, []) == []
+
+
+def test_runs_in_progress_include_runs_another_run_started(emulator: EmulatorHandle, conn: Connection) -> None:
+    seed(emulator, [pipeline("child"), _caller("parent", "child")])
+    parent = _held_run(emulator, "parent")
+    [child] = ops.runs_in_progress(conn, ["child"])
+    assert (child.invoked_by_type, child.invoked_by, child.parent_run_id) == ("PipelineActivity", "run_child", parent)
+
+
+def test_runs_in_progress_asks_for_many_pipelines_in_chunks(emulator: EmulatorHandle, conn: Connection) -> None:
+    names = [f"p{i:03d}" for i in range(150)]
+    seed(emulator, [pipeline(n) for n in names])
+    first, last = _held_run(emulator, "p000"), _held_run(emulator, "p149")
+    assert [r.run_id for r in ops.runs_in_progress(conn, names)] == [first, last]
+    assert len(emulator.requests(method="POST", path="/queryPipelineRuns$")) == 2  # 100 names, then 50
+
+
+def test_cancel_run_stops_the_run_and_what_it_started(emulator: EmulatorHandle, conn: Connection) -> None:
+    seed(emulator, [pipeline("child"), _caller("parent", "child")])
+    parent = _held_run(emulator, "parent")
+    ops.cancel_run(conn, parent)
+    assert ops.runs_in_progress(conn, ["parent", "child"]) == []
+    [cancel] = emulator.requests(method="POST", path=f"/pipelineruns/{parent}/cancel$")
+    assert "isRecursive=true" in cancel["query"]
+
+    parent = _held_run(emulator, "parent")
+    ops.cancel_run(conn, parent, recursive=False)
+    assert [r.pipeline for r in ops.runs_in_progress(conn, ["parent", "child"])] == ["child"]
+    [cancel] = emulator.requests(method="POST", path=f"/pipelineruns/{parent}/cancel$")
+    assert "isRecursive=false" in cancel["query"]
+
+
+def test_cancel_run_of_an_unknown_run_is_adfs_error(emulator: EmulatorHandle, conn: Connection) -> None:
+    ops.ensure_factory(conn)
+    with pytest.raises(AzureCallError) as info:
+        ops.cancel_run(conn, "00000000-0000-0000-0000-000000000000")
+    assert (info.value.status, info.value.code) == (400, "ReferencedPipelineRunNotFound")

@@ -173,10 +173,14 @@ def test_a_state_file_of_the_previous_schema_is_kept(state_dir: Path) -> None:
         with controls.adf_client() as adf, controls.deployments_client() as client:
             adf.factories.create_or_update(RG, FACTORY, {"location": "westeurope"})
             client.deployments.begin_create_or_update(RG, "d1", DEPLOYMENT).result()
+            run_id = adf.pipelines.create_run(RG, FACTORY, "p1").run_id
         controls.session.close()
-    db = sqlite3.connect(state_dir / "state.db")  # back to version 1: no owner, operation id or cancel flag
+    db = sqlite3.connect(state_dir / "state.db")  # back to version 1: what versions 2 and 3 added, dropped
     for column in ("owner", "op_id", "cancel"):
         db.execute(f"ALTER TABLE deployments DROP COLUMN {column}")
+    db.execute("DROP INDEX runs_by_parent")
+    for column in ("parent", "invoked_by", "ended", "end_status", "end_message"):
+        db.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
@@ -185,6 +189,7 @@ def test_a_state_file_of_the_previous_schema_is_kept(state_dir: Path) -> None:
         with controls.adf_client() as adf, controls.deployments_client() as client:
             assert {p.name for p in adf.pipelines.list_by_factory(RG, FACTORY)} == {"p1", "p2", "p3"}
             assert state(client) == "Succeeded"
+            assert adf.pipeline_runs.get(RG, FACTORY, run_id).pipeline_name == "p1"
             assert client.deployments.begin_create_or_update(RG, "d2", DEPLOYMENT).result().name == "d2"
         controls.session.close()
 

@@ -58,6 +58,9 @@ _SEGMENTS: dict[str, str] = {
     "adfcdcs": "adfcdcs",
 }
 _RUN_FINAL = frozenset({"Succeeded", "Failed", "Cancelled", "Canceled"})
+RUN_IN_PROGRESS = ("Queued", "InProgress", "Canceling")
+RUN_HISTORY_DAYS = 45  # how long ADF keeps pipeline runs: no run in progress can have been updated earlier
+_RUN_QUERY_CHUNK = 100  # pipeline names per query (the In filter's values)
 
 
 # --------------------------------------------------------------------------------------------------- results
@@ -95,6 +98,25 @@ class DeploymentRecord:
     tags: dict[str, str]
     error_code: str | None = None
     error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A pipeline run that has not ended: what a deploy that changes its pipeline would cut into.
+
+    `invoked_by_type` is ADF's (`Manual`, `ScheduleTrigger`, `TumblingWindowTrigger`, `BlobEventsTrigger`,
+    `PipelineActivity`, ...) and `invoked_by` the trigger's or activity's name; `parent_run_id` the run whose
+    Execute Pipeline activity started this one, if any.
+    """
+
+    run_id: str
+    pipeline: str
+    status: str  # Queued | InProgress | Canceling
+    run_start: str | None
+    last_updated: str | None
+    invoked_by: str
+    invoked_by_type: str
+    parent_run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -672,3 +694,64 @@ def run_pipeline(
         message=str(run.message or ""),
         seconds=time.monotonic() - started,
     )
+
+
+def runs_in_progress(conn: Connection, pipelines: Iterable[str]) -> list[RunInfo]:
+    """The runs of these pipelines that have not ended (Queued, InProgress, Canceling), oldest first.
+
+    One PipelineRuns_QueryByFactory per hundred names (filters `PipelineName In` and `Status In`), every page of
+    each, over ADF's whole run history (`lastUpdatedAfter` 45 days back: a run in progress was updated when it
+    started or since). A long list of names is asked in several queries.
+    """
+    import datetime as dt
+
+    from azure.mgmt.datafactory.models import RunFilterParameters, RunQueryFilter
+
+    names = sorted({p for p in pipelines}, key=str.lower)
+    now = dt.datetime.now(dt.timezone.utc)
+    found: dict[str, RunInfo] = {}
+    for start in range(0, len(names), _RUN_QUERY_CHUNK):
+        chunk = names[start : start + _RUN_QUERY_CHUNK]
+        token: str | None = None
+        while True:
+            query = RunFilterParameters(
+                last_updated_after=now - dt.timedelta(days=RUN_HISTORY_DAYS),
+                last_updated_before=now + dt.timedelta(days=1),  # the service's clock may run ahead of ours
+                continuation_token=token,
+                filters=[
+                    RunQueryFilter(operand="PipelineName", operator="In", values_property=chunk),
+                    RunQueryFilter(operand="Status", operator="In", values_property=list(RUN_IN_PROGRESS)),
+                ],
+            )
+            with sdk_call(f"query runs in progress of {len(chunk)} pipeline(s)"):
+                page = conn.adf.pipeline_runs.query_by_factory(conn.resource_group, conn.factory, query)
+            for run in page.value or []:
+                info = _run_info(run)
+                if info.status in RUN_IN_PROGRESS:  # what the service filters, checked again
+                    found[info.run_id] = info
+            token = page.continuation_token or None
+            if token is None:
+                break
+    return sorted(found.values(), key=lambda r: (r.run_start or "", r.run_id))
+
+
+def _run_info(run: Any) -> RunInfo:
+    invoked = run.invoked_by
+    return RunInfo(
+        run_id=str(run.run_id),
+        pipeline=str(run.pipeline_name or ""),
+        status=_text(run.status),
+        run_start=run.run_start.isoformat() if run.run_start else None,
+        last_updated=run.last_updated.isoformat() if run.last_updated else None,
+        invoked_by=str(getattr(invoked, "name", None) or ""),
+        invoked_by_type=str(getattr(invoked, "invoked_by_type", None) or ""),
+        parent_run_id=getattr(invoked, "pipeline_run_id", None) or None,
+    )
+
+
+def cancel_run(conn: Connection, run_id: str, *, recursive: bool = True) -> None:
+    """Cancel a pipeline run, and (`recursive`, the default) the runs its Execute Pipeline activities started,
+    which a cancel of the parent alone leaves running. A run that has already ended is left as it is; a run id
+    the factory does not know is ADF's 400 `ReferencedPipelineRunNotFound`."""
+    with sdk_call(f"cancel run {run_id}"):
+        conn.adf.pipeline_runs.cancel(conn.resource_group, conn.factory, run_id, is_recursive=recursive)

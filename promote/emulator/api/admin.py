@@ -115,6 +115,29 @@ def admin_seed(app: App, req: Request, p: dict[str, str]) -> Response:
     return Response(200, {"written": count})
 
 
+def admin_start_run(app: App, req: Request, p: dict[str, str]) -> Response:
+    """A run that stays InProgress until ended here: what a schedule or a person started before a deployment."""
+    body = _json_body(req)
+    if not isinstance(body, dict) or not body.get("factory") or not body.get("pipeline"):
+        raise _bad("give {'factory': name, 'pipeline': name, 'parameters'?: {...}, 'invokedBy'?: {...}, ...}")
+    scope = Scope(
+        str(body.get("subscriptionId") or DEFAULT_SUBSCRIPTION),
+        str(body.get("resourceGroup") or DEFAULT_RESOURCE_GROUP),
+    )
+    run = app.store.start_held_run(
+        scope, str(body["factory"]), str(body["pipeline"]), body.get("parameters"), body.get("invokedBy")
+    )
+    return Response(201, run)
+
+
+def admin_end_run(app: App, req: Request, p: dict[str, str]) -> Response:
+    """End a run that has not finished (and the runs it started): `{"status": "Succeeded", "message"?: ...}`."""
+    body = _json_body(req) or {}
+    if not isinstance(body, dict):
+        raise _bad("give {'status': 'Succeeded' | 'Failed' | 'Cancelled', 'message'?: text}")
+    return Response(200, app.store.end_run(p["run"], str(body.get("status") or "Succeeded"), body.get("message")))
+
+
 def admin_router() -> Router[App]:
     r: Router[App] = Router()
     r.add("GET", ADMIN_PREFIX, admin_info, None)
@@ -127,4 +150,6 @@ def admin_router() -> Router[App]:
     r.add("GET", f"{ADMIN_PREFIX}/stats", admin_stats, None)
     r.add("POST", f"{ADMIN_PREFIX}/clock", admin_clock, None)
     r.add("POST", f"{ADMIN_PREFIX}/seed", admin_seed, None)
+    r.add("POST", f"{ADMIN_PREFIX}/runs", admin_start_run, None)
+    r.add("POST", f"{ADMIN_PREFIX}/runs/(?P<run>[^/]+)/end", admin_end_run, None)
     return r

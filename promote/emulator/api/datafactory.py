@@ -174,7 +174,8 @@ def get_run(app: App, req: Request, p: dict[str, str]) -> Response:
 
 
 def cancel_run(app: App, req: Request, p: dict[str, str]) -> Response:
-    app.store.cancel_run(_scope(p), p["factory"], p["run"])
+    recursive = req.query.get("isrecursive", "").lower() == "true"
+    app.store.cancel_run(_scope(p), p["factory"], p["run"], recursive=recursive)
     return Response(200)
 
 

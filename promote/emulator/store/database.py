@@ -19,7 +19,7 @@ from typing import Any
 
 from promote.emulator.settings import Clock, Settings
 
-SCHEMA_VERSION = 2  # bump when SCHEMA changes; add the step from the previous version to MIGRATIONS
+SCHEMA_VERSION = 3  # bump when SCHEMA changes; add the step from the previous version to MIGRATIONS
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS factories (
     skey TEXT NOT NULL, lname TEXT NOT NULL, name TEXT NOT NULL, sub TEXT NOT NULL, rg TEXT NOT NULL,
@@ -36,8 +36,10 @@ CREATE INDEX IF NOT EXISTS refs_by_source ON refs (fkey, src_type, src_lname);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, fkey TEXT NOT NULL, pipeline TEXT NOT NULL, parameters TEXT NOT NULL,
     created REAL NOT NULL, queue_s REAL NOT NULL, run_s REAL NOT NULL, cancelled REAL,
-    fail_message TEXT, fail_code TEXT, dimensions TEXT);
+    fail_message TEXT, fail_code TEXT, dimensions TEXT, parent TEXT, invoked_by TEXT, ended REAL, end_status TEXT,
+    end_message TEXT);
 CREATE INDEX IF NOT EXISTS runs_by_factory ON runs (fkey, created);
+CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent);
 CREATE TABLE IF NOT EXISTS deployments (
     skey TEXT NOT NULL, lname TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL,
     template TEXT NOT NULL, owner TEXT, op_id TEXT, cancel INTEGER NOT NULL DEFAULT 0,
@@ -55,6 +57,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE deployments ADD COLUMN owner TEXT",
         "ALTER TABLE deployments ADD COLUMN op_id TEXT",
         "ALTER TABLE deployments ADD COLUMN cancel INTEGER NOT NULL DEFAULT 0",
+    ),
+    2: (  # runs started by another run (Execute Pipeline), by whom, and ended by the control API
+        "ALTER TABLE runs ADD COLUMN parent TEXT",
+        "ALTER TABLE runs ADD COLUMN invoked_by TEXT",
+        "ALTER TABLE runs ADD COLUMN ended REAL",
+        "ALTER TABLE runs ADD COLUMN end_status TEXT",
+        "ALTER TABLE runs ADD COLUMN end_message TEXT",
     ),
 }
 TABLES = ("factories", "objects", "refs", "runs", "deployments", "deployment_ops", "async_ops", "counters")
