@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from diff_large import best  # noqa: E402  (this folder is on the path when a benchmark runs)
 
 from promote.build import build  # noqa: E402
-from promote.commands.build import _replace_published  # noqa: E402
+from promote.commands.build import replace_published  # noqa: E402
 from promote.desired import SideInput  # noqa: E402
 from promote.quickdiff import diff_versions  # noqa: E402
 from promote.source import read_path  # noqa: E402
@@ -61,7 +61,7 @@ def bench_build(entries: list[dict], repeat: int) -> None:
 
         def run_build() -> None:
             built = build(read_path(root), factory=factory)
-            _replace_published(Path(out), built.files)
+            replace_published(Path(out), built.files)
 
         run_build()
         baseline = best(load_all, repeat)

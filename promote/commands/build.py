@@ -66,14 +66,14 @@ def _describe(built: Build, revision: Revision | None) -> str:
 def run_build(args: argparse.Namespace) -> int:
     built, revision, _ = _build(args, args.ref)
     out = Path(args.out)
-    _replace_published(out, built.files)
+    replace_published(out, built.files)
     print(f"built {_describe(built, revision)}")
     for rel in sorted(built.files):
         print(f"  {out / rel}")
     return EXIT_OK
 
 
-def _replace_published(out: Path, files: dict[str, bytes]) -> None:
+def replace_published(out: Path, files: dict[str, bytes]) -> None:
     """Write `files` into `out`, first removing what an earlier publish wrote there (and nothing else)."""
     for name in PUBLISHED_PATHS:
         target = out / name
