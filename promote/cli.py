@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 
 from promote import __version__
 from promote.errors import EXIT_FAILURE, EXIT_INTERRUPTED, PromoteError
+from promote.inert import InertStream, inert, inert_lines
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -34,6 +37,17 @@ def _add_factory(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="with a folder of environment files per factory: the factory (environments/NAME/ENV.yaml)",
     )
+
+
+def _port(text: str) -> int:
+    """A TCP port number, refused by argparse (exit 2, the option named) when it is none."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give 1 to 65535, or 0 for a free one")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,28 +284,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the local Azure Resource Manager + Data Factory emulator over HTTPS on 127.0.0.1",
         description="A local endpoint that the real Azure clients talk to; `environments/local.yaml` targets it.",
     )
-    emulator.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    emulator.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
     emulator.add_argument("--state-dir", default=".promote/emulator", help="where state and certificates live")
     return parser
+
+
+DEBUG = "PROMOTE_DEBUG"  # set to 1: an unexpected error prints its traceback too
 
 
 @contextlib.contextmanager
 def error_boundary(command: str = "") -> Iterator[list[int]]:
     """Map expected errors, Ctrl-C and bugs to exit codes and one readable message each. Under GitHub Actions
-    the same story also goes to the job summary, with annotations on the files at fault (`promote.github`)."""
+    the same story also goes to the job summary, with annotations on the files at fault (`promote.github`).
+
+    Messages carry untrusted text (names from templates, Azure's answers): each line goes out inert. A bug is
+    one line (exit 1), never a traceback holding a template's text; `PROMOTE_DEBUG=1` shows the traceback."""
     from promote import github
 
     outcome = [0]
     try:
         yield outcome
     except PromoteError as exc:
-        print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
+        text = inert_lines(str(exc))
+        print(f"error: {text}" if "\n" not in text else f"error:\n{text}", file=sys.stderr)
         outcome[0] = exc.exit_code
         github.report_error(command, exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         outcome[0] = EXIT_INTERRUPTED
         github.report_interrupted(command)
+    except BrokenPipeError:  # `promote diff | head`: the reader has gone, nobody is left to tell
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed pipe until exit
+        outcome[0] = EXIT_FAILURE
+    except OSError as exc:  # a file or folder the system refused (full disk, permissions), not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc}"
+        print(f"error: {inert(message, limit=1000)}", file=sys.stderr)
+        outcome[0] = EXIT_FAILURE
+        github.report_error(command, PromoteError(message))
+    except Exception as exc:
+        outcome[0] = EXIT_FAILURE
+        if os.environ.get(DEBUG) == "1":
+            traceback.print_exc()
+        message = f"unexpected {type(exc).__name__}: {inert(str(exc), limit=200)}"
+        print(
+            f"error: {message} (a bug in promote: please report it; {DEBUG}=1 shows where it happened)",
+            file=sys.stderr,
+        )
+        github.report_error(command, PromoteError(message))
+
+
+@contextlib.contextmanager
+def inert_output() -> Iterator[None]:
+    """stdout and stderr through `promote.inert.InertStream` for the command: no line printed can become a
+    workflow command or reach the terminal as an escape sequence (`promote.github` sends its own commands)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = InertStream(out), InertStream(err)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        sys.stdout, sys.stderr = out, err
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -301,19 +357,20 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    with error_boundary(args.command) as outcome:
-        from promote.environment.layout import select_factory
+    with inert_output():
+        args = build_parser().parse_args(argv)
+        signal.signal(signal.SIGTERM, _terminate)
+        with error_boundary(args.command) as outcome:
+            from promote.environment.layout import select_factory
 
-        factory = getattr(args, "factory", None) if args.command not in ("factories", "init") else None
-        if factory:
-            from promote.desired import project_root
+            factory = getattr(args, "factory", None) if args.command not in ("factories", "init") else None
+            if factory:
+                from promote.desired import project_root
 
-            select_factory(project_root(), factory)
-        else:
-            select_factory(None, None)  # a command run earlier in this process chose none for this one
-        outcome[0] = _dispatch(args)
+                select_factory(project_root(), factory)
+            else:
+                select_factory(None, None)  # a command run earlier in this process chose none for this one
+            outcome[0] = _dispatch(args)
     return outcome[0] if outcome[0] is not None else EXIT_FAILURE
 
 
@@ -354,8 +411,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from promote.emulator.server import run_emulator_command
+        from promote.writable import writable_folder
 
-        return run_emulator_command(args.port, Path(args.state_dir))
+        return run_emulator_command(args.port, writable_folder("--state-dir", Path(args.state_dir)))
     raise AssertionError(f"unknown command {args.command}")  # pragma: no cover - argparse refuses it first
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from promote.inert import inert
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INPUT = 2
@@ -30,11 +32,12 @@ class Problem:
     hint: str | None = None
 
     def render(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "")
-        what = f"{self.object}: " if self.object else ""
-        text = f"{where}: {what}{self.message}"
+        """One line for people; every part may hold untrusted text, so each is made inert (`promote.inert`)."""
+        where = inert(self.file, limit=None) + (f":{self.line}" if self.line else "")
+        what = f"{inert(self.object)}: " if self.object else ""
+        text = f"{where}: {what}{inert(self.message, limit=None)}"
         if self.hint:
-            text += f" ({self.hint})"
+            text += f" ({inert(self.hint, limit=None)})"
         return text
 
 

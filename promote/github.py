@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from promote.errors import InputError, Problem, PromoteError
+from promote.inert import command_stream, inert, inert_lines
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step; the summary lists every problem
 
@@ -38,11 +39,13 @@ class Annotation:
     level: str = "error"
 
     def command(self) -> str:
+        """The workflow command: properties and data encoded as the runner decodes them, the text made inert
+        first (the annotation shows names from templates)."""
         properties = [f"{k}={_escape_property(v)}" for k, v in (("file", self.file), ("line", self.line)) if v]
         if self.title:
-            properties.append(f"title={_escape_property(self.title)}")
+            properties.append(f"title={_escape_property(inert(self.title))}")
         head = f"::{self.level} {','.join(properties)}" if properties else f"::{self.level}"
-        return f"{head}::{_escape_data(self.message)}"
+        return f"{head}::{_escape_data(inert_lines(self.message))}"
 
 
 def active(environ: Mapping[str, str] | None = None) -> bool:
@@ -94,7 +97,7 @@ def _repository() -> Path:
 
 def emit(annotations: Sequence[Annotation], *, stream: Any = None) -> None:
     """Print the workflow commands (on stdout, where the runner reads them), at most MAX_ANNOTATIONS."""
-    out = stream or sys.stdout
+    out = stream or command_stream()  # underneath the CLI's InertStream, which would break these commands
     for annotation in annotations[:MAX_ANNOTATIONS]:
         print(annotation.command(), file=out, flush=True)
     if len(annotations) > MAX_ANNOTATIONS:
@@ -110,7 +113,7 @@ def append_summary(markdown: str, environ: Mapping[str, str] | None = None) -> N
         return
     try:
         with open(path, "a", encoding="utf-8") as summary:
-            summary.write(markdown.rstrip("\n") + "\n\n")
+            summary.write(inert_lines(markdown.rstrip("\n")) + "\n\n")
     except OSError as exc:
         print(f"warning: could not write the job summary {path}: {exc}", file=sys.stderr)
 

@@ -277,14 +277,25 @@ def open_published(files: SourceFiles) -> Published:
     )
 
 
+def _member(value: dict, key: str) -> dict:
+    """`value[key]` when it is an object, else an empty one (a master's nested deployment, read for its link)."""
+    found = value.get(key)
+    return found if isinstance(found, dict) else {}
+
+
 def _open_linked(files: SourceFiles, prefix: str) -> Published:
     master = _parse(files, f"{prefix}{LINKED_MASTER}")
     on_disk = {name for name in files.files if name.startswith(prefix) and _PART_NAME.search(PurePosixPath(name).name)}
     named: list[str] = []
-    for resource in master.template.get("resources") or []:
+    resources = master.template.get("resources") or []
+    if not isinstance(resources, list):
+        raise TemplateError.single(master.display, "'resources' must be an array", object="resources")
+    for index, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            raise TemplateError.single(master.display, "a resource must be an object", object=f"resources[{index}]")
         if str(resource.get("type", "")).lower() != _DEPLOYMENTS:
             continue
-        uri = str(((resource.get("properties") or {}).get("templateLink") or {}).get("uri", ""))
+        uri = str(_member(_member(resource, "properties"), "templateLink").get("uri", ""))
         match = _PART_LINK.search(
             uri
         )  # the uri is still an expression here: concat(containerUri, '/ArmTemplate_0.json', ...)
@@ -443,12 +454,12 @@ def _evaluate_linked(
     for resource in master.resources:
         if resource.type.lower() != _DEPLOYMENTS:
             continue
-        props = resource.properties or {}
-        uri = str((props.get("templateLink") or {}).get("uri", ""))
+        props = resource.properties if isinstance(resource.properties, dict) else {}
+        uri = str(_member(props, "templateLink").get("uri", ""))
         match = _PART_LINK.search(uri)
         part = by_name.get(match.group(0)) if match else None
         if part is None:  # pragma: no cover - open_published already checked every link
             continue
-        given = {k: v.get("value") for k, v in (props.get("parameters") or {}).items() if isinstance(v, dict)}
+        given = {k: v.get("value") for k, v in _member(props, "parameters").items() if isinstance(v, dict)}
         results.append((part, evaluate_template(part.template, given, file=part.display, context=context)))
     return results

@@ -77,6 +77,7 @@ from promote.environment import Environment, apply_overrides, values_for_templat
 from promote.factory import Factory, ObjectKey, object_key_from_arm
 from promote.loader import Published, as_written, evaluate, single_published
 from promote.source import SINGLE_TEMPLATE, SourceFiles
+from promote.untrusted import MAX_DEPTH, parse_json
 
 __all__ = ["Fallback", "VersionDiff", "diff_versions", "quick_diff", "slow_diff"]
 
@@ -158,7 +159,8 @@ class _Split:
 
     def parse(self, i: int) -> dict[str, Any]:
         """Element i as `parse_template` would have it inside the whole document (json is context-free)."""
-        value = json.loads(self.data[self.starts[i] : self.ends[i]].decode("utf-8"))
+        # The element sits two levels down (the document, its resources): the whole file's bound, less two.
+        value = parse_json(self.data[self.starts[i] : self.ends[i]].decode("utf-8"), max_depth=MAX_DEPTH - 2)
         if type(value) is not dict:  # cannot happen for a range starting with `{`; kept for the proof
             raise Fallback("a resource range is not one JSON object")
         return unescape_keys(value) if self.escaped else value
@@ -241,7 +243,7 @@ def _header(data: bytes, open_bracket: int, close_bracket: int, encoding: str) -
     docs = []
     for sentinel in (b"0", b"1"):
         text = (data[:open_bracket] + sentinel + data[close_bracket + 1 :]).decode(encoding)
-        docs.append(json.loads(text[1:] if text.startswith("\ufeff") else text))
+        docs.append(parse_json(text[1:] if text.startswith("\ufeff") else text))
     first, second = docs
     if not (
         type(first) is dict

@@ -56,12 +56,26 @@ def _git(repo: Path, *args: str, input: bytes | None = None, env: dict[str, str]
         proc = subprocess.run(
             ["git", "-C", str(repo), *args], input=input, capture_output=True, check=False, timeout=120, env=env
         )
-    except FileNotFoundError as exc:  # pragma: no cover - git is on every supported machine
-        raise GitError("git is not installed or not on PATH") from exc
+    except FileNotFoundError as exc:
+        raise GitMissing("git is not installed or not on PATH: promote reads the factory's versions with it") from exc
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip() or f"git {' '.join(args)} failed"
         raise GitError(message)
     return proc.stdout
+
+
+class GitMissing(GitError):
+    """No `git` on PATH: every revision is unreadable, which says nothing about the revision."""
+
+
+def is_repository(path: Path) -> bool:
+    """Whether `path` is inside a git work tree (False, not an error, when it is not)."""
+    try:
+        return _git(path, "rev-parse", "--is-inside-work-tree").strip() == b"true"
+    except GitMissing:
+        raise
+    except GitError:
+        return False
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -76,8 +90,16 @@ def resolve_ref(repo: Path, ref: str) -> Revision:
     """Any ref `git rev-parse` accepts -> the commit it names; an unknown ref is bad input (exit 2)."""
     try:
         commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except GitMissing:
+        raise
     except GitError:
         commit = ""
+    if not commit and not is_repository(repo):
+        raise InputError.single(
+            str(repo),
+            f"not inside a git repository, so '{ref}' names no version of the factory (and no such path exists)",
+            hint="run promote in a clone of the repository that holds the factory, or give a folder that exists",
+        )
     if not commit:
         raise InputError.single(
             str(repo), f"'{ref}' is neither an existing path nor a git revision", hint="check the ref or the path"

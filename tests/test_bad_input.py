@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,389 @@ def test_unknown_ref_or_path(project):
     result = promote("diff", "--from", "no-such-ref", "--to", str(project / MIRROR), cwd=ROOT)
     assert result.returncode == 2
     assert "no-such-ref" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hostile input, case by case: each a real `promote` run that must exit 2, name the file (and the object) at
+# fault, print no traceback and nothing that GitHub Actions would run as a workflow command.
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    mutate: Callable[[Path], object]  # changes the project; may return extra command-line arguments
+    expect: tuple[str, ...]  # fragments stderr must hold (the file, the object, what is wrong)
+    command: tuple[str, ...] = ("validate",)
+
+
+def edited(change: Callable[[dict], object], name: str = "ARMTemplateForFactory.json") -> Callable[[Path], None]:
+    """A mutation of one JSON file of the sample factory."""
+
+    def mutate(project: Path) -> None:
+        path = project / MIRROR / name
+        doc = json.loads(path.read_text())
+        change(doc)
+        path.write_text(json.dumps(doc))
+
+    return mutate
+
+
+def raw(text: str | bytes, name: str = "ARMTemplateForFactory.json") -> Callable[[Path], None]:
+    def mutate(project: Path) -> None:
+        path = project / MIRROR / name
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+
+    return mutate
+
+
+def resource(doc: dict, kind: str, name: str | None = None) -> dict:
+    return next(
+        r
+        for r in doc["resources"]
+        if r["type"].lower().endswith("/" + kind.lower()) and (not name or name in r["name"])
+    )
+
+
+def nested_value(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def deep_text(levels: int) -> str:
+    """The sample template with a property nested `levels` deep, as text (json.dumps itself recurses)."""
+    doc = json.loads(template_text())
+    resource(doc, "pipelines", "train_mnist")["properties"]["annotations"] = "@@DEEP@@"
+    return json.dumps(doc).replace('"@@DEEP@@"', "[" * levels + "1" + "]" * levels)
+
+
+def template_text() -> str:
+    return (GOOD / "ARMTemplateForFactory.json").read_text()
+
+
+def set_property(kind: str, name: str, key: str, value: object) -> Callable[[dict], None]:
+    return lambda doc: resource(doc, kind, name)["properties"].__setitem__(key, value)
+
+
+TEMPLATE = "ARMTemplateForFactory.json"
+TEMPLATE_CASES = [
+    Case("nan", raw(template_text().replace('"Started"', "NaN", 1)), (TEMPLATE, "NaN is not a JSON number")),
+    Case("infinity", raw(template_text().replace('"Started"', "Infinity", 1)), (TEMPLATE, "Infinity")),
+    Case("minus-infinity", raw(template_text().replace('"Started"', "-Infinity", 1)), (TEMPLATE, "-Infinity")),
+    Case("huge-float", raw(template_text().replace('"Started"', "1e999", 1)), (TEMPLATE, "too large")),
+    Case("huge-int", raw(template_text().replace('"Started"', "9" * 5000, 1)), (TEMPLATE, "digits")),
+    Case("nested-950", raw(deep_text(950)), (TEMPLATE, "nested more than 128 levels")),
+    Case("nested-129", raw(deep_text(125)), (TEMPLATE, "nested more than 128 levels")),
+    Case("nested-100000", raw(deep_text(100_000)), (TEMPLATE, "nested more than 128 levels")),
+    Case("conflict-markers", raw("<<<<<<< HEAD\n{}\n=======\n{}\n>>>>>>> x\n"), (TEMPLATE, "invalid JSON", "line 1")),
+    Case("top-level-array", raw("[]"), (TEMPLATE, "must be a JSON object", "an array")),
+    Case("empty-file", raw(""), (TEMPLATE, "invalid JSON")),
+    Case("not-utf8", raw(b'{"a": "\xff\xfe"}'), (TEMPLATE, "cannot decode")),
+    Case("resources-not-array", edited(lambda d: d.__setitem__("resources", {})), (TEMPLATE, "must be an array")),
+    Case("resource-a-number", edited(lambda d: d["resources"].append(7)), (TEMPLATE, "resources[19]", "object")),
+    Case(
+        "name-not-string",
+        edited(lambda d: resource(d, "datasets").__setitem__("name", 5)),
+        (TEMPLATE, "'name' must be a string"),
+    ),
+    Case(
+        "copy-loop",
+        edited(lambda d: resource(d, "datasets").__setitem__("copy", {"name": "c", "count": 2})),
+        (TEMPLATE, "copy loops"),
+    ),
+    Case(
+        "unknown-function",
+        edited(set_property("pipelines", "train_mnist", "description", "[listKeys('x', '2019-01-01')]")),
+        (TEMPLATE, "train_mnist", "listKeys"),
+    ),
+    Case(
+        "undeclared-parameter",
+        edited(set_property("pipelines", "train_mnist", "description", "[parameters('nope')]")),
+        (TEMPLATE, "train_mnist", "nope"),
+    ),
+    Case(
+        "expression-syntax",
+        edited(set_property("pipelines", "train_mnist", "description", "[concat('a']")),
+        (TEMPLATE, "train_mnist"),
+    ),
+    Case(
+        "not-a-factory-object",
+        edited(
+            lambda d: d["resources"].append({**resource(d, "datasets"), "type": "Microsoft.Storage/storageAccounts"})
+        ),
+        (TEMPLATE, "Microsoft.Storage/storageAccounts", "not a Data Factory object"),
+    ),
+    Case(
+        "parameters-file-nan",
+        raw('{"parameters": {"factoryName": {"value": NaN}}}', "ARMTemplateParametersForFactory.json"),
+        ("ARMTemplateParametersForFactory.json", "NaN"),
+    ),
+    Case(
+        "parameters-file-without-value",
+        edited(lambda d: d["parameters"].__setitem__("factoryName", {}), "ARMTemplateParametersForFactory.json"),
+        ("ARMTemplateParametersForFactory.json", "factoryName", "needs a 'value'"),
+    ),
+]
+
+
+def run_case(project: Path, case: Case) -> subprocess.CompletedProcess[str]:
+    extra = case.mutate(project)
+    result = promote(*case.command, *(extra if isinstance(extra, tuple) else ()), cwd=project)
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    for fragment in case.expect:
+        assert fragment in result.stderr, (fragment, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    assert not any(line.lstrip().startswith("::") for line in (result.stdout + result.stderr).splitlines())
+    return result
+
+
+@pytest.mark.parametrize("case", TEMPLATE_CASES, ids=lambda c: c.id)
+def test_bad_template(project: Path, case: Case) -> None:
+    run_case(project, case)
+
+
+def linked_project(project: Path) -> Path:
+    """The sample's linked templates alone (no single-file template beside them)."""
+    shutil.copytree(GOOD / "linkedTemplates", project / MIRROR / "linkedTemplates")
+    (project / MIRROR / TEMPLATE).unlink()
+    return project / MIRROR / "linkedTemplates"
+
+
+def linked_edit(change: Callable[[Path], None]) -> Callable[[Path], None]:
+    return lambda project: change(linked_project(project))
+
+
+def _edit_json(path: Path, change: Callable[[dict], object]) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+MASTER = "ArmTemplate_master.json"
+LINKED_CASES = [
+    Case(
+        "master-resource-a-number",
+        linked_edit(lambda d: _edit_json(d / MASTER, lambda m: m["resources"].append(5))),
+        (MASTER, "resources[1]", "must be an object"),
+    ),
+    Case(
+        "master-resource-a-string",
+        linked_edit(lambda d: _edit_json(d / MASTER, lambda m: m["resources"].insert(0, "x"))),
+        (MASTER, "resources[0]", "must be an object"),
+    ),
+    Case(
+        "master-properties-an-array",
+        linked_edit(lambda d: _edit_json(d / MASTER, lambda m: m["resources"][0].__setitem__("properties", []))),
+        (MASTER, "does not link an ArmTemplate_N.json"),
+    ),
+    Case(
+        "part-missing",
+        linked_edit(lambda d: (d / "ArmTemplate_0.json").unlink()),
+        (MASTER, "ArmTemplate_0.json", "not in the folder"),
+    ),
+    Case(
+        "part-not-linked",
+        linked_edit(lambda d: shutil.copy(d / "ArmTemplate_0.json", d / "ArmTemplate_1.json")),
+        ("ArmTemplate_1.json", "not linked from the master"),
+    ),
+    Case(
+        "part-nan",
+        linked_edit(lambda d: (d / "ArmTemplate_0.json").write_text('{"resources": [NaN]}')),
+        ("ArmTemplate_0.json", "NaN"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", LINKED_CASES, ids=lambda c: c.id)
+def test_bad_linked_templates(project: Path, case: Case) -> None:
+    run_case(project, case)
+
+
+def env_text(project: Path, name: str = "local") -> Path:
+    return project / "environments" / f"{name}.yaml"
+
+
+def env_edit(change: Callable[[str], str], name: str = "local") -> Callable[[Path], tuple[str, ...]]:
+    def mutate(project: Path) -> tuple[str, ...]:
+        path = env_text(project, name)
+        path.write_text(change(path.read_text()))
+        return ("--env", name)
+
+    return mutate
+
+
+def env_append(text: str) -> Callable[[Path], tuple[str, ...]]:
+    return env_edit(lambda old: old + text)
+
+
+def alias_bomb(depth: int) -> str:
+    lines = ["bomb:", "  a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, depth + 1):
+        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def param_block(value: str) -> Callable[[Path], tuple[str, ...]]:
+    """Replace the value of one string parameter in local.yaml by `value` (YAML text on the same line)."""
+    return env_edit(
+        lambda old: old.replace("  default_properties_env_value: local", f"  default_properties_env_value: {value}")
+    )
+
+
+LOCAL = "local.yaml"
+ENVIRONMENT_CASES = [
+    Case(
+        "alias-bomb",
+        env_edit(
+            lambda old: old.replace(
+                "parameters:\n",
+                "parameters:\n" + "\n".join("  " + line for line in alias_bomb(9).splitlines()) + "\n",
+                1,
+            )
+        ),
+        (LOCAL, "YAML aliases"),
+    ),
+    Case(
+        "merge-key-bomb",
+        env_edit(
+            lambda old: (
+                "m0: &m0 {a: 1}\n"
+                + "".join(f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}, *m{i - 1}, *m{i - 1}]}}\n" for i in range(1, 16))
+                + old.replace("triggers:\n", "triggers:\n  <<: *m15\n")
+            )
+        ),
+        (LOCAL, "YAML aliases"),
+    ),
+    Case("recursive-alias", param_block("&loop [1, *loop]"), (LOCAL, "recursive YAML alias")),
+    Case("yaml-nested-10000", param_block("[" * 10000 + "]" * 10000), (LOCAL, "nested more than")),
+    Case("yaml-nested-200", param_block("[" * 200 + "]" * 200), (LOCAL, "nested more than")),
+    Case("yaml-syntax", env_append("smoke: [\n"), (LOCAL, "YAML syntax error")),
+    Case("empty-environment", env_edit(lambda old: ""), (LOCAL, "the file is empty")),
+    Case("unset-variable", param_block("${PROMOTE_TEST_NEVER_SET}"), (LOCAL, "PROMOTE_TEST_NEVER_SET is not set")),
+    Case("bad-variable-name", param_block("${1X}"), (LOCAL, "not a valid variable name")),
+    Case("duplicate-key", env_append("deletion:\n  enabled: false\n"), (LOCAL, "duplicate key 'deletion'")),
+    Case(
+        "max-share-out-of-range",
+        env_edit(lambda old: old.replace("max_share: 0.5", "max_share: 2")),
+        (LOCAL, "out of range"),
+    ),
+    Case("max-share-nan", env_edit(lambda old: old.replace("max_share: 0.5", "max_share: .nan")), (LOCAL, "max_share")),
+    Case("python-tag", param_block("!!python/object:os.system ls"), (LOCAL, "unsupported YAML tag")),
+    Case("source-outside", env_append("source: ../../etc\n"), (LOCAL, "inside the repository")),
+    Case(
+        "undeclared-parameter",
+        param_block("local\n  no_such_parameter: 1"),
+        (LOCAL, "no_such_parameter"),
+    ),
+    Case(
+        "override-of-missing-object",
+        env_edit(lambda old: old.replace("object: pipelines/train_mnist", "object: pipelines/no_such_pipeline")),
+        (LOCAL, "no_such_pipeline"),
+    ),
+    Case(
+        "not-utf8-environment",
+        lambda p: (env_text(p).write_bytes(b"target: \xff\n"), ("--env", "local"))[1],
+        (LOCAL, "not UTF-8"),
+    ),
+    Case("unknown-environment", lambda p: ("--env", "nope"), ("environments", "unknown environment 'nope'")),
+    Case("environment-path-traversal", lambda p: ("--env", "../environments/local"), ("unknown environment",)),
+]
+
+
+@pytest.mark.parametrize("case", ENVIRONMENT_CASES, ids=lambda c: c.id)
+def test_bad_environment_file(project: Path, case: Case) -> None:
+    run_case(project, case)
+
+
+def write_file(rel: str, content: str | bytes) -> Callable[[Path], None]:
+    def mutate(project: Path) -> None:
+        path = project / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    return mutate
+
+
+PLAN_CASES = [
+    Case("plan-file-missing", lambda p: None, ("nope.json", "no such plan file"), ("apply", "nope.json")),
+    Case("plan-file-not-json", write_file("p.json", "not json"), ("p.json", "not a plan file"), ("apply", "p.json")),
+    Case("plan-file-nan", write_file("p.json", '{"format": NaN}'), ("p.json", "NaN"), ("apply", "p.json")),
+    Case(
+        "plan-file-nested",
+        write_file("p.json", '{"format": ' + "[" * 5000 + "]" * 5000 + "}"),
+        ("p.json", "nested more than"),
+        ("apply", "p.json"),
+    ),
+    Case("plan-file-array", write_file("p.json", "[]"), ("p.json", "not an object"), ("apply", "p.json")),
+    Case(
+        "plan-file-old-format", write_file("p.json", '{"format": 0}'), ("p.json", "not supported"), ("apply", "p.json")
+    ),
+    Case(
+        "plan-file-wrong-shape",
+        write_file("p.json", '{"format": 1, "steps": 5}'),
+        ("p.json", "not a plan file"),
+        ("apply", "p.json"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", PLAN_CASES, ids=lambda c: c.id)
+def test_bad_plan_file(project: Path, case: Case) -> None:
+    run_case(project, case)
+
+
+COMMAND_LINE_CASES = [
+    Case("port-too-large", lambda p: None, ("--port", "99999 is not a port"), ("emulator", "--port", "99999")),
+    Case("port-negative", lambda p: None, ("--port", "is not a port"), ("emulator", "--port=-1")),
+    Case(
+        "port-not-a-number", lambda p: None, ("--port", "'http' is not a port number"), ("emulator", "--port", "http")
+    ),
+    Case(
+        "state-dir-is-a-file",
+        write_file("state", "x"),
+        ("--state-dir", "state is not a folder"),
+        ("emulator", "--state-dir", "state"),
+    ),
+    Case(
+        "state-dir-below-a-file",
+        write_file("state", "x"),
+        ("--state-dir", "cannot write into the folder state/inner"),
+        ("emulator", "--state-dir", "state/inner"),
+    ),
+    Case(
+        "plan-out-missing-folder",
+        lambda p: None,
+        ("--out", "the folder no/such does not exist"),
+        ("plan", "--env", "local", "--out", "no/such/plan.json"),
+    ),
+    Case(
+        "plan-out-onto-a-folder",
+        write_file("plans/keep", ""),
+        ("--out", "plans is a folder"),
+        ("plan", "--env", "local", "--out", "plans"),
+    ),
+    Case(
+        "outside-a-git-repository",
+        lambda p: None,
+        ("not inside a git repository", "'HEAD'"),
+        ("deploy", "--env", "local", "--yes"),
+    ),
+    Case("unknown-ref", lambda p: None, ("no-such-ref",), ("diff", "--from", "no-such-ref", "--to", "HEAD")),
+    Case("bad-format", lambda p: None, ("--format", "invalid choice"), ("diff", "--format", "yaml")),
+    Case("unknown-command", lambda p: None, ("invalid choice",), ("destroy",)),
+]
+
+
+@pytest.mark.parametrize("case", COMMAND_LINE_CASES, ids=lambda c: c.id)
+def test_bad_command_line(project: Path, case: Case) -> None:
+    run_case(project, case)
+    if case.command[0] in ("plan", "emulator"):  # refused before the local emulator or its factory was set up
+        assert not (project / ".promote").exists()
+
+
+def test_git_missing_from_path(project: Path) -> None:
+    result = promote("deploy", "--env", "local", "--yes", cwd=project, env={"PATH": str(project / "no-bin")})
+    assert result.returncode == 2, result.stderr
+    assert "git is not installed or not on PATH" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -18,7 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from promote.errors import InputError
 from promote.plan.steps import TriggerRecord
+from promote.untrusted import ENVELOPE_DEPTH, load_json
 
 RUNNING = "running"
 ROLLING_BACK = "rolling-back"
@@ -100,10 +102,19 @@ def journal_path(root: Path, environment: str) -> Path:
 
 
 def load(path: Path) -> Journal | None:
-    """The journal at `path`, or None when there is none."""
+    """The journal at `path`, or None when there is none. A journal that is not one (edited, truncated by a full
+    disk) is refused naming the file: guessing what a killed run did could restart the wrong triggers."""
     if not path.is_file():
         return None
-    data: dict[str, Any] = json.loads(path.read_text())
+    hint = "it records a run that did not finish; read it, then move it away to start afresh"
+    data = load_json(path.read_bytes(), str(path), max_depth=ENVELOPE_DEPTH, what="not a journal", hint=hint)
+    try:
+        return _journal(data, path)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InputError.single(str(path), f"not a journal: {type(exc).__name__} {exc}", hint=hint) from None
+
+
+def _journal(data: Any, path: Path) -> Journal:
     triggers = data.get("triggers_before")
     journal = Journal(
         environment=data["environment"],

@@ -13,13 +13,13 @@ both the parsed template and the evaluated values as read-only (copy before edit
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from promote.arm.expressions import ExpressionError, Scope, evaluate_string
 from promote.errors import Problem, TemplateError
+from promote.untrusted import decode, load_json
 
 __all__ = [
     "DeploymentContext",
@@ -92,33 +92,8 @@ def parse_template(text: str | bytes, file: str) -> dict:
     A template must be a JSON object; anything else, and any JSON syntax error, is a `TemplateError` with the
     line and column, because a person has to find and fix it.
     """
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        data = bytes(text)
-        encoding = json.detect_encoding(data)  # BOMs: utf-8-sig, utf-16, utf-32; BOM-less UTF-16/32 by NULs
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise TemplateError.single(
-                file,
-                f"cannot decode the file as {encoding}: {exc.reason} at byte {exc.start}",
-                line=line,
-                hint="save the template as UTF-8",
-            ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        what = exc.msg.removesuffix(" at")  # "Unterminated string starting at" reads badly before our "at"
-        raise TemplateError.single(
-            file,
-            f"invalid JSON: {what} at line {exc.lineno} column {exc.colno}",
-            line=exc.lineno,
-            hint="fix the JSON syntax there (a hand edit or a merge conflict marker is the usual cause)",
-        ) from None
-    except RecursionError:
-        raise TemplateError.single(file, "invalid JSON: nested too deeply") from None
+    text = decode(text, file, hint="save the template as UTF-8", error=TemplateError)
+    doc = load_json(text, file, error=TemplateError)
     if not isinstance(doc, dict):
         raise TemplateError.single(
             file,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from promote import untrusted
 from promote.arm.errors import ExpressionError
 
 
@@ -128,9 +129,9 @@ def concat_values(values: list[Any]) -> Any:
 
 def parse_json(fn: str, text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return untrusted.parse_json(text)
+    except untrusted.JsonRefused as exc:
         raise ExpressionError(
-            f"{fn}(): not valid JSON ({exc.msg} at column {exc.colno})",
+            f"{fn}(): not valid JSON ({exc.reason})",
             hint="promote's json() reads strict JSON: double-quoted strings and property names",
         ) from None

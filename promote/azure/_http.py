@@ -9,11 +9,12 @@ to the typed calls.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from promote.azure.errors import AzureCallError, ConnectionFailed, error_from_body
+from promote.errors import InputError
+from promote.untrusted import ENVELOPE_DEPTH, JsonRefused, parse_json
 
 
 def send(client: Any, method: str, url: str, body: Any = None, *, operation: str = "") -> tuple[int, Any]:
@@ -35,9 +36,15 @@ def send(client: Any, method: str, url: str, body: Any = None, *, operation: str
     parsed: Any = None
     if text:
         try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = text
+            parsed = parse_json(text, max_depth=ENVELOPE_DEPTH)
+        except JsonRefused as exc:
+            if not exc.syntax:  # JSON, but NaN, out of range or nested too deep: refused, the answer named
+                raise InputError.single(
+                    f"{method} {url.split('?')[0]}",
+                    f"Azure's answer cannot be read: {exc.reason}",
+                    hint=f"{operation or 'the request'}: look at the object in the portal; promote changed nothing",
+                ) from None
+            parsed = text  # not JSON (an HTML error page): the caller reports the status
     return response.status_code, parsed
 
 
@@ -66,7 +73,7 @@ def translate(exc: BaseException, operation: str = "") -> AzureCallError:
         if response is not None:
             with contextlib.suppress(Exception):
                 text = response.text()
-                body = json.loads(text) if text else None
+                body = parse_json(text, max_depth=ENVELOPE_DEPTH) if text else None
         code, message, target, details = error_from_body(body)
         if code == "Unknown" and exc.error is not None:  # the SDK parsed something we could not
             code = exc.error.code or code

@@ -204,8 +204,10 @@ def open_connection(
     with contextlib.ExitStack() as stack:
         if target.endpoint == "local":
             from promote.emulator import EmulatorCredential, EmulatorServer, local_state_dir
+            from promote.writable import writable_folder
 
-            server = EmulatorServer(local_state_dir(project_root))
+            state = writable_folder("the local environment's emulator state", local_state_dir(project_root))
+            server = EmulatorServer(state)
             server.start()
             stack.callback(server.stop)
             conn = connect(

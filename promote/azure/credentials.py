@@ -11,7 +11,6 @@ stand-in; `ACTIONS_ID_TOKEN_REQUEST_URL` is GitHub's own variable, so the same h
 
 from __future__ import annotations
 
-import json
 import os
 import urllib.parse
 import urllib.request
@@ -19,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from promote.azure.errors import AzureError
+from promote.untrusted import parse_json
 
 GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 GITHUB_ENV = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
@@ -48,7 +48,7 @@ def github_id_token_fetcher(
         request = urllib.request.Request(url, headers={"Authorization": f"bearer {request_token}"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                body = json.loads(response.read().decode())
+                body = parse_json(response.read().decode())
         except (OSError, ValueError) as exc:
             raise CredentialError(
                 f"GitHub did not give an ID token ({exc}); the workflow needs `permissions: id-token: write`"

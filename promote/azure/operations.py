@@ -18,7 +18,6 @@ Many triggers are stopped or started concurrently (`stop_triggers` / `start_trig
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +35,7 @@ from promote.azure.errors import (
     WaitTimeout,
 )
 from promote.factory import ObjectKey, object_key_from_arm
+from promote.untrusted import ENVELOPE_DEPTH, parse_json
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
@@ -405,7 +405,7 @@ def _wait_for_poller(poller: Any, what: str, time_limit: float, every: float, pr
 def _poll_status(exc: Any) -> str | None:
     """`status` of the long-running operation's last poll answer (`Failed`, `Canceled`), if readable."""
     try:
-        body = json.loads(exc.response.text())
+        body = parse_json(exc.response.text(), max_depth=ENVELOPE_DEPTH)
     except Exception:  # no body, not JSON: the caller falls back to "Failed"
         return None
     status = body.get("status") if isinstance(body, dict) else None
@@ -465,7 +465,7 @@ def _status_message(message: Any) -> tuple[str, str, str | None]:
     """ARM's `statusMessage` in its several shapes: `{"status", "error": {...}}`, a bare error, or text."""
     if isinstance(message, str):
         try:
-            message = json.loads(message)
+            message = parse_json(message, max_depth=ENVELOPE_DEPTH)
         except ValueError:
             return "Unknown", message, None
     if isinstance(message, dict):

@@ -14,6 +14,7 @@ from promote import github
 from promote.commands.engine import Session, session
 from promote.errors import EXIT_OK, InputError
 from promote.plan.steps import TAG_COMMIT, TAG_PREVIOUS_COMMIT, TagFactory
+from promote.writable import writable_file
 
 
 def _render(plan, fmt: str) -> str:
@@ -98,12 +99,13 @@ def _finish(report) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     from promote.plan import to_json
 
+    out = writable_file("--out", args.out) if args.out else None  # checked before anything is read or touched
     with session(args.env, source=args.source, create_local_factory=True) as s:
         live = s.read_live()
         plan = s.plan_for(args.ref, live, full=args.full)
     print(_render(plan, args.format))
-    if args.out:
-        Path(args.out).write_text(to_json(plan))
+    if out is not None:
+        out.write_text(to_json(plan))
         print(f"\nSaved the plan to {args.out} (hash {plan.hash[:12]}). Apply it with: promote apply {args.out}")
     return EXIT_OK
 

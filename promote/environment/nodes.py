@@ -19,6 +19,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promote.environment.hints import did_you_mean, nearest
 from promote.errors import Problem
+from promote.untrusted import MAX_DEPTH
+
+# Values an environment file may expand to once its aliases and merge keys are followed. Aliases are kept (merge
+# keys share smoke entries and settings, and the schema reads them), but each use of one is a copy: nine
+# aliases of nine aliases of ... is exponential (the "billion laughs"). A real environment file holds a few
+# hundred values; 100,000 is reached in well under a second, long before such a file could hang a run.
+MAX_EXPANDED = 100_000
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -63,6 +70,20 @@ class NodeReader:
         # Nodes being read, to stop on recursive aliases (`&a [*a]`): mappings' merge keys, values.
         self._active: set[int] = set()
         self._converting: set[int] = set()
+        self._expanded = 0  # values built so far, aliases counted each time they are used
+        self._depth = 0  # containers being built, one inside the other
+
+    def _spend(self, node: Node, where: str) -> bool:
+        """Count one value built; False, reported once, when the file expands past MAX_EXPANDED."""
+        self._expanded += 1
+        if self._expanded == MAX_EXPANDED + 1:
+            self.add(
+                node,
+                where,
+                f"YAML aliases expand this file to more than {MAX_EXPANDED:,} values",
+                "write the values out, or nest fewer aliases inside aliases",
+            )
+        return self._expanded <= MAX_EXPANDED
 
     def add(self, node: Node | None, where: str, message: str, hint: str | None = None) -> None:
         self.problems.append(
@@ -84,7 +105,10 @@ class NodeReader:
         """Keys as written (later duplicates win, as in PyYAML); `structure` has reported what is wrong."""
         if id(node) in self._active:
             return []  # a merge key that includes its own mapping
+        if not self._spend(node, where) or self._too_deep(node, where):
+            return []
         self._active.add(id(node))
+        self._depth += 1
         try:
             own: dict[str, tuple[Node, Node]] = {}
             merged: list[tuple[str, Node, Node]] = []
@@ -104,19 +128,30 @@ class NodeReader:
             return result
         finally:
             self._active.discard(id(node))
+            self._depth -= 1
+
+    def _too_deep(self, node: Node, where: str) -> bool:
+        if self._depth < MAX_DEPTH:
+            return False
+        self.add(node, where, f"nested more than {MAX_DEPTH} levels deep", "no environment file needs that")
+        return True
 
     def structure(self, root: Node) -> None:
         """Report, once per node of the whole file, what the schema walk cannot see or would see twice:
         duplicate keys (PyYAML keeps the last silently), keys that are not scalars, bad merge keys."""
         seen: set[int] = set()
-        stack: list[tuple[Node, str]] = [(root, "")]
+        stack: list[tuple[Node, str, int]] = [(root, "", 1)]
+        too_deep = False
         while stack:
-            node, where = stack.pop()
+            node, where, depth = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
+            if depth > MAX_DEPTH and not too_deep and isinstance(node, (SequenceNode, MappingNode)):
+                too_deep = True
+                self.add(node, where, f"nested more than {MAX_DEPTH} levels deep", "no environment file needs that")
             if isinstance(node, SequenceNode):
-                stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node.value))
+                stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(node.value))
                 continue
             if not isinstance(node, MappingNode):
                 continue
@@ -127,7 +162,7 @@ class NodeReader:
                     for source in sources:
                         if not isinstance(source, MappingNode):
                             self.add(source, where, "a merge key '<<' needs a mapping or a list of mappings")
-                    stack.append((value_node, where))
+                    stack.append((value_node, where, depth + 1))
                     continue
                 if not isinstance(key_node, ScalarNode):
                     self.add(key_node, where, f"keys must be strings, got {node_kind(key_node)}")
@@ -142,7 +177,7 @@ class NodeReader:
                     )
                 else:
                     first[key] = key_node
-                stack.append((value_node, f"{where}.{key}" if where else key))
+                stack.append((value_node, f"{where}.{key}" if where else key, depth + 1))
 
     def section(
         self, node: Node, where: str, allowed: Sequence[str], required: Sequence[str] = ()
@@ -212,13 +247,18 @@ class NodeReader:
 
     def plain(self, node: Node, where: str) -> Any:
         """Any YAML value as JSON-like data, with `${VAR}` expanded in its strings."""
+        if not self._spend(node, where):
+            return None
         if isinstance(node, ScalarNode):
             value = self.scalar(node, where)
             return self.expand(value, node, where) if isinstance(value, str) else value
         if id(node) in self._converting:
             self.add(node, where, "recursive YAML alias")
             return None
+        if self._too_deep(node, where):
+            return None
         self._converting.add(id(node))
+        self._depth += 1
         try:
             if isinstance(node, SequenceNode):
                 return [self.plain(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
@@ -226,6 +266,7 @@ class NodeReader:
             return {key: self.plain(value, f"{where}.{key}") for key, _, value in pairs}
         finally:
             self._converting.discard(id(node))
+            self._depth -= 1
 
     def text(self, node: Node, where: str, *, expand: bool = True) -> str | None:
         """A string field: the scalar as written (so `0123` stays "0123"), `${VAR}` expanded."""

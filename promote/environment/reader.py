@@ -40,6 +40,7 @@ from promote.environment.paths import ValueSyntaxError, format_path, parse_objec
 from promote.environment.variables import variables
 from promote.errors import EnvironmentFileError
 from promote.factory import OBJECT_TYPES, ObjectKey
+from promote.untrusted import MAX_DEPTH
 
 TOP_KEYS = ("target", "parameters", "overrides", "triggers", "deletion", "smoke", "requires", "source")
 TARGET_KEYS = ("subscription", "resource_group", "factory", "location", "endpoint")
@@ -417,6 +418,10 @@ def load_environment(path: Path, *, env: Mapping[str, str] | None = None) -> Env
         ) from None
     except yaml.YAMLError:
         raise EnvironmentFileError.single(file, "YAML syntax error") from None
+    except RecursionError:  # PyYAML composes recursively: thousands of levels exhaust the stack
+        raise EnvironmentFileError.single(
+            file, f"nested more than {MAX_DEPTH} levels deep", hint="no environment file needs that"
+        ) from None
     if root is None or is_null(root):
         raise EnvironmentFileError.single(
             file, "the file is empty", hint="an environment needs at least a 'target:' section"

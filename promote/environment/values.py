@@ -7,7 +7,6 @@ deploy itself (`TemplateValues`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from promote.environment.hints import did_you_mean, kind_of
 from promote.environment.model import Environment, ParameterValue, TemplateValues
 from promote.errors import EnvironmentFileError, Problem
 from promote.secrets import secure_placeholder
+from promote.untrusted import parse_json
 
 if TYPE_CHECKING:
     from promote.arm.template import ParameterSpec
@@ -53,7 +53,7 @@ def _coerce(value: Any, spec: ParameterSpec, from_env: bool) -> tuple[Any, str |
             converted = text.lower() == "true"
         elif python_type in (dict, list):
             try:
-                converted = json.loads(text)
+                converted = parse_json(text)  # strict: no NaN, bounded nesting
             except ValueError:
                 converted = None
         if isinstance(converted, python_type):

@@ -17,6 +17,7 @@ from typing import Any, Literal, Union
 
 from promote.errors import InputError
 from promote.plan.steps import FORMAT_VERSION, STEP_TYPES, Plan
+from promote.untrusted import ENVELOPE_DEPTH, load_json
 
 _STEPS_BY_KIND: dict[str, type] = {cls.__name__: cls for cls in STEP_TYPES}
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -78,10 +79,7 @@ def to_json(plan: Plan) -> str:
 def from_json(text: str | bytes, file: str = "<plan>") -> Plan:
     """A plan read back from `to_json`'s text. Raises InputError (exit 2) for text that is not a plan, a plan
     of an unknown format version, or a plan whose content does not match its hash."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InputError.single(file, f"not a plan file: invalid JSON ({exc})") from None
+    data = load_json(text, file, max_depth=ENVELOPE_DEPTH, what="not a plan file: invalid JSON")
     if not isinstance(data, dict):
         raise InputError.single(file, "not a plan file: the top level is not an object")
     version = data.get("format")

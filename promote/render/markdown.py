@@ -7,13 +7,14 @@ import html
 import re
 
 from promote.diff import ACTIONS, Diff
+from promote.inert import inert
 from promote.render import GLYPHS, object_line, path_line, plan_line
 
 
 def render_diff(diff: Diff) -> str:
     summary = diff.summary
     lines = [
-        f"## ADF diff: {_code(diff.from_label)} → {_code(diff.to_label)}",
+        f"## ADF diff: {_code(inert(diff.from_label))} → {_code(inert(diff.to_label))}",
         "",
         "| " + " | ".join(f"{GLYPHS[a]} {a}" for a in ACTIONS) + " | unchanged |",
         "|" + "---:|" * (len(ACTIONS) + 1),

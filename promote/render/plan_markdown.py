@@ -7,7 +7,7 @@ import html
 import re
 
 from promote.plan.steps import PHASE_TITLES, Deploy, Phase, Plan
-from promote.render.plan_text import describe, empty_phase_text, kept_line, running_untouched
+from promote.render.plan_text import describe, empty_phase_text, inert_plan_lines, kept_line, running_untouched
 
 
 def _code(text: str) -> str:
@@ -73,4 +73,4 @@ def render_plan(plan: Plan) -> str:
         lines += ["### Notes", ""]
         lines += [f"- {_text(note)}" for note in plan.notes]
         lines.append("")
-    return "\n".join(lines)
+    return inert_plan_lines(lines)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from promote.inert import inert
 from promote.plan.steps import (
     PHASE_TITLES,
     TAG_COMMIT,
@@ -58,11 +59,11 @@ class StepText:
 
 def write_line(write: Write) -> str:
     """`~ datasets/ds_in: typeProperties.location.fileName, ...`"""
-    line = f"{GLYPHS[write.action]} {write.key}"
+    line = f"{GLYPHS[write.action]} {inert(write.key)}"
     if write.renamed_from is not None:
-        line += f" (was {write.key.type}/{write.renamed_from})"
+        line += f" (was {inert(f'{write.key.type}/{write.renamed_from}')})"
     if write.paths:
-        shown = ", ".join(write.paths[:MAX_PATHS])
+        shown = ", ".join(inert(path) for path in write.paths[:MAX_PATHS])
         more = len(write.paths) - MAX_PATHS
         line += f": {shown}" + (f" and {more} more" if more > 0 else "")
     elif write.action == "rewrite":
@@ -228,4 +229,10 @@ def render_plan(plan: Plan) -> str:
         lines.append("Notes:")
         lines.extend(f"  - {note}" for note in plan.notes)
         lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return inert_plan_lines(lines).rstrip("\n") + "\n"
+
+
+def inert_plan_lines(lines: list[str]) -> str:
+    """The view's lines joined, each made inert: every line is meant as one line, and names of triggers,
+    objects and pipelines inside them come from templates and the factory (`promote.inert`)."""
+    return "\n".join(inert(line, limit=None) for line in lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from promote.diff import Diff
+from promote.inert import inert
 from promote.render import grouped, object_line, path_line, plan_line
 
 
@@ -20,7 +21,7 @@ def render_diff(diff: Diff) -> str:
     Changes: 1 to create, 1 to update, 0 to delete, 14 unchanged.
     ```
     """
-    lines = [f"Diff: {diff.from_label} -> {diff.to_label}", ""]
+    lines = [f"Diff: {inert(diff.from_label)} -> {inert(diff.to_label)}", ""]
     if not diff.has_changes:
         lines.append(f"No changes. {diff.unchanged} object{'' if diff.unchanged == 1 else 's'} unchanged.")
         return "\n".join(lines) + "\n"
