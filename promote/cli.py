@@ -340,7 +340,7 @@ def inert_output() -> Iterator[None]:
     """stdout and stderr through `promote.inert.InertStream` for the command: no line printed can become a
     workflow command or reach the terminal as an escape sequence (`promote.github` sends its own commands)."""
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = InertStream(out), InertStream(err)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = InertStream(out), InertStream(err)
     try:
         yield
     finally:
