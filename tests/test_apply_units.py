@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from promote.apply import journal as journals
 from promote.apply.executor import batches, deployment_parameters
-from promote.apply.lock import environment_lock
 from promote.errors import InputError
 from promote.factory import ObjectKey
 from promote.plan.steps import (
@@ -68,28 +64,6 @@ def test_a_journal_survives_a_round_trip_and_is_archived(tmp_path):
     assert not path.exists()
     (archived,) = (tmp_path / ".promote" / "runs" / "staging").iterdir()
     assert json.loads(archived.read_text())["status"] == "succeeded"
-
-
-def test_the_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
-    with environment_lock(tmp_path, "prod"):
-        refusal = r"held by another promote run: .* \(pid \d+\)"
-        with pytest.raises(InputError, match=refusal) as refused, environment_lock(tmp_path, "prod"):
-            pass
-        assert refused.value.exit_code == 2
-    with environment_lock(tmp_path, "prod"):  # released
-        pass
-
-
-def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    path = tmp_path / ".promote" / "locks" / "prod.lock"
-    path.parent.mkdir(parents=True)
-    import socket
-
-    path.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout), "user": "ghost"}))
-    with environment_lock(tmp_path, "prod"):
-        assert json.loads(path.read_text())["pid"] == os.getpid()
-    assert not path.exists()
 
 
 def test_the_marker_on_the_factory_spreads_names_over_tags_and_reads_back():

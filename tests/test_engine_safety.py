@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from promote.apply.lock import TargetKey, lock_path
 from tests.engine_project import LOCAL_FACTORY, LOCAL_RESOURCE_GROUP, LOCAL_SUBSCRIPTION, MIRROR, Project
 from tests.gitrepo import git
 
@@ -261,22 +262,27 @@ def test_one_promoter_per_environment(project: Project):
     seen: list[str] = []
     try:
         wait_for_line(first, "] smoke: run pipeline", seen)
-        holder = json.loads((project.path / ".promote" / "locks" / "local.lock").read_text())
+        lock = lock_path(project.path, TargetKey(LOCAL_SUBSCRIPTION, LOCAL_RESOURCE_GROUP, LOCAL_FACTORY))
+        holder = json.loads(lock.read_text())
         assert holder["pid"] == first.pid
-        second = project.promote("deploy", "--env", "local", "--ref", commits[6], "--yes", timeout=60)
-        assert first.poll() is None, "the first run ended before the second was tried"
-        assert second.returncode == 2, out(second)
-        message = second.stderr
-        assert "held by another promote run" in message, message
-        assert f"pid {first.pid}" in message
-        assert holder["user"] in message and socket.gethostname() in message
-        assert "[1/" not in second.stdout  # it did not start a single step
+        # The lock is the target's: another environment file naming the same factory is refused too.
+        twin = project.path / "environments" / "local-twin.yaml"
+        twin.write_text((project.path / "environments" / "local.yaml").read_text())
+        for env in ("local", "local-twin"):
+            second = project.promote("deploy", "--env", env, "--ref", commits[6], "--yes", timeout=60)
+            assert first.poll() is None, "the first run ended before the second was tried"
+            assert second.returncode == 2, out(second)
+            message = second.stderr
+            assert "held by another promote run" in message, message
+            assert f"pid {first.pid}" in message and "as environment local" in message
+            assert holder["user"] in message and socket.gethostname() in message
+            assert "[1/" not in second.stdout  # it did not start a single step
     finally:
         project.emulator.advance(3600)
         project.emulator.settings(run_seconds=0.2)
         rest, _ = first.communicate(timeout=60)
     assert first.returncode == 0, "".join(seen) + rest
-    assert not (project.path / ".promote" / "locks" / "local.lock").exists()
+    assert lock.read_text() == ""  # released: the file stays, holding no one
     after = project.deploy(commits[6])
     assert after.returncode == 0, out(after)
     assert project.in_sync(commits[6])

@@ -1,23 +1,80 @@
-"""One promoter per environment.
+"""One promoter per target factory.
 
 Two runs against one factory interleave their trigger stops and deployments and each restores the other's
-half-state. A lock file beside the run (`.promote/locks/<env>.lock`, created with O_EXCL) refuses the second run
-and names the holder; a holder that died on this host (its pid is gone) no longer holds it. Runs on different
-machines are kept apart by the CI's concurrency group (see `.github/workflows/promote.yml`).
+half-state. The lock is keyed by the target (subscription, resource group, factory; compared as ARM compares
+names, ignoring case), not by the environment's name: two environment files naming the same factory are one
+target. It is two halves:
+
+- Local, exact: `fcntl.flock` on `.promote/locks/<factory>-<hash of the target>.lock`. The kernel gives the lock
+  to one process and takes it back when that process ends, however it ends (kill -9 included), so there is no
+  pid to check and no window in which two racers both see a dead holder and both take over. The file is never
+  deleted (deleting a lock file lets a third process lock a new file while a second still holds the old one);
+  it holds the holder's description while held, for the refusal's message.
+- Across machines: a `TargetLease` on the factory itself, taken after the local lock and released before it.
+  This module defines the seam (`TargetLease`, the `lease=` argument of `target_lock`); the lease that Azure
+  holds is another module's work. Until then, runs on different machines are kept apart by the CI's
+  concurrency group (see `.github/workflows/promote.yml`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
+import hashlib
 import json
 import os
+import re
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Protocol
 
 from promote.errors import InputError
+from promote.untrusted import parse_json
+
+LOCK_DIR = Path(".promote") / "locks"
+
+
+@dataclass(frozen=True)
+class TargetKey:
+    """What is locked: one factory, wherever it is named from."""
+
+    subscription: str
+    resource_group: str
+    factory: str
+
+    @classmethod
+    def of(cls, target: Any) -> TargetKey:
+        """From anything carrying the three names (an environment's `Target`, a `Connection`)."""
+        return cls(str(target.subscription), str(target.resource_group), str(target.factory))
+
+    @property
+    def folded(self) -> str:
+        return "/".join((self.subscription, self.resource_group, self.factory)).casefold()
+
+    @property
+    def file_name(self) -> str:
+        """Readable (the factory's name, made safe) and exact (a hash of the whole target)."""
+        readable = re.sub(r"[^a-z0-9-]", "_", self.factory.casefold())[:60] or "factory"
+        return f"{readable}-{hashlib.sha256(self.folded.encode()).hexdigest()[:16]}.lock"
+
+    def __str__(self) -> str:
+        return f"factory {self.factory} (resource group {self.resource_group}, subscription {self.subscription})"
+
+
+class TargetLease(Protocol):
+    """The cross-machine half of the lock: a lease on the target factory, held by Azure.
+
+    `acquire` takes it for `holder` or raises InputError naming who holds it; `release` gives it back. Taken
+    after the local lock, so that one machine's racers never contend for the lease among themselves.
+    """
+
+    def acquire(self, holder: dict[str, str | int]) -> None: ...
+
+    def release(self) -> None: ...
 
 
 def holder_description() -> dict[str, str | int]:
@@ -42,53 +99,66 @@ def _user() -> str:
         return "unknown"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - exists, owned by someone else
-        return True
-    return True
-
-
-def describe(holder: dict[str, object]) -> str:
+def describe(holder: dict[str, Any]) -> str:
+    if not holder:
+        return "a run that is still starting"
     text = f"{holder.get('user')} on {holder.get('host')} (pid {holder.get('pid')}) since {holder.get('since')}"
+    if holder.get("environment"):
+        text += f", as environment {holder['environment']}"
     if holder.get("run"):
         text += f", run {holder['run']}"
     return text
 
 
-@contextmanager
-def environment_lock(root: Path, environment: str) -> Iterator[None]:
-    """Hold the environment for the duration of the block, or refuse (exit 2) naming who holds it."""
-    from promote.environment.layout import scoped  # one factory's staging never holds another's
+def lock_path(root: Path, key: TargetKey) -> Path:
+    return Path(root) / LOCK_DIR / key.file_name
 
-    path = root / ".promote" / "locks" / f"{scoped(environment)}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    me = holder_description()
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = json.loads(path.read_text() or "{}")
-            except (OSError, ValueError):
-                holder = {}
-            same_host = holder.get("host") == me["host"]
-            pid = holder.get("pid")
-            if same_host and isinstance(pid, int) and not _alive(pid):
-                path.unlink(missing_ok=True)  # its holder died: the journal tells what it left
-                continue
-            raise InputError.single(
-                str(path),
-                f"environment {environment} is held by another promote run: {describe(holder)}",
-                hint="wait for it to finish; if it is gone for good, delete this lock file",
-            ) from None
-        with os.fdopen(fd, "w") as handle:
-            json.dump(me, handle)
-        break
+
+@contextlib.contextmanager
+def target_lock(
+    root: Path, key: TargetKey, *, environment: str = "", lease: TargetLease | None = None
+) -> Iterator[None]:
+    """Hold the target for the duration of the block, or refuse (exit 2) naming who holds it."""
+    from promote.writable import writable_folder
+
+    path = lock_path(root, key)
+    writable_folder(str(path.parent), path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _refusal(path, key, _read_holder(fd)) from None
+        me = {**holder_description(), **({"environment": environment} if environment else {})}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        try:
+            if lease is not None:
+                lease.acquire(me)
+            try:
+                yield
+            finally:
+                if lease is not None:
+                    lease.release()
+        finally:
+            os.ftruncate(fd, 0)  # no holder any more; the file stays (see the module's docstring)
     finally:
-        path.unlink(missing_ok=True)
+        os.close(fd)  # releases the flock
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    """The holder's description; empty while it is still writing it (or when the file is not one)."""
+    try:
+        data = os.pread(fd, 64 * 1024, 0)
+        holder = parse_json(data.decode("utf-8", errors="replace")) if data else {}
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _refusal(path: Path, key: TargetKey, holder: dict[str, Any]) -> InputError:
+    return InputError.single(
+        str(path),
+        f"{key} is held by another promote run: {describe(holder)}",
+        hint="wait for it to finish: the lock goes with its process, even a killed one",
+    )

@@ -26,7 +26,7 @@ from typing import Any
 from promote.apply import journal as journals
 from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, describe
 from promote.apply.journal import Journal
-from promote.apply.lock import environment_lock
+from promote.apply.lock import TargetKey, target_lock
 from promote.apply.marker import read_marker
 from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, PromoteError
 from promote.factory import ObjectKey
@@ -126,7 +126,7 @@ def run(
     objects the factory had).
     """
     path = journals.journal_path(engine.root, engine.environment)
-    with environment_lock(engine.root, engine.environment):
+    with target_lock(engine.root, TargetKey.of(engine.conn), environment=engine.environment):
         previous = journals.load(path)
         interrupted = previous if previous is not None and previous.unfinished else None
         if previous is not None and not interrupted:
