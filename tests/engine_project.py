@@ -83,6 +83,13 @@ class Project:
         return json.loads(result.stdout)["triggers"]
 
 
+def local_lock(project: Project) -> Path:
+    """The local lock file of the `local` environment's target factory."""
+    from promote.apply.lock import TargetKey, lock_path
+
+    return lock_path(project.path, TargetKey(LOCAL_SUBSCRIPTION, LOCAL_RESOURCE_GROUP, LOCAL_FACTORY))
+
+
 def kill_after(proc: subprocess.Popen[str], marker: str, timeout: float = 120) -> str:
     """Read the process's output until a line containing `marker`, then SIGKILL it (no cleanup runs)."""
     seen: list[str] = []

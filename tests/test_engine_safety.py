@@ -18,8 +18,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from promote.apply.lock import TargetKey, lock_path
-from tests.engine_project import LOCAL_FACTORY, LOCAL_RESOURCE_GROUP, LOCAL_SUBSCRIPTION, MIRROR, Project
+from promote.apply.lock import TargetKey, target_lock
+from tests.engine_project import (
+    LOCAL_FACTORY,
+    LOCAL_RESOURCE_GROUP,
+    LOCAL_SUBSCRIPTION,
+    MIRROR,
+    Project,
+    local_lock,
+)
 from tests.gitrepo import git
 
 SECRET_VAR = "ADF_SECRET"
@@ -262,7 +269,7 @@ def test_one_promoter_per_environment(project: Project):
     seen: list[str] = []
     try:
         wait_for_line(first, "] smoke: run pipeline", seen)
-        lock = lock_path(project.path, TargetKey(LOCAL_SUBSCRIPTION, LOCAL_RESOURCE_GROUP, LOCAL_FACTORY))
+        lock = local_lock(project)
         holder = json.loads(lock.read_text())
         assert holder["pid"] == first.pid
         # The lock is the target's: another environment file naming the same factory is refused too.
@@ -288,11 +295,12 @@ def test_one_promoter_per_environment(project: Project):
     assert project.in_sync(commits[6])
 
 
-def test_the_lock_of_a_dead_run_on_this_host_is_taken_over(project: Project):
+def test_the_lock_of_a_dead_run_is_taken_over_and_a_live_one_is_not(project: Project):
     dead = subprocess.Popen(["true"])
     dead.wait()
-    lock = project.path / ".promote" / "locks" / "local.lock"
+    lock = local_lock(project)
     lock.parent.mkdir(parents=True)
+    # what a killed run leaves: its description, but no process holding the lock
     lock.write_text(
         json.dumps({"user": "someone", "host": socket.gethostname(), "pid": dead.pid, "since": "2025-01-01T00:00:00Z"})
     )
@@ -300,11 +308,13 @@ def test_the_lock_of_a_dead_run_on_this_host_is_taken_over(project: Project):
     result = project.deploy(head)
     assert result.returncode == 0, out(result)
     assert project.in_sync(head)
-    assert not lock.exists()
-    # a live holder on this host is not taken over
-    lock.write_text(json.dumps({"user": "someone", "host": socket.gethostname(), "pid": os.getpid(), "since": "now"}))
-    refused = project.deploy(head)
+    assert lock.read_text() == ""
+    # a live holder (this test's process) is not taken over
+    key = TargetKey(LOCAL_SUBSCRIPTION, LOCAL_RESOURCE_GROUP, LOCAL_FACTORY)
+    with target_lock(project.path, key, environment="elsewhere"):
+        refused = project.deploy(head)
     assert refused.returncode == 2 and f"pid {os.getpid()}" in refused.stderr, out(refused)
+    assert "as environment elsewhere" in refused.stderr
 
 
 # --------------------------------------------------------------------------------------------------- requires
