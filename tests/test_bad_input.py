@@ -239,11 +239,9 @@ TEMPLATE_CASES = [
         ("ARMTemplateParametersForFactory.json", "NaN"),
     ),
     Case(
-        "parameters-file-without-value",
-        without_environments(
-            edited(lambda d: d["parameters"].__setitem__("factoryName", {}), "ARMTemplateParametersForFactory.json")
-        ),
-        ("ARMTemplateParametersForFactory.json", "factoryName", "needs a 'value'"),
+        "parameters-file-not-an-object",
+        without_environments(raw('{"parameters": []}', "ARMTemplateParametersForFactory.json")),
+        ("ARMTemplateParametersForFactory.json", "needs a 'parameters' object"),
         ("validate", "--source", MIRROR),
     ),
 ]
