@@ -391,11 +391,7 @@ ENVIRONMENT_CASES = [
     Case("max-share-nan", env_edit(lambda old: old.replace("max_share: 0.5", "max_share: .nan")), (LOCAL, "max_share")),
     Case("python-tag", param_block("!!python/object:os.system ls"), (LOCAL, "unsupported YAML tag")),
     Case("source-outside", env_append("source: ../../etc\n"), (LOCAL, "inside the repository")),
-    Case(
-        "undeclared-parameter",
-        param_block("local\n  no_such_parameter: 1"),
-        (LOCAL, "no_such_parameter"),
-    ),
+    Case("parameter-of-the-wrong-type", param_block("[1, 2]"), (LOCAL, "default_properties_env_value", "string")),
     Case(
         "override-of-missing-object",
         env_edit(lambda old: old.replace("object: pipelines/train_mnist", "object: pipelines/no_such_pipeline")),
