@@ -90,17 +90,19 @@ def test_commands_take_the_factory_and_refuse_an_unknown_one(tmp_path: Path):
 
 def test_two_factories_staging_keep_their_own_lock_and_journal(tmp_path: Path):
     from promote.apply.journal import journal_path
-    from promote.apply.lock import environment_lock
+    from promote.apply.lock import TargetKey, target_lock
+    from promote.desired import load_env
     from promote.environment.layout import select_factory
 
     repo, _ = repository(tmp_path)
     try:
         select_factory(repo.path, "hr")
         hr = journal_path(repo.path, "staging")
-        with environment_lock(repo.path, "staging"):
+        with target_lock(repo.path, TargetKey.of(load_env("staging", repo.path).target)):
             select_factory(repo.path, "sales")
             assert journal_path(repo.path, "staging") != hr
-            with environment_lock(repo.path, "staging"):  # not refused: another factory's staging
+            # not refused: the lock is the target factory's, and sales' staging is another factory
+            with target_lock(repo.path, TargetKey.of(load_env("staging", repo.path).target)):
                 pass
     finally:
         select_factory(None, None)
