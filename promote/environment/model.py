@@ -79,6 +79,11 @@ class ParameterValue:
     from_env: bool = False
     env_var: str | None = None  # the variable's name when the value is exactly `${NAME}` (secure values need it)
 
+    @property
+    def unset(self) -> bool:
+        """`${NAME}` whose variable was not set when the file was read: a secure value is read at apply time."""
+        return self.env_var is not None and self.value is None and self.keyvault is None
+
     def __repr__(self) -> str:
         shown = "<from environment>" if self.from_env else repr(self.value)
         return (

@@ -163,9 +163,14 @@ class _Reader(NodeReader):
                     "give a value, or remove the key to use the template's default",
                 )
                 continue
+            whole = _WHOLE_VAR.fullmatch(value_node.value) if isinstance(value_node, ScalarNode) else None
+            if whole and value_node.tag == "tag:yaml.org,2002:str" and whole.group(1) not in self.env:
+                # Read when a deployment needs it: a secure value is read by `apply` (so that jobs that only read,
+                # and environments that `requires:` this one, need no secret); `values` refuses any other.
+                out[name] = ParameterValue(name, None, line_of(key_node), from_env=True, env_var=whole.group(1))
+                continue
             before = self.expansions
             value = self.plain(value_node, where)
-            whole = _WHOLE_VAR.fullmatch(value_node.value) if isinstance(value_node, ScalarNode) else None
             out[name] = ParameterValue(
                 name,
                 value,

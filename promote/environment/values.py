@@ -122,6 +122,17 @@ def template_values(env: Environment, parameters: Mapping[str, ParameterSpec]) -
             values[declared] = pv.keyvault.placeholder()
             deployment[declared] = pv.keyvault.to_arm()
             continue
+        if pv.unset:
+            if not spec.secure:
+                problem(
+                    pv,
+                    f"environment variable {pv.env_var} is not set",
+                    f"set {pv.env_var} in the environment that runs promote, e.g. from a CI secret, "
+                    "or write the value in the file",
+                )
+                continue
+            values[declared] = f"<secure:{declared}>"  # `apply` reads the variable (see deployment_parameters)
+            continue
         if spec.secure and not pv.from_env:
             problem(
                 pv,
