@@ -151,8 +151,9 @@ def test_a_secret_from_the_environment_shows_nowhere(project: Project, tmp_path:
     plan_file.write_text(json.dumps(edited))
     run("apply", str(plan_file), expect=2)
 
-    # the variable is really what the deploys use: without it a deploy is refused before anything is written
-    unset = project.promote("deploy", "--env", "vault", "--ref", new, "--yes", timeout=120)
+    # the variable is really what the deploys use: without it a deploy that writes the linked service using it
+    # (--full writes every object) is refused before anything is written
+    unset = project.promote("deploy", "--env", "vault", "--ref", new, "--yes", "--full", timeout=120)
     assert unset.returncode == 2 and "ADF_SECRET is not set" in unset.stderr, out(unset)
 
     for result in results:
