@@ -314,6 +314,68 @@ def test_etags(adf_client: Any, emulator_factory: str) -> None:
     )
 
 
+def _precondition_failed(error: HttpResponseError) -> None:
+    assert error.status_code == 412
+    assert (error.error.code, error.error.message) == (
+        "PreconditionFailed",
+        "The condition specified using HTTP conditional header(s) 'If-Match' is not met.",
+    )
+
+
+def test_the_factory_has_an_etag_that_every_write_of_it_changes(
+    emulator: Any, adf_client: Any, emulator_factory: str
+) -> None:
+    first = adf_client.factories.get(RG, emulator_factory).e_tag
+    assert first and first.startswith('"') and first.endswith('"')  # the factory's eTag is quoted (recordings)
+    tagged = adf_client.factories.update(RG, emulator_factory, {"tags": {"owner": "a"}}).e_tag
+    adf_client.pipelines.create_or_update(RG, emulator_factory, "p", {"properties": {"activities": []}})
+    assert adf_client.factories.get(RG, emulator_factory).e_tag == tagged != first  # a child's write: no change
+    replaced = adf_client.factories.create_or_update(RG, emulator_factory, {"location": "westeurope"}).e_tag
+    assert replaced not in (first, tagged)
+
+
+def test_a_tags_update_with_if_match_is_a_compare_and_set(
+    emulator: Any, adf_client: Any, emulator_factory: str
+) -> None:
+    """Two writers read the same etag and both update the tags with If-Match (a lease on the factory): the first
+    wins, the second gets 412 with the tags the first wrote left alone."""
+    seen = adf_client.factories.get(RG, emulator_factory).e_tag
+    won = adf_client.factories.update(RG, emulator_factory, {"tags": {"lease": "runner-1"}}, headers={"If-Match": seen})
+    assert won.tags == {"lease": "runner-1"} and won.e_tag != seen
+    with pytest.raises(HttpResponseError) as info:
+        adf_client.factories.update(RG, emulator_factory, {"tags": {"lease": "runner-2"}}, headers={"If-Match": seen})
+    _precondition_failed(info.value)
+    assert adf_client.factories.get(RG, emulator_factory).tags == {"lease": "runner-1"}
+    # the current etag, with or without its quotes, and `*` (any existing factory) match
+    for quoted in (True, False):
+        current = adf_client.factories.get(RG, emulator_factory).e_tag
+        condition = current if quoted else current.strip('"')
+        adf_client.factories.update(RG, emulator_factory, {"tags": {"lease": "next"}}, headers={"If-Match": condition})
+    adf_client.factories.update(RG, emulator_factory, {"tags": {"lease": "any"}}, headers={"If-Match": "*"})
+    with pytest.raises(HttpResponseError) as info:
+        adf_client.factories.update(RG, "adf-nowhere", {"tags": {}}, headers={"If-Match": "*"})
+    assert info.value.status_code == 404
+
+
+def test_a_factory_put_with_if_match(emulator: Any, adf_client: Any, emulator_factory: str) -> None:
+    seen = adf_client.factories.get(RG, emulator_factory).e_tag
+    body = {"location": "westeurope", "tags": {"v": "1"}}
+    done = adf_client.factories.create_or_update(
+        RG, emulator_factory, body, etag=seen, match_condition=MatchConditions.IfNotModified
+    )
+    with pytest.raises(ResourceModifiedError) as info:
+        adf_client.factories.create_or_update(
+            RG, emulator_factory, body, etag=seen, match_condition=MatchConditions.IfNotModified
+        )
+    _precondition_failed(info.value)
+    assert adf_client.factories.get(RG, emulator_factory).e_tag == done.e_tag
+    with pytest.raises(ResourceModifiedError) as info:  # If-Match on a factory that does not exist
+        adf_client.factories.create_or_update(
+            RG, "adf-new", body, etag=seen, match_condition=MatchConditions.IfNotModified
+        )
+    assert info.value.status_code == 412
+
+
 # --- references ----------------------------------------------------------------------------------------------
 
 

@@ -60,7 +60,7 @@ def put_factory(app: App, req: Request, p: dict[str, str]) -> Response:
 
 
 def patch_factory(app: App, req: Request, p: dict[str, str]) -> Response:
-    return Response(200, app.store.patch_factory(_scope(p), p["factory"], req.json()))
+    return Response(200, app.store.patch_factory(_scope(p), p["factory"], req.json(), **conditions(req)))
 
 
 def delete_factory(app: App, req: Request, p: dict[str, str]) -> Response:

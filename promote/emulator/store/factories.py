@@ -145,11 +145,26 @@ class Factories(Database):
         with self.transaction() as db:
             return write_factory(db, self.clock, scope, name, body, if_match, if_none_match)
 
-    def patch_factory(self, scope: Scope, name: str, body: Any) -> str:
-        """Factories_Update: tags (replaced as a whole), identity and publicNetworkAccess; nothing else changes."""
+    def patch_factory(
+        self,
+        scope: Scope,
+        name: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> str:
+        """Factories_Update: tags (replaced as a whole), identity and publicNetworkAccess; nothing else changes.
+
+        `If-Match` makes it conditional on the factory's current etag (412 when another write came first), so
+        that two writers of the tags cannot both win: the compare-and-set a lease on the factory needs. Every
+        write of the factory (PUT, PATCH, a deployment's) gives it a new etag; writes of its child objects do
+        not. Note: the REST specification declares `If-Match` for Factories_CreateOrUpdate only, not for this
+        operation (README.md, "Conditional writes")."""
         require_json_object(body)
         with self.transaction() as db:
-            _, _, _, text = require_factory(db, scope, name)
+            _, _, etag, text = require_factory(db, scope, name)
+            check_conditions(etag, if_match, if_none_match)
             rendered = json.loads(text)
             if "tags" in body:
                 rendered["tags"] = body.get("tags") or {}
