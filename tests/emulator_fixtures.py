@@ -78,6 +78,16 @@ class EmulatorControls:
             assert time.monotonic() < deadline, f"nothing reached the hold of rule {rule} within {timeout} s"
             time.sleep(0.02)
 
+    def wait_for_request(self, method: str, path: str, timeout: float = 120) -> dict[str, Any]:
+        """Wait until the emulator has received a request (it logs each before answering it); the first match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.requests(method=method, path=path)
+            if found:
+                return found[0]
+            assert time.monotonic() < deadline, f"no {method} {path} reached the emulator within {timeout} s"
+            time.sleep(0.02)
+
     def release(self, rule: int) -> None:
         self.admin("POST", f"/faults/{rule}/release")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -260,23 +259,26 @@ def test_a_rollback_after_a_kill_waits_for_the_deployment_the_killed_run_left_ru
     commits = project.mirror()
     old, new = commits[2], commits[3]
     before = deployed(project, old)
-    # the deployment's write of train_mnist takes 4 s: the run is killed while ARM is still deploying
-    project.emulator.fault(method="PUT", path=r"/pipelines/train_mnist$", nth=1, times=1, delay=4)
-    project.emulator.admin("DELETE", "/requests")
+    # the deployment's write of train_mnist is held: the run is killed while ARM is still deploying
+    held = project.emulator.hold("PUT", r"/pipelines/train_mnist$", nth=1, times=1)
     proc = project.start("deploy", "--env", "local", "--ref", new, "--yes")
     try:
-        deadline = time.monotonic() + 60
-        while not project.emulator.requests(method="PUT", path="/deployments/"):
-            assert time.monotonic() < deadline and proc.poll() is None, "the deployment never started"
-            time.sleep(0.05)
+        project.emulator.wait_until_held(held)
     finally:
         proc.kill()
         proc.communicate(timeout=60)
-    again = project.promote("rollback", "--env", "local", "--yes")
+    project.emulator.admin("DELETE", "/requests")
+    rollback = project.start("rollback", "--env", "local", "--yes")
+    try:  # the rollback cancels the deployment left running; only then does the held write go on
+        project.emulator.wait_for_request("POST", r"/deployments/[^/]+/cancel$")
+        project.emulator.release(held)
+        output, _ = rollback.communicate(timeout=180)
+    finally:
+        rollback.kill()
+    assert rollback.returncode == 0, output
+    assert "Cancelled deployment(s) an earlier run left running" in output, output
     project.emulator.wait_for_deployments()
-    assert again.returncode == 0, out(again)
-    assert "Cancelled deployment(s) an earlier run left running" in again.stdout, out(again)
-    assert project.in_sync(old), "the killed run's deployment wrote after the rollback:\n" + out(again)
+    assert project.in_sync(old), "the killed run's deployment wrote after the rollback:\n" + output
     assert project.live_triggers() == before
 
 
