@@ -65,3 +65,15 @@ def test_parameter_names_are_adfs(results):
     published = sum(r.parameters for r in results)
     shared = sum(r.parameter_names for r in results)
     assert shared / published >= 0.95, f"{shared}/{published}"
+
+
+def test_built_files_stay_byte_identical_to_adfs(results):
+    """The files a build writes are ADF's bytes wherever they were when the build was written (docs/build.md:
+    46 folders whose every file is identical, 67 parameters files): the layout and order a faster writer must
+    keep, pinned against ADF's own output rather than against the build's."""
+    every = {r.commit for r in results if r.identical.get("every file")}
+    templates = {r.commit for r in results if r.identical.get("ARMTemplateForFactory.json")}
+    parameters = {r.commit for r in results if r.identical.get("ARMTemplateParametersForFactory.json")}
+    assert len(every) >= 46, sorted(every)
+    assert len(templates) >= 46, sorted(templates)
+    assert len(parameters) >= 67, sorted(parameters)
