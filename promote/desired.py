@@ -137,8 +137,13 @@ def desired_factory(
 
 def deployable_problems(side: Side) -> list[Problem]:
     """What a deployment of this side must refuse although a diff only warns about it: what ADF published
-    that ARM itself would refuse whatever the environment's values (a parameter type ARM does not have)."""
-    return [quirk.problem() for quirk in side.published.template_quirks]
+    that ARM itself would refuse whatever the environment's values (a parameter type ARM does not have), and
+    every offline check `promote validate` makes of the desired state (`promote.validate.check_factory`), so
+    that a deploy refuses, with nothing written, exactly what validate refuses."""
+    from promote.validate import check_factory
+
+    quirks = [quirk.problem() for quirk in side.published.template_quirks]
+    return quirks + check_factory(side.published, side.factory)
 
 
 @dataclass(frozen=True)

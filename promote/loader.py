@@ -20,6 +20,7 @@ from promote.arm import DeploymentContext, ParameterSpec, evaluate_template, par
 from promote.arm.template import convert_value
 from promote.errors import Problem, TemplateError
 from promote.factory import Factory, FactoryObject, ObjectKey, object_key_from_arm
+from promote.names import resource_name_problem
 from promote.secrets import is_keyvault_placeholder, secure_placeholder
 from promote.source import (
     LINKED_DIR,
@@ -411,6 +412,17 @@ def evaluate(
                     )
                 )
                 continue
+            why = resource_name_problem(key.type, resource.name, factory_name)
+            if why:
+                problems.append(
+                    Problem(
+                        part.display,
+                        f"the name '{resource.name}' {why}",
+                        object=resource.name_as_written or resource.name,
+                        hint="publish again from ADF Studio: it names each object <factory>/<name>",
+                    )
+                )
+                continue
             folded = (key.type, key.name.lower())
             if folded in seen_lower:
                 problems.append(
@@ -423,7 +435,12 @@ def evaluate(
                 )
                 continue
             seen_lower[folded] = str(key)
-            props = resource.properties if isinstance(resource.properties, dict) else {}
+            if not isinstance(resource.properties, dict):
+                problems.append(
+                    Problem(part.display, "'properties' must be an object", object=resource.name_as_written or str(key))
+                )
+                continue
+            props = resource.properties
             objects[key] = FactoryObject(
                 key=key,
                 properties=props,

@@ -67,3 +67,24 @@ def name_problem(object_type: str, name: str) -> str | None:
         return RULES["managedVirtualNetworks"].problem(network) or _NETWORK.problem(endpoint)
     rule = RULES.get(object_type, _GENERAL)
     return rule.problem(name)
+
+
+def resource_name_problem(object_type: str, full_name: str, factory: str) -> str | None:
+    """Why an ARM resource name does not name one object of `factory`, or None.
+
+    A factory's object is `<factory>/<name>`, a nested type one segment more per level
+    (`<factory>/<network>/<endpoint>`). Another segment count leaves the object's identity ambiguous, and another
+    factory's name would write into that factory: neither is something ADF publishes.
+    """
+    levels = object_type.count("/") + 1
+    parts = full_name.split("/")
+    if len(parts) != levels + 1:
+        shape = "/".join(["<factory>", *(f"<{kind} name>" for kind in object_type.split("/"))])
+        segments = len(parts) - 1
+        return (
+            f"has {segments} name segment{'' if segments == 1 else 's'} below the factory; "
+            f"an object of type {object_type} is named {shape}"
+        )
+    if factory and parts[0].casefold() != factory.casefold():
+        return f"names the factory '{parts[0]}', not this template's factory '{factory}'"
+    return None

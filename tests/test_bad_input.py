@@ -247,6 +247,121 @@ TEMPLATE_CASES = [
 ]
 
 
+def named(kind: str, name: str, properties: dict | None = None, **extra: object) -> dict:
+    """A resource of the sample factory's shape (`name` below the factory, or a full expression)."""
+    full = name if name.startswith("[") else f"[concat(parameters('factoryName'), '/{name}')]"
+    arm_type = "Microsoft.DataFactory/factories/" + kind
+    return {"name": full, "type": arm_type, "apiVersion": "2018-06-01", "properties": properties or {}, **extra}
+
+
+def dataset(name: str, **properties: object) -> dict:
+    return named(
+        "datasets",
+        name,
+        {
+            "linkedServiceName": {"referenceName": "ls_adls_mnist", "type": "LinkedServiceReference"},
+            "type": "Json",
+            "typeProperties": {"location": {"type": "AzureBlobFSLocation", "fileSystem": "x"}},
+            **properties,
+        },
+        dependsOn=["[concat(variables('factoryId'), '/linkedServices/ls_adls_mnist')]"],
+    )
+
+
+def added(*resources: dict) -> Callable[[Path], None]:
+    return edited(lambda d: d["resources"].extend(resources))
+
+
+def depends(a: str, *on: str) -> Callable[[dict], None]:
+    def change(doc: dict) -> None:
+        resource(doc, "pipelines", a)["dependsOn"] = [f"[concat(variables('factoryId'), '/pipelines/{b}')]" for b in on]
+
+    return change
+
+
+def many_datasets(count: int) -> Callable[[Path], None]:
+    return added(*(dataset(f"extra_{i:05d}") for i in range(count)))
+
+
+RULE_CASES = [
+    Case("name-forbidden-character", added(dataset("bad*name")), (TEMPLATE, "datasets/bad*name", "may not contain")),
+    Case("name-too-long", added(dataset("n" * 261)), (TEMPLATE, "must be 1 to 260 characters")),
+    Case(
+        "integration-runtime-name",
+        added(named("integrationRuntimes", "my_ir", {"type": "SelfHosted"})),
+        (TEMPLATE, "integrationRuntimes/my_ir", "single hyphens"),
+    ),
+    Case(
+        "too-many-name-segments",
+        added(dataset("a/b")),
+        (TEMPLATE, "has 2 name segments below the factory", "<factory>/<datasets name>"),
+    ),
+    Case(
+        "too-few-name-segments",
+        added(named("managedVirtualNetworks/managedPrivateEndpoints", "default", {})),
+        (TEMPLATE, "has 1 name segment below the factory"),
+    ),
+    Case(
+        "another-factorys-object",
+        added(dataset("[concat('adf-someone-else', '/x')]")),
+        (TEMPLATE, "names the factory 'adf-someone-else'"),
+    ),
+    Case(
+        "properties-not-an-object",
+        edited(lambda d: resource(d, "datasets").__setitem__("properties", [])),
+        (TEMPLATE, "'properties' must be an object"),
+    ),
+    Case(
+        "reference-to-nothing",
+        added(dataset("orphan", linkedServiceName={"referenceName": "ls_nowhere", "type": "LinkedServiceReference"})),
+        (TEMPLATE, "datasets/orphan", "references linkedServices/ls_nowhere"),
+    ),
+    Case(
+        "depends-on-cycle",
+        edited(lambda d: (depends("ingest_mnist", "score_mnist")(d), depends("score_mnist", "ingest_mnist")(d))),
+        (TEMPLATE, "dependsOn forms a cycle", "pipelines/ingest_mnist", "pipelines/score_mnist"),
+    ),
+    Case("depends-on-itself", edited(depends("ingest_mnist", "ingest_mnist")), (TEMPLATE, "dependsOn forms a cycle")),
+    Case(
+        "depends-on-nothing",
+        edited(depends("ingest_mnist", "no_such_pipeline")),
+        (TEMPLATE, "pipelines/ingest_mnist", "no_such_pipeline", "names no object of the factory"),
+    ),
+    Case(
+        "depends-on-another-service",
+        edited(lambda d: resource(d, "pipelines", "ingest_mnist").__setitem__("dependsOn", ["Microsoft.Storage/x"])),
+        (TEMPLATE, "Microsoft.Storage/x", "names no object of the factory"),
+    ),
+    Case("over-5000-objects", many_datasets(4982), ("5,001 objects", "over ADF's limit of 5,000")),
+    Case(
+        "pipeline-over-200-kb",
+        edited(set_property("pipelines", "train_mnist", "description", "d" * 210_000)),
+        (TEMPLATE, "pipelines/train_mnist", "over ADF's 200 KB limit"),
+    ),
+    Case(
+        "object-over-1-mb",
+        added(dataset("huge", description="h" * 1_100_000)),
+        (TEMPLATE, "datasets/huge", "no ARM template can hold it"),
+    ),
+    Case(
+        "factory-name",
+        without_environments(
+            edited(
+                lambda d: d["parameters"].__setitem__("factoryName", {"value": "bad_factory!"}),
+                "ARMTemplateParametersForFactory.json",
+            )
+        ),
+        ("factory name 'bad_factory!'",),
+        ("validate", "--source", MIRROR),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", RULE_CASES, ids=lambda c: c.id)
+def test_what_adf_or_arm_would_refuse(project: Path, case: Case) -> None:
+    run_case(project, case)
+
+
 def run_case(project: Path, case: Case) -> subprocess.CompletedProcess[str]:
     extra = case.mutate(project)
     result = promote(*case.command, *(extra if isinstance(extra, tuple) else ()), cwd=project)

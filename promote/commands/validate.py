@@ -22,7 +22,7 @@ from promote.environment.layout import environments_dir
 from promote.errors import EXIT_INPUT, EXIT_OK, InputError, Problem
 from promote.loader import Published, as_written, evaluate, open_published
 from promote.source import read_source
-from promote.validate import check_factory, check_limits
+from promote.validate import check_factory
 
 
 class _Folders:
@@ -42,7 +42,6 @@ class _Folders:
                 self.problems.extend(exc.problems)
                 self.opened[folder] = None
                 return None
-            self.problems.extend(check_limits(published))
             self.problems.extend(quirk.problem() for quirk in published.template_quirks)
             self.opened[folder] = published
         return self.opened[folder]

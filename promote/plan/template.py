@@ -50,11 +50,14 @@ _ARM_TYPE = {"globalParameters": "globalparameters"}
 
 @dataclass(frozen=True)
 class Limits:
-    """ARM's per-template limits (a little margin under 4 MiB: ARM measures after its own processing)."""
+    """ARM's limits for one template and one resource (a little margin under 4 MiB and 1 MiB: ARM measures after
+    its own processing). The one statement of them: plans cut templates by them, and `promote validate` refuses
+    an object that no template can hold by the same numbers (`object_too_large`)."""
 
     resources: int = 800
     template_bytes: int = 4_000_000
     parameters: int = 256
+    resource_bytes: int = 1_000_000  # "each resource definition to 1 MB"
 
 
 DEFAULT_LIMITS = Limits()
@@ -253,6 +256,9 @@ def split_templates(
         raise InputError.single("<environment>", f"a secure parameter may not be named {FACTORY_PARAMETER}")
     encoded = [_encode(obj, dependencies.get(obj.key, ()), secure) for obj in objects]
     base = _json_size(_skeleton(factory, ()))
+    too_large = [p for item in encoded if (p := object_too_large(item.obj, item.size, len(item.parameters), limits))]
+    if too_large:
+        raise InputError(too_large)
 
     groups: list[list[_Encoded]] = []
     current: list[_Encoded] = []
@@ -271,7 +277,7 @@ def split_templates(
             current, size, params = [], base, {}
             new_params = dict(item.parameters)
             grown = size + item.size + 2 + sum(_declaration_size(p) for p in new_params.values())
-        if grown > limits.template_bytes or 1 + len(new_params) > limits.parameters:
+        if grown > limits.template_bytes or 1 + len(new_params) > limits.parameters:  # declarations tip it over
             raise InputError.single(
                 item.obj.file or "<desired state>",
                 f"this object alone needs {grown:,} bytes and {1 + len(new_params)} parameters: more than one "
@@ -284,6 +290,34 @@ def split_templates(
     if current:
         groups.append(current)
     return [_assemble(group, dependencies, factory) for group in groups]
+
+
+def deployed_size(obj: FactoryObject) -> tuple[int, int]:
+    """(bytes, secure parameters) of the object as a deployment writes it, before any `dependsOn`. Secure values
+    count as the parameters they become, whether or not the environment maps them yet."""
+    encoder = _Encoder({}, obj.key)
+    resource = {
+        "name": _name_expression(obj.key),
+        "type": arm_type(obj.key),
+        "apiVersion": obj.api_version or API_VERSION,
+        "properties": encoder.value(obj.properties),
+    }
+    return _json_size(resource), len(encoder.unknown)
+
+
+def object_too_large(obj: FactoryObject, size: int, parameters: int, limits: Limits = DEFAULT_LIMITS) -> Problem | None:
+    """The object alone breaks ARM's limits, so no way of cutting templates can deploy it."""
+    base = _json_size(_skeleton("f" * 260, ()))
+    if size <= limits.resource_bytes and base + size <= limits.template_bytes and 1 + parameters <= limits.parameters:
+        return None
+    return Problem(
+        obj.file or "<desired state>",
+        f"this object needs {size:,} bytes and {parameters} secure parameter(s) as deployed: no ARM template can "
+        f"hold it (one resource at most {limits.resource_bytes:,} bytes, one template {limits.template_bytes:,}, "
+        f"{limits.parameters - 1} secure parameters)",
+        object=str(obj.key),
+        hint="split it in ADF Studio (a pipeline into pipelines called by Execute Pipeline, ...)",
+    )
 
 
 def _assemble(
