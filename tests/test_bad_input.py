@@ -559,6 +559,20 @@ PLAN_CASES = [
 ]
 
 
+JOURNAL = ".promote/journal/local.json"
+STATUS = ("status", "--env", "local")
+PLAN_CASES += [
+    Case("journal-nan", write_file(JOURNAL, '{"environment": NaN}'), ("local.json", "not a journal", "NaN"), STATUS),
+    Case(
+        "journal-without-commit",
+        write_file(JOURNAL, '{"environment": "local"}'),
+        ("local.json", "not a journal: it has no 'commit'", "move it away"),
+        STATUS,
+    ),
+    Case("journal-an-array", write_file(JOURNAL, "[1]"), ("local.json", "not a journal"), STATUS),
+]
+
+
 @pytest.mark.parametrize("case", PLAN_CASES, ids=lambda c: c.id)
 def test_bad_plan_file(project: Path, case: Case) -> None:
     run_case(project, case)

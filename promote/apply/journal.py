@@ -110,8 +110,10 @@ def load(path: Path) -> Journal | None:
     data = load_json(path.read_bytes(), str(path), max_depth=ENVELOPE_DEPTH, what="not a journal", hint=hint)
     try:
         return _journal(data, path)
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise InputError.single(str(path), f"not a journal: {type(exc).__name__} {exc}", hint=hint) from None
+    except KeyError as exc:
+        raise InputError.single(str(path), f"not a journal: it has no {exc}", hint=hint) from None
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise InputError.single(str(path), f"not a journal: {exc}", hint=hint) from None
 
 
 def _journal(data: Any, path: Path) -> Journal:
