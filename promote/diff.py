@@ -17,13 +17,21 @@ Path form (stable; the same syntax environment overrides use to address a proper
   change how ADF runs them (dependsOn does) but it is what a reviewer sees in ADF Studio, so it counts;
 - a list of plain values (annotations, fqdns) that differs is reported as the list's path, once.
 
-Secrets: opaque placeholders (`<keyvault:...>`, `<secure:...>`) are compared as they are and never shown. The
+Secrets: opaque placeholders (`<keyvault:...>`, `<secure:...>`, see `promote.secrets`) name where a secret comes
+from; they are compared as they are and shown only as that source (`<secret from Key Vault kv/name>`). The
 views print values only through `PathChange.before` / `.after`, which this module fills with display text that
 is already safe: short scalars only, and `<secret>` wherever a value could be a secret.
+
+Trigger `runtimeState` between two versions is compared: it is read-only to ARM, but it is what Microsoft's
+post-deployment script (and `triggers.start: template`) starts, so a reviewer must see `Started -> Stopped`.
+
+Global parameters: a version without them does not manage them (`MANAGED_WHEN_PRESENT`): the diff leaves them
+out and says so in `Diff.notes`, and nothing deletes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -31,6 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from promote.factory import OBJECT_TYPES, Factory, FactoryObject, ObjectKey
+from promote.secrets import describe
+from promote.secrets import is_placeholder as is_placeholder
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
@@ -39,7 +49,12 @@ PathKind = Literal["add", "remove", "change", "reorder"]
 SECRET = "<secret>"
 MAX_SHOWN = 80  # longest value text a view may show; longer values are left out rather than cut (a cut hides
 # exactly the part that differs)
-PLACEHOLDER_PREFIXES = ("<keyvault:", "<secure:")
+
+# Kinds a version of the factory manages only when it holds them. ADF's publish leaves global parameters out of
+# the templates unless "Include global parameters in ARM template" is on (factories that deploy them apart, with
+# the published GlobalParameters.json, never have them), so a version without them says nothing about them: a
+# deploy of it leaves the live ones as they are (nothing ever deletes them), and a diff does not list them.
+MANAGED_WHEN_PRESENT = frozenset({"globalParameters"})
 
 # --- normalisation rules --------------------------------------------------------------------------
 # Each rule removes a difference that ADF itself makes between what was written and what is read back or
@@ -71,6 +86,10 @@ READ_ONLY: dict[str, frozenset[str]] = {
     "managedVirtualNetworks": frozenset({"vNetId", "alias"}),
     "managedVirtualNetworks/managedPrivateEndpoints": frozenset({"isReserved", "provisioningState", "connectionState"}),
 }
+# What a published template says about a trigger's runtime state is what gets started (Microsoft's script,
+# `triggers.start: template`): compared between two versions although it is read-only to ARM. Against a live
+# factory `promote.normalise` decides, per the environment's start policy.
+_COMPARED_IN_TEMPLATES = {"triggers": frozenset({"runtimeState"})}
 
 # Values under these keys, or inside `{"type": "SecureString" | "AzureKeyVaultSecret", ...}` (also a pipeline
 # parameter declared `securestring`), are never shown: a connection string carries an account key, a header an
@@ -117,12 +136,15 @@ class Change:
     renamed_from: str | None = None  # the other side's name when it differs only in letter case
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "type": self.key.type,
             "name": self.key.name,
             "action": self.action,
             "paths": list(self.paths),
         }
+        if self.details:
+            doc["details"] = [{k: v for k, v in dataclasses.asdict(d).items() if v is not None} for d in self.details]
+        return doc
 
 
 @dataclass
@@ -133,6 +155,7 @@ class Diff:
     unchanged: int
     from_label: str
     to_label: str
+    notes: list[str] = field(default_factory=list)  # what was left out of the comparison, and why
 
     @property
     def summary(self) -> dict[str, int]:
@@ -146,13 +169,17 @@ class Diff:
         return bool(self.changes)
 
     def to_json(self) -> dict[str, Any]:
-        """The `--format json` contract of DESIGN.md, exactly: nothing more, so consumers can rely on it."""
-        return {
+        """The `--format json` contract of DESIGN.md; each update also carries its `details` (the values the
+        text views show), and `notes` appears when something was left out of the comparison."""
+        doc: dict[str, Any] = {
             "from": self.from_label,
             "to": self.to_label,
             "changes": [change.to_json() for change in self.changes],
             "summary": self.summary,
         }
+        if self.notes:
+            doc["notes"] = list(self.notes)
+        return doc
 
 
 _TYPE_ORDER = {type_: index for index, type_ in enumerate(OBJECT_TYPES.values())}
@@ -170,7 +197,8 @@ def sort_key(key: ObjectKey) -> tuple[int, str, str, str]:
 def normalise(properties: Mapping[str, Any], object_type: str | None = None) -> dict[str, Any]:
     """`properties` without the noise ADF adds or drops, as a new structure (scalars shared, input untouched).
 
-    Removed: read-only properties of `object_type` (see READ_ONLY), empty `annotations` / `parameters` /
+    Removed: read-only properties of `object_type` (see READ_ONLY; a trigger's `runtimeState` stays, as the
+    template decides what starts), empty `annotations` / `parameters` /
     `variables` at the top, empty `dependsOn` / `userProperties` on activities (any depth), and empty
     `parameters` on references (`{"referenceName": ..., "type": "...Reference", "parameters": {}}`, as Studio
     writes dataset references). Only exactly-empty values of the expected JSON type go: `annotations: {}`
@@ -179,7 +207,8 @@ def normalise(properties: Mapping[str, Any], object_type: str | None = None) -> 
 
     Key order needs no rule: dicts compare without it. Called only for objects whose raw properties differ.
     """
-    read_only = READ_ONLY.get(object_type or "", frozenset())
+    kind = object_type or ""
+    read_only = READ_ONLY.get(kind, frozenset()) - _COMPARED_IN_TEMPLATES.get(kind, frozenset())
     out: dict[str, Any] = {}
     for key, value in properties.items():
         if key in read_only or _is_empty_of(value, _EMPTY_TOP_LEVEL.get(key)):
@@ -222,9 +251,18 @@ def _is_reference(value: dict[str, Any]) -> bool:
 
 
 def diff_factories(
-    before: Factory, after: Factory, *, from_label: str | None = None, to_label: str | None = None
+    before: Factory,
+    after: Factory,
+    *,
+    from_label: str | None = None,
+    to_label: str | None = None,
+    source: Literal["before", "after"] = "after",
 ) -> Diff:
     """Changes that turn `before` into `after`, matched by (type, name), never by position.
+
+    `source` is the side that is a version of the factory whose absent `MANAGED_WHEN_PRESENT` kinds mean "not
+    managed here" (the new version, or the desired side against live; the deployed version in `drift`): objects
+    of those kinds only the other side has are left out, with a note.
 
     Names match exactly first; an object left over on each side whose names differ only in letter case is the
     same ADF object (ADF names are case-insensitive: writing `Foo` updates `foo`), so it is an update with
@@ -236,6 +274,15 @@ def diff_factories(
     changes: list[Change] = []
     unchanged = 0
     before_objects, after_objects = before.objects, after.objects
+    managing = after if source == "after" else before
+    other_objects = before_objects if source == "after" else after_objects
+    notes = _unmanaged_notes(managing, other_objects)
+    if notes:
+        unmanaged = {key for key in other_objects if key.type in MANAGED_WHEN_PRESENT}
+        held = {key.type for key in managing.objects}
+        unmanaged = {key for key in unmanaged if key.type not in held}
+        before_objects = {k: v for k, v in before_objects.items() if k not in unmanaged}
+        after_objects = {k: v for k, v in after_objects.items() if k not in unmanaged}
 
     left_before: dict[ObjectKey, FactoryObject] = {}
     for key, old in before_objects.items():
@@ -266,7 +313,18 @@ def diff_factories(
         unchanged=unchanged,
         from_label=from_label if from_label is not None else (before.source or before.name),
         to_label=to_label if to_label is not None else (after.source or after.name),
+        notes=notes,
     )
+
+
+def _unmanaged_notes(managing: Factory, other: Mapping[ObjectKey, FactoryObject]) -> list[str]:
+    held = {key.type for key in managing.objects}
+    kinds = sorted({key.type for key in other if key.type in MANAGED_WHEN_PRESENT and key.type not in held})
+    return [
+        f'{managing.source or managing.name} holds no global parameters (ADF publishes them only with "Include '
+        "global parameters in ARM template\" on): the other side's are left as they are, not compared"
+        for _ in kinds
+    ]
 
 
 def _pair_by_case(
@@ -341,6 +399,8 @@ def _walk(old: Any, new: Any, path: str, secret: bool, out: list[PathChange]) ->
     shown_old, shown_new = _shown(old, secret), _shown(new, secret)
     if shown_old is None or shown_new is None:
         shown_old = shown_new = None
+    elif shown_old == shown_new and secret:  # the same source, other text around it: nothing more to show
+        shown_old = shown_new = SECRET
     out.append(PathChange(path, "change", shown_old, shown_new))
 
 
@@ -402,11 +462,6 @@ def _format_name(name: str) -> str:
 # --- what may be shown ----------------------------------------------------------------------------
 
 
-def is_placeholder(value: Any) -> bool:
-    """An opaque stand-in for a secret (`<keyvault:...>`, `<secure:...>`), anywhere in a string."""
-    return isinstance(value, str) and any(prefix in value for prefix in PLACEHOLDER_PREFIXES)
-
-
 def _has_placeholder(value: Any) -> bool:
     if isinstance(value, list):
         return any(is_placeholder(item) for item in value)
@@ -426,6 +481,8 @@ def _shown(value: Any, secret: bool) -> str | None:
     """Display text for a value, or None when it is not worth or not safe to show. Secrets become `SECRET`."""
     if isinstance(value, dict) or (isinstance(value, list) and not _all_scalars(value)):
         return None
+    if isinstance(value, str) and is_placeholder(value):
+        return describe(value)  # where the secret comes from (never the value): safe, and what changed
     if secret or _has_placeholder(value):
         return SECRET
     text = json.dumps(value, ensure_ascii=False)

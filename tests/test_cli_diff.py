@@ -47,7 +47,13 @@ def test_whole_history_lists_every_object_the_history_changed():
     assert ("globalParameters", "default") in created
     assert ("datasets", "mnist_scores") not in created  # renamed away before HEAD
     assert [c for c in doc["changes"] if c["action"] != "create"] == [
-        {"type": "linkedServices", "name": "ls_adls_mnist", "action": "update", "paths": ["typeProperties.accountKey"]}
+        {
+            "type": "linkedServices",
+            "name": "ls_adls_mnist",
+            "action": "update",
+            "paths": ["typeProperties.accountKey"],
+            "details": [{"path": "typeProperties.accountKey", "kind": "add"}],
+        }
     ]
     assert doc["summary"] == {"create": 18, "update": 1, "delete": 0, "unchanged": 0}
     assert set(doc) == {"from", "to", "changes", "summary"}
@@ -92,6 +98,7 @@ EXPECTED = {
     6: {
         ("pipelines", "score_mnist", "update"),
         ("linkedServices", "ls_batch_mnist", "update"),
+        ("triggers", "daily_retrain", "update"),  # runtimeState Stopped -> Started: what gets started
     },
 }
 
@@ -118,7 +125,19 @@ def test_an_environment_that_sets_a_parameter_hides_its_published_value_change()
     """v07 changes only the Batch pool's published value; every environment sets its own pool."""
     commits = mirror_commits()
     result = promote("diff", "--from", commits[5], "--to", commits[6], "--env", "production", "--format", "json")
-    assert changes(result) == {("pipelines", "score_mnist", "update")}
+    assert changes(result) == {("pipelines", "score_mnist", "update"), ("triggers", "daily_retrain", "update")}
+
+
+def test_a_trigger_state_change_shows_in_every_view():
+    """v07 marks daily_retrain Started: what Microsoft's post-deployment script and `start: template` start."""
+    commits = mirror_commits()
+    args = ("diff", "--from", commits[5], "--to", commits[6], "--format")
+    assert '~ runtimeState: "Stopped" -> "Started"' in promote(*args, "text").stdout
+    assert '~ runtimeState: "Stopped" -> "Started"' in promote(*args, "markdown").stdout
+    doc = json.loads(promote(*args, "json").stdout)
+    trigger = next(c for c in doc["changes"] if c["name"] == "daily_retrain")
+    change = {"path": "runtimeState", "kind": "change", "before": '"Stopped"', "after": '"Started"'}
+    assert trigger["details"] == [change]
 
 
 def test_an_older_version_with_an_environment_warns_about_what_it_lacks():

@@ -256,7 +256,10 @@ def test_read_only_properties_are_not_compared() -> None:
         ),
         obj("integrationRuntimes", "ir", {"type": "Managed"}),
     )
-    assert diff_factories(a, b).changes == []
+    # a trigger's runtimeState is read-only to ARM, but between two versions it is what gets started: compared
+    assert [(c.key.name, c.details) for c in diff_factories(a, b).changes] == [
+        ("t", [PathChange("runtimeState", "change", '"Started"', '"Stopped"')])
+    ]
     # ...but only for the types that declare them read-only
     assert only_change(diff_of({"runtimeState": "x"}, {}, "pipelines")).paths == ["runtimeState"]
 
@@ -392,13 +395,20 @@ def test_placeholders_are_compared_but_never_shown() -> None:
     changed = copy.deepcopy(ls)
     changed["typeProperties"]["connectionUrl"] = "<keyvault:kv/sql-b>"
     change = only_change(diff_of(ls, changed, "linkedServices"))
-    assert change.details == [PathChange("typeProperties.connectionUrl", "change", SECRET, SECRET)]
+    # what is shown is where the secret comes from, never a value
+    assert change.details == [
+        PathChange(
+            "typeProperties.connectionUrl",
+            "change",
+            "<secret from Key Vault kv/sql-a>",
+            "<secret from Key Vault kv/sql-b>",
+        )
+    ]
 
 
 @pytest.mark.parametrize(
     ("before", "after"),
     [
-        ({"url": "<secure:p1>"}, {"url": "plain"}),  # one side a placeholder: the other may be the secret
         ({"url": "Server=x;Password=<secure:p1>"}, {"url": "Server=y;Password=<secure:p1>"}),
         (
             {"password": {"type": "SecureString", "value": "hunter1"}},
@@ -421,6 +431,12 @@ def test_placeholders_are_compared_but_never_shown() -> None:
 def test_values_that_could_be_secrets_show_as_secret(before: dict[str, Any], after: dict[str, Any]) -> None:
     change = only_change(diff_of({"typeProperties": before}, {"typeProperties": after}, "linkedServices"))
     assert [(d.before, d.after) for d in change.details] == [(SECRET, SECRET)]
+
+
+def test_a_placeholder_shows_its_source_and_the_other_side_stays_hidden() -> None:
+    change = only_change(diff_of({"typeProperties": {"url": "<secure:p1>"}}, {"typeProperties": {"url": "plain"}}))
+    # one side a placeholder: the other may be the secret itself
+    assert [(d.before, d.after) for d in change.details] == [("<secret from parameter p1>", SECRET)]
 
 
 def test_added_secret_is_not_shown() -> None:
@@ -458,6 +474,15 @@ def test_to_json_is_exactly_the_contract() -> None:
                 "name": "train_mnist",
                 "action": "update",
                 "paths": ["activities[name=train].typeProperties.command"],
+                # the values the text views show, for machines too
+                "details": [
+                    {
+                        "path": "activities[name=train].typeProperties.command",
+                        "kind": "change",
+                        "before": '"python train.py"',
+                        "after": '"python train.py --gpu"',
+                    }
+                ],
             },
         ],
         "summary": {"create": 1, "update": 1, "delete": 1, "unchanged": 1},
@@ -641,3 +666,25 @@ def test_random_factories_against_an_independent_comparison(seed: int) -> None:
             else:
                 assert at_old is not _MISSING and at_new is not _MISSING, detail
                 assert json.dumps(at_old, sort_keys=True) != json.dumps(at_new, sort_keys=True), detail
+
+
+# --- global parameters: one rule for a version without them -------------------------------------------
+
+
+def test_a_version_without_global_parameters_leaves_them_out_with_a_note() -> None:
+    gp = obj("globalParameters", "default", {"env": {"type": "String", "value": "dev"}})
+    pipe = obj("pipelines", "p", pipeline(activity("w")))
+    with_gp, without_gp = factory(gp, pipe, source="A"), factory(pipe, source="B")
+    # the new version lacks them: a deploy of it leaves them as they are, so they are no delete
+    diff = diff_factories(with_gp, without_gp)
+    assert diff.changes == [] and diff.unchanged == 1
+    assert diff.notes and "B holds no global parameters" in diff.notes[0]
+    assert diff.to_json()["notes"] == diff.notes
+    # the new version brings them: a create, as any object
+    assert [(c.key.type, c.action) for c in diff_factories(without_gp, with_gp).changes] == [
+        ("globalParameters", "create")
+    ]
+    # drift compares live (after) with the deployed version (before, the source): the same rule, that side
+    drift = diff_factories(without_gp, with_gp, source="before")
+    assert drift.changes == [] and drift.notes
+    assert "notes" not in diff_factories(with_gp, with_gp).to_json()

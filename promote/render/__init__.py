@@ -43,6 +43,11 @@ def path_line(detail: PathChange) -> str:
     return f"{glyph} {path}"
 
 
+def objects(count: int) -> str:
+    """`1 object`, `2 objects`."""
+    return f"{count} object{'' if count == 1 else 's'}"
+
+
 def plan_line(diff: Diff) -> str:
     """`Changes: 2 to create, 1 to update, 0 to delete, 14 unchanged.`"""
     s = diff.summary

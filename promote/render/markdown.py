@@ -21,6 +21,8 @@ def render_diff(diff: Diff) -> str:
         "| " + " | ".join(str(summary[a]) for a in ACTIONS) + f" | {summary['unchanged']} |",
         "",
     ]
+    if diff.notes:
+        lines += [*(f"> {html.escape(note, quote=False)}" for note in diff.notes), ""]
     if not diff.has_changes:
         lines += ["No changes.", ""]
         return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from promote.diff import Diff
 from promote.inert import inert
-from promote.render import grouped, object_line, path_line, plan_line
+from promote.render import grouped, object_line, objects, path_line, plan_line
 
 
 def render_diff(diff: Diff) -> str:
@@ -22,8 +22,10 @@ def render_diff(diff: Diff) -> str:
     ```
     """
     lines = [f"Diff: {inert(diff.from_label)} -> {inert(diff.to_label)}", ""]
+    if diff.notes:
+        lines += [*(f"Note: {inert(note)}" for note in diff.notes), ""]
     if not diff.has_changes:
-        lines.append(f"No changes. {diff.unchanged} object{'' if diff.unchanged == 1 else 's'} unchanged.")
+        lines.append(f"No changes. {objects(diff.unchanged)} unchanged.")
         return "\n".join(lines) + "\n"
     for type_, changes in grouped(diff):
         lines.append(f"{type_}:")
