@@ -19,6 +19,11 @@ from promote import __version__
 from promote.errors import EXIT_FAILURE, EXIT_INTERRUPTED, PromoteError
 from promote.inert import InertStream, inert, inert_lines
 
+ROTATE_HELP = (
+    "also write every object holding a secret, so that new secret values (rotated in Key Vault or in the "
+    "variable) reach the factory; secrets are compared by where they come from, never by value"
+)
+
 
 def _add_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -110,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--ref", default="HEAD", help="the git revision to deploy (default: HEAD)")
     plan.add_argument("--out", default=None, metavar="FILE", help="save the plan as JSON")
     plan.add_argument("--full", action="store_true", help="write every object, not only new and changed ones")
+    plan.add_argument("--rotate-secrets", action="store_true", help=ROTATE_HELP)
     plan.add_argument("--format", choices=("text", "markdown"), default="text")
 
     apply = sub.add_parser(
@@ -129,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deploy.add_argument("--ref", default="HEAD", help="the git revision to deploy (default: HEAD)")
     deploy.add_argument("--full", action="store_true", help="write every object, not only new and changed ones")
+    deploy.add_argument("--rotate-secrets", action="store_true", help=ROTATE_HELP)
     deploy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     rollback = env_command(

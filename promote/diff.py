@@ -442,6 +442,14 @@ def _by_name(items: list[Any]) -> dict[str, Any] | None:
     return named
 
 
+def path_text(steps: Iterable[str | int]) -> str:
+    """A path given as keys and list positions, in this module's syntax (`a.b[0].c`)."""
+    text = ""
+    for step in steps:
+        text = f"{text}[{step}]" if isinstance(step, int) else _key_path(text, step)
+    return text
+
+
 def _key_path(path: str, key: str) -> str:
     if _BARE_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key

@@ -467,7 +467,8 @@ def _evaluate_linked(
     master_values = {**values, "containerUri": LINKED_DIR, "containerSasToken": ""}
     master = evaluate_template(published.entry.template, master_values, file=published.entry.display, context=context)
     by_name = {PurePosixPath(p.name).name: p for p in published.parts}
-    results: list[tuple[Part, Any]] = []
+    linked: list[tuple[Part, dict[str, Any]]] = []
+    problems: list[Problem] = []
     for resource in master.resources:
         if resource.type.lower() != _DEPLOYMENTS:
             continue
@@ -478,5 +479,51 @@ def _evaluate_linked(
         if part is None:  # pragma: no cover - open_published already checked every link
             continue
         given = {k: v.get("value") for k, v in _member(props, "parameters").items() if isinstance(v, dict)}
-        results.append((part, evaluate_template(part.template, given, file=part.display, context=context)))
-    return results
+        problems += _passed_problems(published.entry, part, resource.name, given)
+        linked.append((part, given))
+    if problems:
+        raise TemplateError(problems)
+    return [
+        (part, evaluate_template(part.template, given, file=part.display, context=context)) for part, given in linked
+    ]
+
+
+def _passed_problems(master: Part, part: Part, deployment: str, given: dict[str, Any]) -> list[Problem]:
+    """What the master passes to a part must be what the part declares, as ARM requires of a nested deployment.
+
+    A master that passes a parameter to the wrong part (hand-edited, or parts from another publish) would
+    otherwise surface as "required parameter has no value" in the part, which points at the environment,
+    where the value is given already: the master is what is wrong, and the message names it and the part.
+    """
+    declared = part.template.get("parameters")
+    declared = declared if isinstance(declared, dict) else {}
+    by_lower = {name.lower(): spec for name, spec in declared.items()}
+    passed = {name.lower() for name in given}
+    name = PurePosixPath(part.name).name
+    problems = []
+    unknown = sorted(n for n in given if n.lower() not in by_lower)
+    if unknown:
+        problems.append(
+            Problem(
+                master.display,
+                f"passes {', '.join(unknown)} to {name}, which does not declare "
+                f"{'it' if len(unknown) == 1 else 'them'} (ARM refuses such a deployment)",
+                object=deployment,
+                hint=f"publish again from ADF Studio: the master and {part.display} must come from one publish",
+            )
+        )
+    missing = sorted(
+        n
+        for n, spec in declared.items()
+        if n.lower() not in passed and not (isinstance(spec, dict) and "defaultValue" in spec)
+    )
+    if missing:
+        problems.append(
+            Problem(
+                master.display,
+                f"passes no value for {', '.join(missing)}, which {name} requires",
+                object=deployment,
+                hint=f"publish again from ADF Studio: the master and {part.display} must come from one publish",
+            )
+        )
+    return problems

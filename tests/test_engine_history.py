@@ -72,4 +72,12 @@ def test_drift_finds_a_change_made_by_hand(project: Project):
     drift = project.promote("drift", "--env", "local", "--format", "json")
     assert drift.returncode == 3
     changes = json.loads(drift.stdout)["changes"]
-    assert changes == [{"type": "pipelines", "name": "score_mnist", "action": "update", "paths": ["description"]}]
+    assert changes == [
+        {
+            "type": "pipelines",
+            "name": "score_mnist",
+            "action": "update",
+            "paths": ["description"],
+            "details": [{"path": "description", "kind": "add", "after": '"edited in the portal"'}],
+        }
+    ]

@@ -12,6 +12,7 @@ from promote.environment import SmokePipeline
 from promote.errors import EXIT_INPUT, InputError
 from promote.plan import FORMAT_VERSION, Deploy, ensure_fresh, from_json, is_stale, plan_hash, to_json
 from promote.plan.steps import RunPipeline, TagFactory
+from promote.secrets import secret_tag_values, secret_tags
 from tests.test_plan_support import NOW, changed, environment, live_of, plan_for, realistic, without
 
 
@@ -139,6 +140,8 @@ def test_bookkeeping_steps_carry_what_apply_needs():
         "promote-plan": plan.hash,
         "promote-time": "2024-05-01T12:30:45Z",
         "promote-previous-commit": "0" * 40,
+        # where the deployed secrets come from (digests of paths and sources, no value): promote.secrets
+        **secret_tags(secret_tag_values(realistic())),
     }
     (smoke,) = plan.steps_of(RunPipeline)
     assert smoke == RunPipeline("p_flow", {"day": "2024-05-01", "n": 3}, 300.0, 0)

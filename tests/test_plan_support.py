@@ -10,6 +10,7 @@ private endpoint, and global parameters.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,7 +18,9 @@ from promote.diff import diff_factories
 from promote.environment import DeletionPolicy, Environment, SmokePipeline, Target, TriggerPolicy
 from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState, TriggerState
+from promote.normalise import comparable_factory, desired_vs_live
 from promote.plan import build_plan
+from promote.secrets import secret_tag_values, secret_tags
 
 NOW = datetime(2024, 5, 1, 12, 30, 45, tzinfo=timezone.utc)
 COMMIT = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
@@ -234,8 +237,13 @@ def live_of(source: Factory, *, states: dict[str, str] | None = None, tags: dict
         event = o.properties.get("type") in ("BlobEventsTrigger", "CustomEventsTrigger")
         sub = ("Enabled" if state == "Started" else "Disabled") if event else None
         triggers[k.name] = TriggerState(k.name, state, sub)
+    # as deployed by promote from `source`: the record says where its secrets came from
+    recorded = {k: v for k, v in secret_tags(secret_tag_values(source)).items() if v is not None}
     return LiveState(
-        factory=live_factory, triggers=triggers, tags=dict(tags or {}), fingerprint="fp-" + str(len(objects))
+        factory=live_factory,
+        triggers=triggers,
+        tags={**recorded, **(tags or {})},
+        fingerprint="fp-" + str(len(objects)),
     )
 
 
@@ -266,13 +274,17 @@ SECURE = {"<secure:blob_connection>": ("blob_connection", "BLOB_CONNECTION")}
 
 
 def plan_for(desired: Factory, live: LiveState, env: Environment | None = None, **kwargs: Any):
-    """build_plan with the diff computed the way the command computes it (live -> desired)."""
+    """build_plan with the diff computed the way the command computes it (live -> desired, through the one
+    desired × live comparison)."""
     kwargs.setdefault("secure_parameters", SECURE)
+    env = env or environment()
+    read = dataclasses.replace(live, factory=comparable_factory(live.factory))  # as promote.azure.reader reads it
+    live_side, desired_side = desired_vs_live(desired, read, start=env.triggers.start)
     return build_plan(
         desired=desired,
         live=live,
-        diff=diff_factories(live.factory, desired),
-        env=env or environment(),
+        diff=diff_factories(live_side, desired_side),
+        env=env,
         commit=kwargs.pop("commit", COMMIT),
         source="adf_publish@1a2b3c4:adf-dev",
         now=kwargs.pop("now", NOW),

@@ -222,3 +222,82 @@ def test_every_consecutive_pair_of_reference_versions_diffs_without_an_environme
             continue
         assert code in (0, 3), (old["commit"][:8], new["commit"][:8], err)
         assert out.startswith("Diff:")
+
+
+def linked_master(passes: dict[int, list[str]]) -> dict[str, Any]:
+    """A linked-templates master: `passes[i]` are the parameters it passes to ArmTemplate_i.json."""
+    resources = []
+    for index, names in passes.items():
+        parameters = {"factoryName": {"value": "[parameters('factoryName')]"}}
+        parameters.update({name: {"value": f"[parameters('{name}')]"} for name in names})
+        resources.append(
+            {
+                "name": f"{FOLDER}_ArmTemplate_{index}",
+                "type": "Microsoft.Resources/deployments",
+                "apiVersion": "2024-03-01",
+                "properties": {
+                    "mode": "incremental",
+                    "templateLink": {
+                        "uri": f"[concat(parameters('containerUri'), '/ArmTemplate_{index}.json', "
+                        "parameters('containerSasToken'))]",
+                        "contentVersion": "1.0.0.0",
+                    },
+                    "parameters": parameters,
+                },
+                "dependsOn": [],
+            }
+        )
+    return {
+        "$schema": "http://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {
+            "factoryName": {"type": "string", "defaultValue": FOLDER},
+            "containerUri": {"type": "string"},
+            "containerSasToken": {"type": "string"},
+            "url": {"type": "string"},
+        },
+        "resources": resources,
+    }
+
+
+def linked_part(parameters: dict[str, Any]) -> dict[str, Any]:
+    name = next(iter(parameters), None)
+    return {
+        "$schema": "http://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {"factoryName": {"type": "string"}, **parameters},
+        "resources": [
+            {
+                "name": f"[concat(parameters('factoryName'), '/ls_{name or 'none'}')]",
+                "type": "Microsoft.DataFactory/factories/linkedServices",
+                "apiVersion": "2018-06-01",
+                "properties": {
+                    "type": "HttpServer",
+                    "typeProperties": {"url": f"[parameters('{name}')]" if name else ""},
+                },
+            }
+        ],
+    }
+
+
+def test_a_master_passing_a_parameter_to_the_wrong_part_is_named_with_the_part(tmp_path, monkeypatch, capsys):
+    """The master passes `url` to ArmTemplate_0, but ArmTemplate_1 is the part that declares (and needs) it:
+    ARM refuses that deployment. The environment gives `url` already, so the message must not send the user
+    there: it names the master and each part."""
+    monkeypatch.setenv("BLOB_CONN", "x")
+    repo = Repo(tmp_path / "repo")
+    repo.write(f"{FOLDER}/linkedTemplates/ArmTemplate_master.json", linked_master({0: ["url"], 1: []}))
+    repo.write(f"{FOLDER}/linkedTemplates/ArmTemplate_0.json", linked_part({}))
+    repo.write(f"{FOLDER}/linkedTemplates/ArmTemplate_1.json", linked_part({"url": {"type": "string"}}))
+    repo.write(
+        "environments/staging.yaml",
+        environment().replace("  retries: 3\n  seconds: 10\n", "  url: https://example.invalid/\n"),
+    )
+    commit = repo.commit("publish")
+    code, _, err = run(repo.path, monkeypatch, capsys, "validate", "--env", "staging", "--ref", commit)
+    assert code == 2
+    master = f"{commit}:{FOLDER}/linkedTemplates/ArmTemplate_master.json"
+    problems = [line.strip() for line in err.splitlines() if "✗" in line]
+    assert any(master in p and "passes url to ArmTemplate_0.json, which does not declare it" in p for p in problems)
+    assert any(master in p and "passes no value for url, which ArmTemplate_1.json requires" in p for p in problems)
+    assert not [p for p in problems if "in the environment" in p]

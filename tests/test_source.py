@@ -91,3 +91,13 @@ def test_commits_touching_lists_oldest_first(repo):
     repo.commit("unrelated again")
     b = (repo.write("f/a.json", "2"), repo.commit("b"))[1]
     assert commits_touching(repo.path, "f") == [a, b]
+
+
+@pytest.mark.parametrize("folder", [".", "", "./"])
+def test_a_factory_published_at_the_repository_root(repo, folder):
+    """Some repositories hold the factory at the top level (`source: .`): every path stays whole."""
+    repo.write("ARMTemplateForFactory.json", '{"v": 1}')
+    repo.write("linkedTemplates/ArmTemplate_0.json", '{"part": 0}')
+    commit = repo.commit("one")
+    files = read_ref(repo.path, resolve_ref(repo.path, commit), folder)
+    assert set(files.files) == {"ARMTemplateForFactory.json", "linkedTemplates/ArmTemplate_0.json"}

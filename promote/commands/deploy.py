@@ -102,7 +102,7 @@ def run_plan(args: argparse.Namespace) -> int:
     out = writable_file("--out", args.out) if args.out else None  # checked before anything is read or touched
     with session(args.env, source=args.source, create_local_factory=True) as s:
         live = s.read_live()
-        plan = s.plan_for(args.ref, live, full=args.full)
+        plan = s.plan_for(args.ref, live, full=args.full, rotate_secrets=args.rotate_secrets)
     print(_render(plan, args.format))
     if out is not None:
         out.write_text(to_json(plan))
@@ -142,7 +142,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         s.ensure_local_factory()  # after the checks: a refused deploy touches nothing
 
         def make_plan(live, interrupted):
-            plan = s.plan_for(commit, live, full=args.full)
+            plan = s.plan_for(commit, live, full=args.full, rotate_secrets=args.rotate_secrets)
             print(_render(plan, "text"), flush=True)
             _confirm(f"Deploy {commit[:8]} to {s.env.name} ({s.env.target.factory})", args.yes)
             return plan

@@ -63,12 +63,19 @@ class Session:
         return side
 
     def plan_for(
-        self, ref: str, live: LiveState, *, full: bool = False, rollback: bool = False, undo_creates: Any = ()
+        self,
+        ref: str,
+        live: LiveState,
+        *,
+        full: bool = False,
+        rollback: bool = False,
+        undo_creates: Any = (),
+        rotate_secrets: bool = False,
     ) -> Any:
         """The plan that takes the live factory to `ref`'s desired state (`rollback`, `undo_creates`: see
-        `build_plan`)."""
+        `build_plan`; `rotate_secrets`: see `promote.normalise.rotated`)."""
         from promote.diff import diff_factories
-        from promote.normalise import comparable_factory
+        from promote.normalise import desired_vs_live, rotated
         from promote.plan import build_plan
 
         side = self.desired(ref)
@@ -76,8 +83,10 @@ class Session:
         refused = deployable_problems(side)  # what ADF published that ARM refuses whatever the values
         if refused:
             raise InputError(refused)
-        desired = comparable_factory(side.factory)
-        diff = diff_factories(live.factory, desired)
+        live_side, desired = desired_vs_live(side.factory, live, start=self.env.triggers.start)
+        diff = diff_factories(live_side, desired)
+        if rotate_secrets:
+            diff = rotated(diff, live_side, desired)
         return build_plan(
             desired=side.factory,
             live=live,

@@ -87,14 +87,14 @@ def run_history(args: argparse.Namespace) -> int:
 def _live_diff(s, ref: str, live, *, live_first: bool = True):
     """Desired state of `ref` against the live factory; `live_first`: what a deploy would change."""
     from promote.diff import diff_factories
-    from promote.normalise import comparable_factory
+    from promote.normalise import desired_vs_live
 
     side = s.desired(ref)
-    desired = comparable_factory(side.factory)
+    live_side, desired = desired_vs_live(side.factory, live, start=s.env.triggers.start)
     live_label = f"live {s.env.target.factory} ({s.env.name})"
     if live_first:
-        return diff_factories(live.factory, desired, from_label=live_label, to_label=side.label)
-    return diff_factories(desired, live.factory, from_label=f"deployed {side.label}", to_label=live_label)
+        return diff_factories(live_side, desired, from_label=live_label, to_label=side.label)
+    return diff_factories(desired, live_side, from_label=f"deployed {side.label}", to_label=live_label, source="before")
 
 
 def run_live_diff(args: argparse.Namespace) -> int:

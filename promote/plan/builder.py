@@ -73,6 +73,7 @@ from promote.plan.steps import (
     is_event_trigger,
 )
 from promote.plan.template import DEFAULT_LIMITS, Limits, secure_parameters_from, split_templates
+from promote.secrets import secret_tag_values
 
 if TYPE_CHECKING:
     from promote.environment import Environment
@@ -148,7 +149,8 @@ def build_plan(
         good = [g for g in live.tags.get(TAG_GOOD, "").split() if g != undoes[:12]]
         after = good[good.index(commit[:12]) + 1 :] if commit[:12] in good else []
         previous = after[0] if after else None
-    tag = TagFactory(environment=env.name, commit=commit, previous_commit=previous, undoes=undoes)
+    secrets = secret_tag_values(desired)
+    tag = TagFactory(environment=env.name, commit=commit, previous_commit=previous, undoes=undoes, secrets=secrets)
 
     steps: list[Step] = [RecordTriggers(records), *stops, *deploys, *deletes, *starts, *smoke, tag]
     steps.sort(key=step_order)
@@ -165,7 +167,7 @@ def build_plan(
         summary=dict(diff.summary),
         steps=tuple(steps),
         kept=tuple(kept),
-        notes=tuple(write_notes + notes + smoke_notes),
+        notes=tuple(diff.notes + write_notes + notes + smoke_notes),
     )
     return with_hash(plan)
 
@@ -199,6 +201,8 @@ def _writes(desired: Factory, diff: Diff, index: KeyIndex, full: bool) -> dict[O
         key = index.find(change.key)
         if key is None:
             raise ValueError(f"the diff writes {change.key}, which the desired factory does not hold")
+        if key.type == "triggers" and change.paths == ["runtimeState"] and change.renamed_from is None:
+            continue  # it only is to be started (`promote.normalise.with_runtime_states`): a start step does it
         writes[key] = _WriteInfo(change.action, tuple(change.paths), change.renamed_from)
     if full:
         for key in desired.objects:

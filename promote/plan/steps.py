@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar, Union
 
 from promote.factory import ObjectKey
 from promote.live import EVENT_TRIGGER_TYPES
+from promote.secrets import secret_tags
 
 FORMAT_VERSION = 1
 
@@ -252,6 +253,7 @@ class TagFactory:
     commit: str
     previous_commit: str | None = None
     undoes: str | None = None
+    secrets: tuple[str, ...] = ()  # the record of where the deployed secrets come from (`promote.secrets`)
 
     phase: ClassVar[Phase] = Phase.RECORD_DEPLOYMENT
 
@@ -269,6 +271,7 @@ class TagFactory:
             tags[TAG_PREVIOUS_COMMIT] = self.previous_commit
         elif self.undoes:  # the recorded previous commit is the one rolled back to, or the one undone
             tags[TAG_PREVIOUS_COMMIT] = None
+        tags.update(secret_tags(self.secrets))  # and removes what an earlier, larger record left
         return tags
 
     def accept(self, visitor: StepVisitor[R]) -> R:

@@ -34,6 +34,7 @@ from promote.plan.steps import (
     TagFactory,
     Write,
 )
+from promote.secrets import TAG_SECRETS
 
 GLYPHS = {"create": "+", "update": "~", "rewrite": "=", "delete": "-"}
 MAX_PATHS = 5  # changed paths shown per object; `promote diff` shows them all, with values
@@ -152,6 +153,8 @@ class Describer:
             tags.append(f"{TAG_PREVIOUS_COMMIT}={step.previous_commit}")
         elif step.undoes:
             tags.append(f"{TAG_PREVIOUS_COMMIT} removed")
+        if step.secrets:
+            tags.append(f"{TAG_SECRETS}=<digests of where its secrets come from>")
         text = "tag the factory (tags only): " + ", ".join(tags)
         if step.undoes:
             text += f"; {step.undoes[:8]}, rolled back, no longer counts as good"

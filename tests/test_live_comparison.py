@@ -1,0 +1,284 @@
+"""Desired × live on the shapes real factories have, through the real CLI against the emulator: secrets from a
+secure parameter (ADF's default export of a Blob or SQL linked service), from Key Vault and from `${VAR}`
+compare by where they come from; global parameters follow one rule through deploy, rollback, diff and drift;
+trigger runtime state is compared as `triggers.start: template` implies."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.emulator_fixtures import EmulatorHandle
+from tests.engine_project import PROMOTE
+from tests.gitrepo import Repo
+
+FOLDER = "adf-shop-dev"
+FACTORY = "adf-shop-staging"
+SECRETS = {
+    "BLOB_CONN": "DefaultEndpointsProtocol=https;AccountName=shop;AccountKey=c2hvcC1rZXk=;EndpointSuffix=core.net",
+    "BLOB_CONN_V2": "DefaultEndpointsProtocol=https;AccountName=shop;AccountKey=bmV3LWtleQ==;EndpointSuffix=core.net",
+}
+
+
+def resource(kind: str, name: str, properties: dict[str, Any], depends: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "name": f"[concat(parameters('factoryName'), '/{name}')]",
+        "type": f"Microsoft.DataFactory/factories/{kind}",
+        "apiVersion": "2018-06-01",
+        "properties": properties,
+        "dependsOn": depends or [],
+    }
+
+
+def template(*, description: str = "v1", global_parameters: bool = False, trigger: str = "Started") -> dict:
+    """ADF's export of a small shop factory: a Blob linked service whose connection string is a secureString
+    parameter (plain text, which ADF returns with AccountKey= stripped), an SQL one whose password is a
+    SecureString (returned as ten asterisks), a pipeline and a schedule trigger."""
+    resources = [
+        resource(
+            "linkedServices",
+            "blob_ls",
+            {
+                "type": "AzureBlobStorage",
+                "typeProperties": {"connectionString": "[parameters('blob_ls_connectionString')]"},
+            },
+        ),
+        resource(
+            "linkedServices",
+            "sql_ls",
+            {
+                "type": "AzureSqlDatabase",
+                "typeProperties": {
+                    "connectionString": "Server=tcp:shop.database.windows.net;Database=shop;User ID=etl",
+                    "password": {"type": "SecureString", "value": "[parameters('sql_ls_password')]"},
+                },
+            },
+        ),
+        resource(
+            "pipelines",
+            "load",
+            {
+                "description": description,
+                "activities": [{"name": "w", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}],
+            },
+        ),
+        resource(
+            "triggers",
+            "nightly",
+            {
+                "type": "ScheduleTrigger",
+                "runtimeState": trigger,
+                "pipelines": [{"pipelineReference": {"referenceName": "load", "type": "PipelineReference"}}],
+                "typeProperties": {
+                    "recurrence": {"frequency": "Day", "interval": 1, "startTime": "2024-01-01T02:00:00Z"}
+                },
+            },
+            ["[concat(variables('factoryId'), '/pipelines/load')]"],
+        ),
+    ]
+    if global_parameters:
+        resources.append(resource("globalparameters", "default", {"region": {"type": "string", "value": "westeurope"}}))
+    return {
+        "$schema": "http://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {
+            "factoryName": {"type": "string", "defaultValue": FOLDER},
+            "blob_ls_connectionString": {"type": "secureString"},
+            "sql_ls_password": {"type": "secureString"},
+        },
+        "variables": {"factoryId": "[concat('Microsoft.DataFactory/factories/', parameters('factoryName'))]"},
+        "resources": resources,
+    }
+
+
+def environment(
+    emulator: EmulatorHandle, *, blob: str = "BLOB_CONN", sql: str = "sql-pw", start: str = "previous"
+) -> str:
+    return (
+        f"source: {FOLDER}\n"
+        f"target:\n  subscription: {emulator.subscription}\n  resource_group: {emulator.resource_group}\n"
+        f"  factory: {FACTORY}\n  endpoint: local\n"
+        f"parameters:\n  blob_ls_connectionString: ${{{blob}}}\n"
+        f"  sql_ls_password:\n    keyvault: {{vault: kv-shop, secret: {sql}}}\n"
+        f"triggers:\n  start: {start}\n"
+    )
+
+
+class Shop:
+    """A repository of the shop factory's publishes, and `promote` run in it against the test's emulator."""
+
+    def __init__(self, path: Path, emulator: EmulatorHandle):
+        self.repo = Repo(path)
+        self.emulator = emulator
+
+    def publish(self, message: str, **kwargs: Any) -> str:
+        self.repo.write(f"{FOLDER}/ARMTemplateForFactory.json", template(**kwargs))
+        return self.repo.commit(message)
+
+    def environment(self, **kwargs: Any) -> None:
+        self.repo.write("environments/staging.yaml", environment(self.emulator, **kwargs))
+
+    def promote(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "PROMOTE_EMULATOR_URL": self.emulator.endpoint,
+            "PROMOTE_EMULATOR_CA": self.emulator.ca_file,
+            **SECRETS,
+        }
+        return subprocess.run(
+            [PROMOTE, *args], cwd=self.repo.path, env=env, capture_output=True, text=True, timeout=300,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def deploy(self, ref: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        result = self.promote("deploy", "--env", "staging", "--ref", ref, "--yes", *extra)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def diff(self, ref: str) -> subprocess.CompletedProcess[str]:
+        return self.promote("diff", "--env", "staging", "--ref", ref, "--exit-code")
+
+    def assert_in_sync(self, ref: str) -> None:
+        diff = self.diff(ref)
+        assert diff.returncode == 0, diff.stdout + diff.stderr
+        drift = self.promote("drift", "--env", "staging")
+        assert drift.returncode == 0, drift.stdout + drift.stderr
+
+    def deployments_since(self, seq: int) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.emulator.requests(method="PUT")
+            if r["seq"] > seq and "/Microsoft.Resources/deployments/" in r["path"]
+        ]
+
+    def last_seq(self) -> int:
+        requests = self.emulator.requests()
+        return requests[-1]["seq"] if requests else 0
+
+
+@pytest.fixture
+def shop(tmp_path: Path, emulator: EmulatorHandle) -> Shop:
+    return Shop(tmp_path / "repo", emulator)
+
+
+def test_secrets_compare_by_their_source_and_rotation_is_explicit(shop: Shop):
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    shop.deploy(v1)
+    # ADF returns neither secret: a freshly deployed factory still shows no change, and drift is clean
+    shop.assert_in_sync(v1)
+    seq = shop.last_seq()
+    again = shop.deploy(v1)
+    assert shop.deployments_since(seq) == [], again.stdout  # nothing rewritten only because it holds a secret
+
+    # another Key Vault secret for the SQL password: a change, shown as where the value comes from
+    shop.environment(sql="sql-pw-2")
+    diff = shop.diff(v1)
+    assert diff.returncode == 3
+    # (the record holds digests, not names: it knows the source changed, and says where the new one is)
+    assert (
+        "~ typeProperties.password.value: <secret from the source deployed before> -> "
+        "<secret from Key Vault kv-shop/sql-pw-2>" in diff.stdout
+    )
+    assert "blob_ls" not in diff.stdout
+    plan = shop.promote("plan", "--env", "staging", "--ref", v1)
+    assert "~ linkedServices/sql_ls" in plan.stdout and "linkedServices/blob_ls" not in plan.stdout, plan.stdout
+    assert "sql_ls_password from Key Vault kv-shop/sql-pw-2" in plan.stdout  # the plan says a secret is written
+    shop.deploy(v1)
+    shop.assert_in_sync(v1)
+
+    # another variable for the Blob connection string: a change too, never showing either value
+    shop.environment(blob="BLOB_CONN_V2", sql="sql-pw-2")
+    diff = shop.diff(v1)
+    assert diff.returncode == 3
+    assert (
+        "typeProperties.connectionString: <secret from the source deployed before> -> <secret from $BLOB_CONN_V2>"
+        in diff.stdout
+    )
+    assert "sql_ls" not in diff.stdout
+    assert not [s for s in SECRETS.values() if s in diff.stdout + diff.stderr]
+    shop.deploy(v1)
+    shop.assert_in_sync(v1)
+
+    # rotation: new values behind the same sources reach the factory only when asked for, and the plan says so
+    plan = shop.promote("plan", "--env", "staging", "--ref", v1, "--rotate-secrets")
+    assert plan.returncode == 0, plan.stderr
+    assert "~ linkedServices/blob_ls" in plan.stdout and "~ linkedServices/sql_ls" in plan.stdout
+    assert "--rotate-secrets: 2 objects holding secrets written again" in plan.stdout
+    seq = shop.last_seq()
+    rotated = shop.deploy(v1, "--rotate-secrets")
+    assert len(shop.deployments_since(seq)) == 1, rotated.stdout
+    shop.assert_in_sync(v1)
+
+
+def test_a_factory_without_a_secrets_record_writes_its_secrets_once(shop: Shop):
+    """A factory deployed before the record existed (or by another tool): where its secrets come from is
+    unknown, so they count as changed, the next deploy writes them and records them, and then all is quiet."""
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    shop.deploy(v1)
+    with shop.emulator.adf_client() as adf:
+        factory = adf.factories.get(shop.emulator.resource_group, FACTORY)
+        tags = {k: v for k, v in (factory.tags or {}).items() if k != "promote-secrets"}
+        adf.factories.update(shop.emulator.resource_group, FACTORY, {"tags": tags})
+    diff = shop.diff(v1)
+    assert diff.returncode == 3
+    assert "<secret from a source no deployment record tells> -> <secret from $BLOB_CONN>" in diff.stdout
+    shop.deploy(v1)
+    shop.assert_in_sync(v1)
+
+
+def test_global_parameters_one_rule_through_deploy_rollback_diff_and_drift(shop: Shop):
+    shop.environment()
+    without = shop.publish("publish 1: no global parameters")
+    with_them = shop.publish("publish 2: global parameters", description="v2", global_parameters=True)
+    shop.deploy(without)
+    shop.deploy(with_them)
+    shop.assert_in_sync(with_them)
+    rollback = shop.promote("rollback", "--env", "staging", "--yes")
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+    # the version gone back to holds none: the live ones stay, and nothing lists them as a change
+    shop.assert_in_sync(without)
+    diff = shop.promote("diff", "--env", "staging", "--ref", without, "--format", "json")
+    assert (
+        json.loads(diff.stdout)["notes"]
+        == [
+            f'{without[:8]}:{FOLDER} holds no global parameters (ADF publishes them only with "Include global '
+            "parameters in ARM template\" on): the other side's are left as they are, not compared"
+        ]
+        or "holds no global parameters" in json.loads(diff.stdout)["notes"][0]
+    )
+
+
+def test_trigger_runtime_state_is_compared_as_start_template_implies(shop: Shop):
+    shop.environment(start="template")
+    v1 = shop.publish("publish 1")
+    shop.deploy(v1)
+    assert shop.promote("status", "--env", "staging", "--format", "json").stdout.count('"Started"') == 1
+    shop.assert_in_sync(v1)
+    with shop.emulator.adf_client() as adf:
+        adf.triggers.begin_stop(shop.emulator.resource_group, FACTORY, "nightly").result()
+    # someone stopped it by hand: the template marks it Started, so the deploy would start it
+    drift = shop.promote("drift", "--env", "staging")
+    assert drift.returncode == 3 and '~ runtimeState: "Started" -> "Stopped"' in drift.stdout, drift.stdout
+    diff = shop.diff(v1)
+    assert diff.returncode == 3 and '~ runtimeState: "Stopped" -> "Started"' in diff.stdout
+    seq = shop.last_seq()
+    shop.deploy(v1)
+    assert shop.deployments_since(seq) == []  # only started: no rewrite of the trigger
+    shop.assert_in_sync(v1)
+    # a version that does not mark it Started: start: template leaves a running trigger alone; not compared
+    v2 = shop.publish("publish 2", trigger="Stopped")
+    assert shop.diff(v2).returncode == 0
+
+
+def test_start_previous_does_not_compare_runtime_state(shop: Shop):
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    shop.deploy(v1)  # created Stopped; `previous` starts nothing that did not run
+    shop.assert_in_sync(v1)
