@@ -71,11 +71,17 @@ class Project:
     def deploy(self, ref: str, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.promote("deploy", "--env", "local", "--ref", ref, "--yes", *extra)
 
-    def in_sync(self, ref: str) -> bool:
-        """`promote diff --env local --ref REF --exit-code` says the live factory equals REF's desired state."""
-        result = self.promote("diff", "--env", "local", "--ref", ref, "--exit-code", "--format", "json")
+    def in_sync(self, ref: str, *, env: str = "local", stopped: tuple[str, ...] = ()) -> bool:
+        """`promote diff --env ENV --ref REF --exit-code` says the live factory equals REF's desired state.
+
+        `stopped`: triggers the test stopped by hand (or a failure left stopped) although the template marks them
+        Started. Under `triggers.start: template` (the `local` environment) that is a difference a deploy would
+        undo, `runtimeState: "Stopped" -> "Started"`, and then it must be the only one.
+        """
+        result = self.promote("diff", "--env", env, "--ref", ref, "--exit-code", "--format", "json")
         assert result.returncode in (0, 3), result.stderr
-        return result.returncode == 0
+        changes = {(c["type"], c["name"], tuple(c["paths"])) for c in json.loads(result.stdout)["changes"]}
+        return changes == {("triggers", name, ("runtimeState",)) for name in stopped}
 
     def live_triggers(self) -> dict[str, str]:
         result = self.promote("status", "--env", "local", "--format", "json")
