@@ -197,7 +197,7 @@ class TemplateValues:
     """An environment's parameter values, checked against one template.
 
     `values` feed the evaluator and may be printed: secrets in it are placeholders (`<keyvault:vault/secret>`,
-    `<secure:name>`). `deployment` is the ARM `parameters` object for the deploy and carries the real secure
+    `<secure:name from $VAR>`, see `promote.secrets`). `deployment` is the ARM `parameters` object for the deploy and carries the real secure
     values; `secrets` lists them for whoever redacts output. Neither appears in `repr`.
     """
 

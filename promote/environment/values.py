@@ -131,7 +131,7 @@ def template_values(env: Environment, parameters: Mapping[str, ParameterSpec]) -
                     "or write the value in the file",
                 )
                 continue
-            values[declared] = f"<secure:{declared}>"  # `apply` reads the variable (see deployment_parameters)
+            values[declared] = secure_placeholder(declared, pv.env_var)  # `apply` reads the variable
             continue
         if spec.secure and not pv.from_env:
             problem(
