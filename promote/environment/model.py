@@ -196,9 +196,10 @@ class Environment:
 class TemplateValues:
     """An environment's parameter values, checked against one template.
 
-    `values` feed the evaluator and may be printed: secrets in it are placeholders (`<keyvault:vault/secret>`,
-    `<secure:name from $VAR>`, see `promote.secrets`). `deployment` is the ARM `parameters` object for the deploy and carries the real secure
-    values; `secrets` lists them for whoever redacts output. Neither appears in `repr`.
+    `values` feed the evaluator and may be printed: secrets in it are placeholders naming their source
+    (`<keyvault:vault/secret>`, `<secure:name from $VAR>`, see `promote.secrets`). `deployment` is the ARM
+    `parameters` object for the deploy and carries the real secure values; `secrets` lists them for whoever
+    redacts output. Neither appears in `repr`.
     """
 
     values: dict[str, Any]

@@ -22,7 +22,7 @@ def render_diff(diff: Diff) -> str:
         "",
     ]
     if diff.notes:
-        lines += [*(f"> {html.escape(note, quote=False)}" for note in diff.notes), ""]
+        lines += [*(f"> {html.escape(inert(note), quote=False)}" for note in diff.notes), ""]
     if not diff.has_changes:
         lines += ["No changes.", ""]
         return "\n".join(lines)
