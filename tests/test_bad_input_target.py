@@ -107,3 +107,33 @@ def test_a_template_over_4_mb_validates_and_deploys_in_parts(repo: Repo, emulato
     plan = promote(repo, emulator, "plan", "--env", "local", "--ref", "HEAD")
     assert plan.returncode == 0, plan.stderr
     assert "(part 1 of 2," in plan.stdout and "(part 2 of 2," in plan.stdout
+
+
+@pytest.mark.parametrize(
+    "body, expect",
+    [
+        ('{"properties": {"activities": [], "description": NaN}}', "NaN is not a JSON number"),
+        ('{"properties": {"activities": [], "x": ' + "[" * 300 + "]" * 300 + "}}", "nested more than 160 levels"),
+    ],
+    ids=["nan", "nested-300"],
+)
+def test_the_factorys_answers_are_untrusted_too(repo: Repo, emulator: EmulatorHandle, body: str, expect: str) -> None:
+    """Someone wrote an object through the API that JSON does not allow (Python's parser on the emulator's side
+    takes it): reading the live factory refuses to go on, naming the request, instead of crashing or diffing it."""
+    path = emulator.factory_path(LOCAL_FACTORY).replace(emulator.subscription, LOCAL_SUBSCRIPTION, 1)
+    path = path.replace(emulator.resource_group, LOCAL_RESOURCE_GROUP, 1)
+    answer = emulator.session.put(
+        f"{emulator.endpoint}{path}/pipelines/hand_made?api-version=2018-06-01",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
+        verify=emulator.ca_file,
+        timeout=30,
+    )
+    assert answer.status_code in (200, 201), answer.text
+    emulator.admin("DELETE", "/requests")
+    for command in (("diff", "--env", "local"), ("deploy", "--env", "local", "--ref", "HEAD", "--yes")):
+        result = promote(repo, emulator, *command)
+        assert result.returncode == 2, (command, result.stdout[-2000:], result.stderr[-2000:])
+        assert "Azure's answer cannot be read" in result.stderr and expect in result.stderr
+        assert "/pipelines" in result.stderr and "Traceback" not in result.stderr
+    assert writes(emulator) == []

@@ -42,7 +42,7 @@ def send(client: Any, method: str, url: str, body: Any = None, *, operation: str
                 raise InputError.single(
                     f"{method} {url.split('?')[0]}",
                     f"Azure's answer cannot be read: {exc.reason}",
-                    hint=f"{operation or 'the request'}: look at the object in the portal; promote changed nothing",
+                    hint=f"{operation or 'the request'}: it was written outside ADF's rules; look at it in the portal",
                 ) from None
             parsed = text  # not JSON (an HTML error page): the caller reports the status
     return response.status_code, parsed
