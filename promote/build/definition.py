@@ -253,6 +253,24 @@ def reference(name: str) -> Ref:
     return Ref(f"[parameters('{name}')]")
 
 
+def count_refs(value: Any, original: Any = None) -> int:
+    """How many expressions of the build (`Ref`) `value` holds, exactly (the writer tells them from text of the
+    files by this count). What `value` shares with `original`, the properties as the file held them (the build
+    never modifies those), holds none and is not visited."""
+    if value is original:
+        return 0
+    kind = type(value)
+    if kind is Ref:
+        return 1
+    if kind is dict:
+        before = original if type(original) is dict else {}
+        return sum(count_refs(item, before.get(key)) for key, item in value.items() if type(item) is not str)
+    if kind is list:
+        items = original if type(original) is list and len(original) == len(value) else [None] * len(value)
+        return sum(count_refs(item, old) for item, old in zip(value, items, strict=True) if type(item) is not str)
+    return 0
+
+
 def json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"

@@ -73,6 +73,7 @@ SKIPPED_FOLDERS = frozenset(
     }
 )
 ROOT_MARKERS = frozenset({*KIND_FOLDERS, FACTORY_FOLDER, PUBLISH_CONFIG, DEFINITION_FILE})
+_PLAIN = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class CollaborationRoot:
     objects: tuple[ObjectFile, ...]
     warnings: tuple[str, ...] = field(default=())
     unreadable: frozenset[tuple[str, str]] = field(default=frozenset())  # (type, lower name) of broken files
+    floats: bool = True  # whether a file read holds a float (or NaN, Infinity): the writer then checks its text
 
     @property
     def label(self) -> str:
@@ -154,17 +156,18 @@ def examine_root(
     config: dict[str, Any] = {}
     definition: Any = None
     definition_file: str | None = None
+    decoder = _Decoder()
     for path in sorted(files.files):
         parts = tuple(path.split("/"))
         top = parts[0]
         display = files.display(path)
         if path == PUBLISH_CONFIG:
-            parsed = _parse(files, path, problems)
+            parsed = _parse(files, path, problems, decoder)
             if parsed is not None and not isinstance(parsed, dict):
                 problems.append(Problem(display, "publish_config.json must hold a JSON object"))
             config = parsed if isinstance(parsed, dict) else {}
         elif path == DEFINITION_FILE:
-            definition = _parse(files, path, problems)
+            definition = _parse(files, path, problems, decoder)
             definition_file = display
         elif top == FACTORY_FOLDER:
             continue  # read below, once the factory is chosen
@@ -174,7 +177,7 @@ def examine_root(
                 problems.append(_misplaced(display, parts))
                 continue
             kind, name_from_path = located
-            doc = _parse(files, path, problems)
+            doc = _parse(files, path, problems, decoder)
             if doc is None:
                 unreadable.add((kind, name_from_path.lower()))
                 continue
@@ -193,7 +196,7 @@ def examine_root(
             objects.append(chosen)
         else:
             unreadable.add(key)
-    name, factory_file, factory_doc = _factory(files, factory, problems)
+    name, factory_file, factory_doc = _factory(files, factory, problems, decoder)
     root = CollaborationRoot(
         files=files,
         factory_name=name,
@@ -205,6 +208,7 @@ def examine_root(
         objects=tuple(objects),
         warnings=tuple(warnings),
         unreadable=frozenset(unreadable),
+        floats=decoder.floats,
     )
     return root, problems
 
@@ -230,7 +234,21 @@ def _misplaced(display: str, parts: tuple[str, ...]) -> Problem:
     )
 
 
-def _parse(files: SourceFiles, path: str, problems: list[Problem]) -> Any:
+class _Decoder(json.JSONDecoder):
+    """The standard decoder, noting whether any number it read was a float (or NaN, Infinity): JavaScript writes
+    those unlike Python, so the writer of the build's files (promote.build.jsonfmt) must check only then. The
+    hooks run for those tokens alone: parsing everything else is the C scanner's as before."""
+
+    def __init__(self) -> None:
+        super().__init__(parse_float=self._float, parse_constant=self._float)
+        self.floats = False
+
+    def _float(self, text: str) -> float:
+        self.floats = True
+        return float(text)
+
+
+def _parse(files: SourceFiles, path: str, problems: list[Problem], decoder: json.JSONDecoder = _PLAIN) -> Any:
     """The file's JSON, or None with a problem recorded (naming the line, as a person must find it)."""
     display = files.display(path)
     data = files.files[path]
@@ -247,7 +265,7 @@ def _parse(files: SourceFiles, path: str, problems: list[Problem]) -> Any:
         )
         return None
     try:
-        return json.loads(text)
+        return decoder.decode(text)
     except json.JSONDecodeError as exc:
         problems.append(
             Problem(
@@ -354,7 +372,9 @@ def _unknown_folder(files: SourceFiles, path: str, top: str) -> list[Problem]:
     ]
 
 
-def _factory(files: SourceFiles, chosen: str | None, problems: list[Problem]) -> tuple[str, str | None, dict[str, Any]]:
+def _factory(
+    files: SourceFiles, chosen: str | None, problems: list[Problem], decoder: json.JSONDecoder = _PLAIN
+) -> tuple[str, str | None, dict[str, Any]]:
     """(factory name, its file, its parsed file) for the factory the root is built as."""
     names = factory_names(files)
     if chosen is None and len(names) > 1:
@@ -382,7 +402,7 @@ def _factory(files: SourceFiles, chosen: str | None, problems: list[Problem]) ->
                 )
             )
         return chosen, None, {}
-    doc = _parse(files, path, problems)
+    doc = _parse(files, path, problems, decoder)
     if doc is not None and not isinstance(doc, dict):
         problems.append(Problem(files.display(path), "the factory file must hold a JSON object"))
         doc = None

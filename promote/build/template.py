@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from promote.build.definition import Definition, Parameter, Ref, parameterize
+from promote.build.definition import Definition, Parameter, Ref, count_refs, parameterize
 from promote.build.eras import Era
 from promote.build.publish_form import Context, publish_form
 from promote.build.root import CollaborationRoot, ObjectFile
@@ -67,6 +67,7 @@ class BuiltResource:
     depends_on: tuple[ObjectKey | None, ...]  # what each `dependsOn` entry names (None: a parameterized name)
     file: str  # the object's file, for messages ("" for global parameters)
     parameters: tuple[str, ...] = ()  # the template parameters it uses (factoryName aside)
+    expressions: int = 0  # the `[parameters(...)]` the build wrote into its properties (`Ref`s), exactly
 
 
 @dataclass
@@ -79,6 +80,7 @@ class BuiltTemplate:
     global_parameters: dict[str, Any]  # the factory's global parameters (for globalParameters/)
     warnings: list[str] = field(default_factory=list)
     groups: dict[str, int] = field(default_factory=dict)  # parameter -> 1 names, 2 secrets, 3 the definition's
+    floats: bool = True  # whether a value may be a float (a file held one): the writer checks only then
 
     def template(self, resources: list[BuiltResource] | None = None) -> dict[str, Any]:
         """The ARM template holding `resources` (default: all) and the parameters they use; its resources are not
@@ -170,6 +172,7 @@ def build_template(
         template = definition.template_for(ARM_TYPES[obj.type], properties.get("type"))
         resource = parameterize(resource, template, entity, declare_in(defined), texts)
         built, found = _resource(obj, resource["properties"], present, context)
+        built.expressions = count_refs(built.resource["properties"], obj.properties) if used else 0
         if obj.type == "integrationRuntimes" and not era.has("integration_runtime_names_fixed"):
             # Until 2020 a runtime's name was a parameter of the template.
             name = f"integrationRuntime_{obj.name}"
@@ -194,11 +197,13 @@ def build_template(
                 (),
                 root.factory_file or "",
                 tuple(dict.fromkeys(used)),
+                count_refs(resource["properties"], global_parameters) if used else 0,
             )
         )
     parameters = [factory_parameter, *named.values(), *secure.values(), *defined.values()]
     groups = {name: group for group, table in enumerate((named, secure, defined), 1) for name in table}
-    return BuiltTemplate(root.factory_name, parameters, resources, global_parameters, warnings, groups), problems
+    template = BuiltTemplate(root.factory_name, parameters, resources, global_parameters, warnings, groups, root.floats)
+    return template, problems
 
 
 def _factory_global_parameters(definition: Definition) -> Any:
