@@ -209,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--publish-branch", default="adf_publish", metavar="BRANCH", help="ADF's publish branch")
     init.add_argument("--default-branch", default="main", metavar="BRANCH", help="the repository's default branch")
     init.add_argument("--no-workflows", action="store_true", help="write the environment files only")
+    init.add_argument(
+        "--collaboration-root",
+        default=None,
+        metavar="DIR",
+        help="publish from the collaboration branch instead of Studio's Publish button: ADF's root folder there "
+        "(`.` for the repository's root); also writes promote-collaboration.yml (publish on push, preview on "
+        "pull requests)",
+    )
+    init.add_argument(
+        "--collaboration-branch",
+        default=None,
+        metavar="BRANCH",
+        help="ADF's collaboration branch (default: --default-branch)",
+    )
 
     def collaboration_command(name: str, help: str, description: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description)

@@ -27,12 +27,14 @@ environment does not allow the run's branch (a pull request's head branch), with
 step runs; a job naming an environment in `reviewed` waits for `approve(job, run so far)`, which sees what the
 reviewers would see at that moment.
 
-Actions are not run; the four that matter are emulated: `actions/checkout` (a clone of the test's repository,
-or of a mapped one with `repository:`, at the commit, shallow unless `fetch-depth: 0`, into `path:`),
-`actions/setup-python` (the test's interpreter on PATH, the test's `tools` wrapped so that each call is recorded
-in `WorkflowRun.commands`; `pip` records what it was asked to install instead of installing it),
-`actions/upload-artifact` and `actions/download-artifact` (a folder handed from one job to a later one; by
-name, or by `pattern` with `merge-multiple`).
+Actions are not run; the five that matter are emulated: `actions/checkout` (a clone of the test's repository,
+or of a mapped one with `repository:`, at the commit, shallow unless `fetch-depth: 0`, into `path:`; the token
+later git commands authenticate with is persisted in the clone's config as checkout does: `token:`, else the
+job's GITHUB_TOKEN, unless `persist-credentials: false`), `actions/create-github-app-token` (a token naming the
+app, `app_token`), `actions/setup-python` (the test's interpreter on PATH, the test's `tools` wrapped so that
+each call is recorded in `WorkflowRun.commands`; `pip` records what it was asked to install instead of
+installing it), `actions/upload-artifact` and `actions/download-artifact` (a folder handed from one job to a
+later one; by name, or by `pattern` with `merge-multiple`).
 
 Whatever a workflow uses that the stand-in does not know — an action, a context, a property, a function, a
 key, a shell — raises `WorkflowError` instead of being skipped: a stand-in that quietly ignores what it does
@@ -41,6 +43,7 @@ not understand would let the workflow drift away from what the test shows.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import json
 import math
@@ -88,6 +91,7 @@ STEP_KEYS = {
     "timeout-minutes",
 }
 STATUS_FUNCTIONS = ("success", "failure", "always", "cancelled")
+GITHUB_TOKEN = "ghs_runner_test_token"  # the job's own token (secrets.GITHUB_TOKEN, checkout's default)
 STEP_TIMEOUT_CAP = 240.0  # seconds: a test never waits for a workflow's own hours-long limits
 
 
@@ -919,7 +923,7 @@ class Runner:
             merged = {**self.vars, **self.environment_vars.get(name, {})}
             contexts["vars"] = Context("vars", merged, strict=False)
             secrets.update(self.environment_secrets.get(name, {}))
-        secrets["GITHUB_TOKEN"] = "ghs_runner_test_token"
+        secrets["GITHUB_TOKEN"] = GITHUB_TOKEN
         contexts["secrets"] = Context("secrets", secrets, strict=False)
         contexts["runner"] = Context("runner", {"temp": str(temp), "os": "Linux", "arch": "X64", "name": "test"})
         job_context = Context(
@@ -1159,10 +1163,14 @@ class Runner:
         given = {k: substitute(v, contexts) for k, v in (step.get("with") or {}).items()}
         if action.startswith("./"):
             return self._composite(state, state.workspace / action[2:], given, contexts, step, name, failed)
-        emulated: dict[str, tuple[set[str], Callable[[], str]]] = {
+        emulated: dict[str, tuple[set[str], Callable[[], str | tuple[str, dict[str, str]]]]] = {
             "actions/checkout": (
-                {"fetch-depth", "persist-credentials", "ref", "repository", "path"},
+                {"fetch-depth", "persist-credentials", "ref", "repository", "path", "token"},
                 lambda: self._checkout(given, state.workspace),
+            ),
+            "actions/create-github-app-token": (
+                {"client-id", "app-id", "private-key", "owner", "repositories"},
+                lambda: self._app_token(given),
             ),
             "actions/setup-python": ({"python-version"}, lambda: self._setup_python(state)),
             "actions/upload-artifact": (
@@ -1180,10 +1188,11 @@ class Runner:
             if unknown:
                 raise WorkflowError(f"job {state.job_id}: {action} does not take {sorted(unknown)}")
             try:
-                detail = do()
+                done = do()
             except _StepFailed as exc:
                 return StepRun(action, "failure", stderr=f"{exc}\n")
-            return StepRun(action, "success", stdout=f"{detail}\n")
+            detail, outputs = done if isinstance(done, tuple) else (done, {})
+            return StepRun(action, "success", stdout=f"{detail}\n", outputs=outputs)
         parts = action.split("/")
         if version and len(parts) >= 2 and "/".join(parts[:2]).lower() in self.repositories:
             origin = self.repositories["/".join(parts[:2]).lower()]
@@ -1233,6 +1242,8 @@ class Runner:
         return StepRun(name, "failure" if inner_failed else "success", outputs=outputs)
 
     def _checkout(self, given: Mapping[str, Any], workspace: Path) -> str:
+        if "token" in given and not to_text(given["token"]):  # given, even empty, it replaces the default
+            raise _StepFailed("Input required and not supplied: token")
         repository = to_text(given.get("repository")) or self.repository
         origin = self._repository(repository)
         ref = to_text(given.get("ref")) or (self.sha if origin == self.origin else "HEAD")
@@ -1251,7 +1262,19 @@ class Runner:
             _git(target, "remote", "add", "origin", origin.as_uri())
             _git(target, "fetch", "-q", f"--depth={depth}", "origin", sha)
             _git(target, "checkout", "-q", "--detach", "FETCH_HEAD")
+        if to_text(given.get("persist-credentials", "true")).lower() != "false":
+            # as actions/checkout does: later git commands of the job (a push) authenticate with this token,
+            # the job's GITHUB_TOKEN unless `token:` names another
+            token = to_text(given.get("token")) or GITHUB_TOKEN
+            _git(target, "config", "--local", CHECKOUT_AUTH_KEY, checkout_auth_header(token))
         return f"checked out {repository} {sha} (fetch-depth {depth}) into {target}"
+
+    def _app_token(self, given: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+        """A GitHub App's installation token: which app it is stands in for the token (`app_token`)."""
+        app = to_text(given.get("client-id")) or to_text(given.get("app-id"))
+        if not app or not to_text(given.get("private-key")):
+            raise _StepFailed("Input required and not supplied: " + ("client-id" if not app else "private-key"))
+        return f"created an installation token of app {app}", {"token": app_token(app)}
 
     def _setup_python(self, state: _JobState) -> str:
         """The test's interpreter as `python`; the test's tools (the package under test) through a wrapper that
@@ -1313,6 +1336,19 @@ class Runner:
             shutil.copytree(source, target if merge else target / source.name, dirs_exist_ok=True)
         target.mkdir(parents=True, exist_ok=True)
         return f"downloaded {len(found)} artifact(s) matching {pattern} to {target}"
+
+
+CHECKOUT_AUTH_KEY = "http.https://github.com/.extraheader"
+
+
+def checkout_auth_header(token: str) -> str:
+    """What actions/checkout persists in the clone's git config for `token` (unless persist-credentials: false)."""
+    return "AUTHORIZATION: basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+
+
+def app_token(app: str) -> str:
+    """The installation token the stand-in's actions/create-github-app-token gives app `app` (its client id)."""
+    return f"ghs_app_{app}_installation_token"
 
 
 class _StepFailed(Exception):

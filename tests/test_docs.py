@@ -74,7 +74,8 @@ def test_the_documented_typo_gives_the_documented_error(tmp_path: Path, monkeypa
 def test_the_adoption_guide_shows_the_callers_promote_init_writes():
     guide = (ROOT / "docs" / "adoption.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", guide, re.S)
-    written = callers("<owner>/adf-promote@<ref>", "adf_publish")
+    written = callers("<owner>/adf-promote@<ref>", "adf_publish", collaboration_root="adf")
+    assert len(written) == 3
     for path, text in written.items():
         body = text[text.index("name:") :]  # the guide leaves out the header comment
         assert body in blocks, path

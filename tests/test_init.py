@@ -141,6 +141,37 @@ def test_init_writes_callers_actionlint_accepts(tmp_path: Path):
     assert publish["jobs"]["promote"]["uses"] == "acme/adf-promote/.github/workflows/promote.yml@v1"
 
 
+def test_init_for_publishing_from_the_collaboration_branch(tmp_path: Path):
+    """`--collaboration-root`: a third caller, for the collaboration branch (push: publish; pull request: preview),
+    the `publish` environment kept to that branch with the token it pushes with, and where each file goes."""
+    repo = adopter(tmp_path, factory_folder(REFERENCE[0]))
+    refused = promote(repo.path, "init", "--uses", USES, "--collaboration-root", "../elsewhere")
+    assert refused.returncode == 2 and "--collaboration-root" in refused.stderr
+    assert not (repo.path / "environments").exists()  # nothing written
+    done = promote(
+        repo.path, "init", "--uses", USES, "--repository", "acme/factories", "--collaboration-root", "./adf/"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    actionlint = Path(sys.executable).with_name("actionlint")
+    linted = subprocess.run([str(actionlint), "-no-color"], cwd=repo.path, capture_output=True, text=True, timeout=120)
+    assert (linted.returncode, linted.stdout + linted.stderr) == (0, "")
+    caller = yaml.safe_load((repo.path / ".github" / "workflows" / "promote-collaboration.yml").read_text())
+    assert caller[True] == {"push": {"branches": ["main"]}, "pull_request": {"branches": ["main"]}}
+    assert caller["jobs"]["promote"]["with"] == {
+        "action": "${{ github.event_name == 'pull_request' && 'preview' || 'publish' }}",
+        "collaboration-root": "adf",
+        "branch": "adf_publish",
+    }
+    assert "put .github/workflows/promote-collaboration.yml on main" in done.stdout
+    assert "disablePublish" in done.stdout
+    # the publish environment: only main may use it, and it holds the token that pushes
+    assert "gh api -X PUT repos/acme/factories/environments/publish --input -" in done.stdout
+    assert "environments/publish/deployment-branch-policies -f name=main -f type=branch" in done.stdout
+    assert "environments/publish/deployment-branch-policies -f name=adf_publish" not in done.stdout
+    assert "gh secret set PROMOTE_PUBLISH_TOKEN --repo acme/factories --env publish" in done.stdout
+    assert "github-publish" not in done.stdout  # no Azure identity: publishing is git only
+
+
 def test_init_never_overwrites(tmp_path: Path):
     repo = adopter(tmp_path, factory_folder(REFERENCE[0]))
     (repo.path / "environments").mkdir()

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from promote.init.access import DEFAULT_BRANCH, PUBLISH_BRANCH, allows, github_environments
+from promote.init.callers import COLLABORATION_FILE, callers
 from tests.actions_runner import (
     JobRun,
     Runner,
@@ -223,6 +224,7 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
         "rollback": "skipped",
         "drift": "skipped",
         "preview": "skipped",
+        "publish": "skipped",
         "summary": "success",
     }, run.report()
 
@@ -491,6 +493,7 @@ def test_actionlint_reports_nothing(tmp_path: Path):
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
     copy = tmp_path / "copy"
     shutil.copytree(WORKFLOWS, copy / ".github" / "workflows")
+    collaboration_caller(copy / ".github" / "workflows")  # its `with:` checked against promote.yml's inputs
     (copy / ".adf-promote").mkdir()
     shutil.copy2(ROOT / "action.yml", copy / ".adf-promote" / "action.yml")
     git(copy, "init", "-q")
@@ -515,8 +518,9 @@ def test_the_reusable_workflow_is_least_privilege_and_serialised_per_factory_and
     assert list(events(spec)) == ["workflow_call"]
     assert spec["permissions"] == {"contents": "read", "id-token": "write"}
     jobs = spec["jobs"]
-    assert [j for j, job in jobs.items() if "permissions" in job] == ["preview"]
+    assert [j for j, job in jobs.items() if "permissions" in job] == ["preview", "publish"]
     assert jobs["preview"]["permissions"]["pull-requests"] == "write"
+    assert jobs["publish"]["permissions"] == {"contents": "read"}  # it pushes with its own token, not GITHUB_TOKEN
     for job_id in ("staging", "production", "rollback"):
         assert jobs[job_id]["concurrency"]["cancel-in-progress"] is False
         assert jobs[job_id]["concurrency"]["group"] == "promote-" + jobs[job_id]["environment"]["name"]
@@ -537,19 +541,31 @@ def _possible(value: Any, contexts: dict[str, Any]) -> str:
     return str(substitute(value, contexts))
 
 
-def test_every_job_names_an_environment_its_branch_may_use():
+def collaboration_caller(folder: Path) -> Path:
+    """The collaboration branch's caller as `promote init --collaboration-root adf` writes it, calling this
+    repository's reusable workflow (`./.github/workflows/promote.yml`)."""
+    text = callers("example/adf-promote@v1", PUBLISH_BRANCH, collaboration_root="adf")[COLLABORATION_FILE]
+    path = folder / Path(COLLABORATION_FILE).name
+    path.write_text(
+        text.replace("example/adf-promote/.github/workflows/promote.yml@v1", "./.github/workflows/promote.yml")
+    )
+    return path
+
+
+def test_every_job_names_an_environment_its_branch_may_use(tmp_path: Path):
     """GitHub applies an environment's deployment branches to every job that names it, deployment or not. For
     each caller and each event it runs on, every job of the reusable workflow that can run names only
     environments the documented rules allow from that event's branch (a pull request's head branch is anyone's,
     so a preview names none)."""
     factories = ["", "sales"]
-    environments = github_environments(factories)
+    environments = github_environments(factories, collaboration_branch=DEFAULT_BRANCH)
     reusable = load_workflow(PROMOTE_YML)
     declared = events(reusable)["workflow_call"]["inputs"]
     checked = set()
     for caller_path, branch_of in (
         (PUBLISH_YML, {"push": PUBLISH_BRANCH, "pull_request": None}),
         (OPERATE_YML, {"workflow_dispatch": DEFAULT_BRANCH, "schedule": DEFAULT_BRANCH}),
+        (collaboration_caller(tmp_path), {"push": DEFAULT_BRANCH, "pull_request": None}),
     ):
         caller = load_workflow(caller_path)
         assert set(events(caller)) == set(branch_of), caller_path.name
@@ -601,6 +617,8 @@ def test_every_job_names_an_environment_its_branch_may_use():
     assert ("operate.yml", "workflow_dispatch", "rollback", "sales-production") in checked
     assert ("publish.yml", "push", "production", "production") in checked
     assert ("publish.yml", "pull_request", "preview", None) in checked
+    assert ("promote-collaboration.yml", "push", "publish", "publish") in checked  # kept to the collaboration branch
+    assert ("promote-collaboration.yml", "pull_request", "preview", None) in checked
     # and the rule bites: the old design (drift naming a deploy environment kept to adf_publish) is refused
     assert not allows([e for e in environments if e.name == "staging"], "staging", "feature/x")
 

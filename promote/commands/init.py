@@ -15,7 +15,7 @@ from promote.desired import project_root
 from promote.environment.layout import ENVIRONMENTS
 from promote.errors import EXIT_OK, InputError, Problem
 from promote.init.access import STAGES, Target, setup_commands
-from promote.init.callers import callers
+from promote.init.callers import COLLABORATION_FILE, OPERATE_FILE, callers
 from promote.init.environment_file import environment_file
 from promote.init.parameters import read_given
 from promote.loader import open_published
@@ -37,9 +37,14 @@ def published_folders(root: Path) -> list[str]:
     return sorted(found)
 
 
+def _folder(given: str) -> str:
+    """A folder of the repository as the files name it: `/`-separated, relative, `.` for the root."""
+    return PurePosixPath(given.replace("\\", "/")).as_posix().strip("/") or "."
+
+
 def _source(root: Path, given: str | None) -> str:
     if given:
-        return PurePosixPath(given.replace("\\", "/")).as_posix().strip("/") or "."
+        return _folder(given)
     folders = published_folders(root)
     if len(folders) == 1:
         return folders[0]
@@ -113,7 +118,19 @@ def run_init(args: argparse.Namespace) -> int:
                 for path in existing
             ]
         )
-    workflows = {} if args.no_workflows else callers(args.uses, args.publish_branch)
+    collaboration_branch = args.collaboration_branch or args.default_branch
+    collaboration_root = _collaboration_root(args.collaboration_root)
+    workflows = (
+        {}
+        if args.no_workflows
+        else callers(
+            args.uses,
+            args.publish_branch,
+            collaboration_root=collaboration_root,
+            collaboration_branch=collaboration_branch,
+            factory=factory,
+        )
+    )
     kept = [path for path in workflows if (root / path).exists()]
 
     for path, text in {**planned, **{p: t for p, t in workflows.items() if p not in kept}}.items():
@@ -139,8 +156,20 @@ def run_init(args: argparse.Namespace) -> int:
     )
     if workflows:
         print(
-            f"- commit to {args.publish_branch}; put {list(workflows)[1]} on the default branch too"
+            f"- commit to {args.publish_branch}; put {OPERATE_FILE} on the default branch too"
             " (only there does GitHub run schedules and show Run workflow)"
+        )
+    if COLLABORATION_FILE in workflows:
+        print(
+            f"- put {COLLABORATION_FILE} on {collaboration_branch} (a push there is published to"
+            f" {args.publish_branch}), e.g.: git switch {collaboration_branch} && git checkout"
+            f" {args.publish_branch} -- {COLLABORATION_FILE} && git commit -m 'adf-promote: publish from"
+            f" {collaboration_branch}'"
+        )
+        print(
+            "- in ADF Studio (Manage → Git configuration), disable publishing from ADF Studio (the repository"
+            f" setting disablePublish): the workflow publishes now, and two writers of {args.publish_branch} would"
+            " race"
         )
     print("- create the GitHub environments and Azure identities (docs/adoption.md), with:")
     print()
@@ -148,7 +177,27 @@ def run_init(args: argparse.Namespace) -> int:
     placeholders = {(factory, stage): Target("<subscription id>", f"<resource group of {stage}>") for stage in STAGES}
     print(
         setup_commands(
-            repository, [factory], placeholders, publish_branch=args.publish_branch, default_branch=args.default_branch
+            repository,
+            [factory],
+            placeholders,
+            publish_branch=args.publish_branch,
+            default_branch=args.default_branch,
+            collaboration_branch=collaboration_branch if COLLABORATION_FILE in workflows else None,
         )
     )
     return EXIT_OK
+
+
+def _collaboration_root(given: str | None) -> str | None:
+    """The collaboration root as the workflow names it (relative to the repository, `/`-separated; `.` for the
+    repository's root), or None. It reaches a workflow file: only a plain relative path is accepted."""
+    if given is None:
+        return None
+    root = _folder(given)
+    if ".." in PurePosixPath(root).parts or not re.fullmatch(r"[A-Za-z0-9._/ -]+", root):
+        raise InputError.single(
+            "--collaboration-root",
+            f"'{given}' is not a folder of this repository",
+            hint="ADF's root folder setting, relative to the repository root (e.g. adf, or . for the root)",
+        )
+    return root

@@ -14,6 +14,9 @@ them, and the workflow tests check that every job's environment allows the branc
   drift is scheduled, and schedules run on the default branch.
 - Pull-request previews name no environment (a pull request's head branch is arbitrary, and branch rules
   apply to it): the preview identity is federated for `pull_request` and only reads staging.
+- With publishing from the collaboration branch, `publish`: it holds the token that pushes to the publish branch
+  (a push with the job's own GITHUB_TOKEN starts no workflow, so the promotion would never run), and only the
+  collaboration branch may use it. No Azure identity: publishing is git only.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ DEFAULT_BRANCH = "main"
 STAGES = ("staging", "production")  # the promote environments the reusable workflow knows
 READ_SUFFIX = "-read"
 REVIEWED = ("production",)
+PUBLISH_ENVIRONMENT = "publish"  # the reusable workflow's publish job names it
+PUBLISH_TOKEN = "PROMOTE_PUBLISH_TOKEN"  # its secret: a token whose pushes start workflows
+# or a GitHub App's, which mints a token per run
+APP_CLIENT_ID, APP_KEY = "PROMOTE_APP_CLIENT_ID", "PROMOTE_APP_PRIVATE_KEY"
 
 
 def prefix(factory: str) -> str:
@@ -48,11 +55,12 @@ class GitHubEnvironment:
     """One GitHub environment to create: who uses it, which branches may, and whether a person approves."""
 
     name: str
-    stage: str  # staging or production
+    stage: str  # staging or production ("" for publish)
     factory: str  # "" for a read environment, shared by every factory
     writes: bool
     reviewers: bool
     branches: tuple[str, ...]
+    azure: bool = True  # an Azure identity is federated with it (every one but publish)
 
     def subject(self, repository: str) -> str:
         """The federated credential subject GitHub's ID tokens carry for jobs naming this environment."""
@@ -65,8 +73,10 @@ def github_environments(
     *,
     publish_branch: str = PUBLISH_BRANCH,
     default_branch: str = DEFAULT_BRANCH,
+    collaboration_branch: str | None = None,
 ) -> list[GitHubEnvironment]:
-    """Every environment the reusable workflow may name for these factories and stages."""
+    """Every environment the reusable workflow may name for these factories and stages; `publish` too when the
+    publish branch is written from `collaboration_branch`."""
     branches = tuple(dict.fromkeys((publish_branch, default_branch)))
     out = [
         GitHubEnvironment(read_environment(stage), stage, "", writes=False, reviewers=False, branches=branches)
@@ -76,6 +86,8 @@ def github_environments(
         for stage in stages:
             name = deploy_environment(factory, stage)
             out.append(GitHubEnvironment(name, stage, factory, True, stage in REVIEWED, branches))
+    if collaboration_branch:
+        out.append(GitHubEnvironment(PUBLISH_ENVIRONMENT, "", "", True, False, (collaboration_branch,), azure=False))
     return out
 
 
@@ -110,10 +122,17 @@ def setup_commands(
     *,
     publish_branch: str = PUBLISH_BRANCH,
     default_branch: str = DEFAULT_BRANCH,
+    collaboration_branch: str | None = None,
 ) -> str:
     """The exact `gh` and `az` commands that create what the reusable workflow needs, as a shell script a person
-    reads and runs. `targets[(factory, stage)]` is each environment's subscription and resource group."""
-    environments = github_environments(factories, publish_branch=publish_branch, default_branch=default_branch)
+    reads and runs. `targets[(factory, stage)]` is each environment's subscription and resource group;
+    `collaboration_branch`: the publish branch is written from there (the `publish` environment and its token)."""
+    environments = github_environments(
+        factories,
+        publish_branch=publish_branch,
+        default_branch=default_branch,
+        collaboration_branch=collaboration_branch,
+    )
     owner_repo = repository
     slug = re.sub(r"[^A-Za-z0-9-]", "-", repository.split("/")[-1])
     out = [
@@ -138,6 +157,21 @@ def setup_commands(
         f"gh variable set AZURE_TENANT_ID --repo {owner_repo} --body <tenant id>",
         f"gh variable set PROMOTE_PREVIEW_CLIENT_ID --repo {owner_repo} --body <staging-read's appId>"
         "   # pull-request previews",
+    ]
+    if collaboration_branch:
+        where = f"--repo {owner_repo} --env {PUBLISH_ENVIRONMENT}"
+        out += [
+            f"#    {PUBLISH_ENVIRONMENT}: the token that pushes the built templates to {publish_branch}. Not"
+            " GITHUB_TOKEN: its pushes start",
+            "#    no workflow, so the promotion would never run. A fine-grained token with Contents: read and write"
+            " on this",
+            "#    repository (gh asks for it):",
+            f"gh secret set {PUBLISH_TOKEN} {where}",
+            "#    or, instead, a GitHub App installed on this repository with Contents: read and write:",
+            f"#    gh variable set {APP_CLIENT_ID} {where} --body <the app's client id>",
+            f"#    gh secret set {APP_KEY} {where} < <the app's private key>.pem",
+        ]
+    out += [
         "",
         "# 2. Azure: one identity per GitHub environment, federated with it, with roles on its resource group.",
         "#    A custom role for what reading needs beyond Reader (event triggers' subscription status):",
@@ -151,6 +185,8 @@ def setup_commands(
     }
     out.append(f"az role definition create --role-definition '{json.dumps(role)}'")
     for env in environments:
+        if not env.azure:
+            continue
         stages = [(f, s) for (f, s) in targets if s == env.stage and (f == env.factory or not env.writes)]
         app = f"adf-promote-{slug}-{env.name}"
         credential = {

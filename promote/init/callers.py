@@ -1,14 +1,19 @@
-"""The two short workflows an adopting repository keeps, calling adf-promote's reusable workflow.
+"""The short workflows an adopting repository keeps, calling adf-promote's reusable workflow.
 
 GitHub runs a push's workflow as it is in the pushed commit, so the deploying caller lives on the publish
 branch; "Run workflow" buttons and schedules exist only for workflows on the default branch, so the operating
 caller lives there (and names the publish branch, where the environment files and the factory's history are).
+A team that publishes from the collaboration branch (no Publish button) keeps a third caller there: a push is
+built and committed to the publish branch, a pull request gets its preview.
 """
 
 from __future__ import annotations
 
+import json
+
 PUBLISH_FILE = ".github/workflows/promote-publish.yml"
 OPERATE_FILE = ".github/workflows/promote-operate.yml"
+COLLABORATION_FILE = ".github/workflows/promote-collaboration.yml"
 
 _PUBLISH = """\
 # What ADF publishes to {publish_branch} goes validate → staging → production's plan → a person approves it →
@@ -83,8 +88,55 @@ jobs:
 """
 
 
-def callers(uses: str, publish_branch: str) -> dict[str, str]:
-    """{path: text} of the two callers; `uses` is `<owner>/<repo>@<ref>` of adf-promote."""
+_COLLABORATION = """\
+# ADF Studio saves the factory to {collaboration_branch}; instead of Studio's Publish button, each push there is
+# built as ADF's publish would build it and committed to {publish_branch} (which starts promote-publish.yml there,
+# as a Publish would), and a pull request into {collaboration_branch} gets `promote validate` and its diff against
+# what staging runs as one comment, updated on each push. Keep this file on {collaboration_branch}. Written by
+# `promote init --collaboration-root`; the GitHub environment `publish` holds the token that pushes
+# (docs/adoption.md).
+
+name: promote-collaboration
+
+on:
+  push:
+    branches: [{collaboration_branch}]
+  pull_request:
+    branches: [{collaboration_branch}]
+
+permissions:
+  contents: read # the push to {publish_branch} uses the publish token, not this workflow's
+  id-token: write # the preview reads staging with GitHub's ID token (OIDC)
+  pull-requests: write # the preview's comment
+
+jobs:
+  promote:
+    uses: {repository}/.github/workflows/promote.yml@{ref}
+    with:
+      action: ${{{{ github.event_name == 'pull_request' && 'preview' || 'publish' }}}}
+      collaboration-root: {collaboration_root}
+      branch: {publish_branch}
+{factory_line}"""
+
+
+def callers(
+    uses: str,
+    publish_branch: str,
+    *,
+    collaboration_root: str | None = None,
+    collaboration_branch: str = "main",
+    factory: str = "",
+) -> dict[str, str]:
+    """{path: text} of the callers; `uses` is `<owner>/<repo>@<ref>` of adf-promote. With `collaboration_root`
+    (the folder ADF Studio saves into, as its "root folder" setting says), also the collaboration branch's."""
     repository, _, ref = uses.partition("@")
     values = {"repository": repository, "ref": ref, "publish_branch": publish_branch}
-    return {PUBLISH_FILE: _PUBLISH.format(**values), OPERATE_FILE: _OPERATE.format(**values)}
+    out = {PUBLISH_FILE: _PUBLISH.format(**values), OPERATE_FILE: _OPERATE.format(**values)}
+    if collaboration_root is not None:
+        out[COLLABORATION_FILE] = _COLLABORATION.format(
+            **values,
+            collaboration_root=json.dumps(collaboration_root),
+            collaboration_branch=collaboration_branch,
+            factory_line=f"      factory: {factory}\n" if factory else "",
+        )
+    return out
