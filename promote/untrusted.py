@@ -28,7 +28,16 @@ from promote.errors import InputError
 MAX_DEPTH = 128  # templates, parameters files: what a person (or ADF) wrote
 ENVELOPE_DEPTH = MAX_DEPTH + 32  # plan files, journals, the factory's answers: a template inside a wrapping
 
-__all__ = ["ENVELOPE_DEPTH", "MAX_DEPTH", "JsonRefused", "decode", "depth_over", "load_json", "parse_json"]
+__all__ = [
+    "ENVELOPE_DEPTH",
+    "MAX_DEPTH",
+    "JsonRefused",
+    "StrictDecoder",
+    "decode",
+    "depth_over",
+    "load_json",
+    "parse_json",
+]
 
 
 class JsonRefused(ValueError):
@@ -52,15 +61,29 @@ def _float(text: str) -> float:
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+class StrictDecoder(json.JSONDecoder):
+    """Python's decoder (the C scanner) with JSON's rules: `NaN` and `Infinity` refused, floats range-checked.
+    `floats` notes whether any float was read: JavaScript prints floats unlike Python, so the build's writer
+    (`promote.build.jsonfmt`) checks its text only then. The hooks run for those tokens alone."""
+
+    def __init__(self) -> None:
+        super().__init__(parse_constant=_constant, parse_float=self._float)
+        self.floats = False
+
+    def _float(self, text: str) -> float:
+        self.floats = True
+        return _float(text)
 
 
-def parse_json(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
+_DECODER = StrictDecoder()
+
+
+def parse_json(text: str, *, max_depth: int = MAX_DEPTH, decoder: json.JSONDecoder | None = None) -> Any:
     """Strict JSON text -> value, or JsonRefused (a ValueError): syntax errors, NaN and Infinity, numbers out of
     range, nesting deeper than `max_depth`. For callers that say themselves what is wrong; `load_json` names the
     file for them."""
     try:
-        doc = _DECODER.decode(text)
+        doc = (decoder or _DECODER).decode(text)
     except json.JSONDecodeError as exc:
         reason = exc.msg.removesuffix(" at")  # "Unterminated string starting at" reads badly before our "at"
         raise JsonRefused(f"{reason} at line {exc.lineno} column {exc.colno}", exc.lineno, syntax=True) from None

@@ -632,3 +632,44 @@ def test_git_missing_from_path(project: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "git is not installed or not on PATH" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def collaboration_root(change: Callable[[Path], None]) -> Callable[[Path], tuple[str, ...]]:
+    """The sample factory as ADF Studio saves it (a collaboration root under adf/), changed by `change`."""
+
+    def mutate(project: Path) -> tuple[str, ...]:
+        from tests.collaboration import unpublish
+
+        unpublish(GOOD, project / "adf")
+        change(project / "adf")
+        return ("--source", "adf")
+
+    return mutate
+
+
+def object_file(kind: str, name: str, text: str) -> Callable[[Path], None]:
+    return lambda root: (root / kind / f"{name}.json").write_text(text)
+
+
+COLLABORATION_CASES = [
+    Case(
+        "object-file-nan",
+        collaboration_root(object_file("pipeline", "ingest_mnist", '{"name": "ingest_mnist", "properties": NaN}')),
+        ("adf/pipeline/ingest_mnist.json", "invalid JSON: NaN is not a JSON number"),
+        ("build", "--out", "out"),
+    ),
+    Case(
+        "object-file-nested",
+        collaboration_root(
+            object_file("dataset", "deep", '{"name": "deep", "properties": ' + "[" * 500 + "]" * 500 + "}")
+        ),
+        ("adf/dataset/deep.json", "nested more than 128 levels"),
+        ("build", "--out", "out"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", COLLABORATION_CASES, ids=lambda c: c.id)
+def test_bad_collaboration_root(project: Path, case: Case) -> None:
+    run_case(project, case)
+    assert not (project / "out").exists()

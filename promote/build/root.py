@@ -25,13 +25,13 @@ when it looks like an object of a factory (a `name` and `properties`), as a miss
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 from promote.errors import InputError, Problem
 from promote.source import SourceFiles
+from promote.untrusted import JsonRefused, StrictDecoder, parse_json
 
 PUBLISH_CONFIG = "publish_config.json"
 DEFINITION_FILE = "arm-template-parameters-definition.json"
@@ -73,7 +73,7 @@ SKIPPED_FOLDERS = frozenset(
     }
 )
 ROOT_MARKERS = frozenset({*KIND_FOLDERS, FACTORY_FOLDER, PUBLISH_CONFIG, DEFINITION_FILE})
-_PLAIN = json.JSONDecoder()
+_PLAIN = StrictDecoder()
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def examine_root(
     config: dict[str, Any] = {}
     definition: Any = None
     definition_file: str | None = None
-    decoder = _Decoder()
+    decoder = StrictDecoder()  # notes whether any file held a float (promote.build.jsonfmt must check only then)
     for path in sorted(files.files):
         parts = tuple(path.split("/"))
         top = parts[0]
@@ -234,21 +234,7 @@ def _misplaced(display: str, parts: tuple[str, ...]) -> Problem:
     )
 
 
-class _Decoder(json.JSONDecoder):
-    """The standard decoder, noting whether any number it read was a float (or NaN, Infinity): JavaScript writes
-    those unlike Python, so the writer of the build's files (promote.build.jsonfmt) must check only then. The
-    hooks run for those tokens alone: parsing everything else is the C scanner's as before."""
-
-    def __init__(self) -> None:
-        super().__init__(parse_float=self._float, parse_constant=self._float)
-        self.floats = False
-
-    def _float(self, text: str) -> float:
-        self.floats = True
-        return float(text)
-
-
-def _parse(files: SourceFiles, path: str, problems: list[Problem], decoder: json.JSONDecoder = _PLAIN) -> Any:
+def _parse(files: SourceFiles, path: str, problems: list[Problem], decoder: StrictDecoder = _PLAIN) -> Any:
     """The file's JSON, or None with a problem recorded (naming the line, as a person must find it)."""
     display = files.display(path)
     data = files.files[path]
@@ -265,18 +251,10 @@ def _parse(files: SourceFiles, path: str, problems: list[Problem], decoder: json
         )
         return None
     try:
-        return decoder.decode(text)
-    except json.JSONDecodeError as exc:
-        problems.append(
-            Problem(
-                display,
-                f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                line=exc.lineno,
-                hint="fix the JSON there (a hand edit or a merge conflict marker is the usual cause)",
-            )
-        )
-    except RecursionError:
-        problems.append(Problem(display, "invalid JSON: nested too deeply"))
+        return parse_json(text, decoder=decoder)  # strict: no NaN or Infinity, nesting bounded (promote.untrusted)
+    except JsonRefused as exc:
+        hint = "fix the JSON there (a hand edit or a merge conflict marker is the usual cause)" if exc.syntax else None
+        problems.append(Problem(display, f"invalid JSON: {exc.reason}", line=exc.line, hint=hint))
     return None
 
 
@@ -351,8 +329,8 @@ def _unknown_folder(files: SourceFiles, path: str, top: str) -> list[Problem]:
     if b'"properties"' not in data or b'"name"' not in data:
         return []
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        doc = parse_json(data.decode("utf-8-sig"))
+    except ValueError:  # undecodable (UnicodeDecodeError) or refused (JsonRefused): not an object ADF saved
         return []
     if not (isinstance(doc, dict) and isinstance(doc.get("name"), str) and isinstance(doc.get("properties"), dict)):
         return []
@@ -373,7 +351,7 @@ def _unknown_folder(files: SourceFiles, path: str, top: str) -> list[Problem]:
 
 
 def _factory(
-    files: SourceFiles, chosen: str | None, problems: list[Problem], decoder: json.JSONDecoder = _PLAIN
+    files: SourceFiles, chosen: str | None, problems: list[Problem], decoder: StrictDecoder = _PLAIN
 ) -> tuple[str, str | None, dict[str, Any]]:
     """(factory name, its file, its parsed file) for the factory the root is built as."""
     names = factory_names(files)

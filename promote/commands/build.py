@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from promote.build.texts import Texts
 from promote.desired import project_root, resolve_source
 from promote.errors import EXIT_OK, InputError
 from promote.source import PUBLISHED_PATHS, Revision, SourceFiles, commit_folder, read_source
+from promote.untrusted import load_json
 
 DEFAULT_BRANCH = "adf_publish"
 
@@ -131,13 +131,12 @@ def _load_json(path: str | None) -> dict | None:
     if path is None:
         return None
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError.single(
             path, "no such file", hint="the output of promote validate/diff --format json"
         ) from None
-    except json.JSONDecodeError as exc:
-        raise InputError.single(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    doc = load_json(data, path)
     if not isinstance(doc, dict):
         raise InputError.single(path, "expected the JSON object promote validate/diff --format json print")
     return doc

@@ -8,11 +8,11 @@ workflow edit per secret, and a job still gets only its own environment's. The p
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 
 from promote.errors import InputError
+from promote.untrusted import parse_json
 
 SECRETS_VARIABLE = "PROMOTE_SECRETS"
 
@@ -27,7 +27,7 @@ def variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     if not raw:
         return dict(environ)
     try:
-        secrets = json.loads(raw)
+        secrets = parse_json(raw)
     except ValueError:
         secrets = None
     if not isinstance(secrets, dict) or not all(isinstance(v, str) for v in secrets.values()):

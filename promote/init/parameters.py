@@ -9,13 +9,13 @@ environment variable the agent would have made of it (`${STORAGE_KEY}`).
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from promote.errors import InputError
+from promote.untrusted import load_json, parse_json
 
 _DEVOPS_VARIABLE = re.compile(r"^\$\(([A-Za-z_][A-Za-z0-9_.]*)\)$")
 
@@ -37,10 +37,7 @@ class GivenValue:
 
 def from_parameters_file(text: str, file: str) -> dict[str, GivenValue]:
     """`{"parameters": {name: {"value": ...} | {"reference": {"keyVault": {"id": ...}, "secretName": ...}}}}`."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError.single(file, f"not JSON: {exc.msg} (line {exc.lineno})") from None
+    doc = load_json(text, file, what="not JSON")
     params = doc.get("parameters") if isinstance(doc, dict) else None
     if not isinstance(params, dict):
         raise InputError.single(file, "a parameters file needs a 'parameters' object")
@@ -79,7 +76,7 @@ def from_override_parameters(text: str) -> dict[str, GivenValue]:
             raise InputError.single("--from-parameters", f"-{name} has no value")
         raw = tokens[i + 1]
         try:
-            value: Any = json.loads(raw) if raw[:1] in "[{" or raw in ("true", "false") or _number(raw) else raw
+            value: Any = parse_json(raw) if raw[:1] in "[{" or raw in ("true", "false") or _number(raw) else raw
         except ValueError:
             value = raw
         out[name] = _plain(value)
