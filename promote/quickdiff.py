@@ -355,6 +355,7 @@ def _fit_values(
         written, values, warnings = as_written(published)
         return written, None, values, warnings
     fitted, warnings = fit_parameters(env, published)
+    warnings = [quirk.warning() for quirk in published.template_quirks] + warnings  # as `desired_factory` warns
     return published, fitted, values_for_template(fitted, published.parameters).values, warnings
 
 

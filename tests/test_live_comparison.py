@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,28 @@ def test_start_previous_does_not_compare_runtime_state(shop: Shop):
     v1 = shop.publish("publish 1")
     shop.deploy(v1)  # created Stopped; `previous` starts nothing that did not run
     shop.assert_in_sync(v1)
+
+
+def test_plan_and_deploy_refuse_a_type_arm_does_not_have_naming_parameter_and_file(shop: Shop):
+    shop.environment()
+    doc = template()
+    doc["parameters"]["retries"] = {"type": "number", "defaultValue": 3}  # custom parameterization wrote it
+    shop.repo.write(f"{FOLDER}/ARMTemplateForFactory.json", doc)
+    commit = shop.repo.commit("publish with a number parameter")
+    seq = shop.last_seq()
+    for command in (("deploy", "--yes"), ("plan",)):
+        refused = shop.promote(*command, "--env", "staging", "--ref", commit)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"{commit}:{FOLDER}/ARMTemplateForFactory.json" in refused.stderr
+        assert "parameters.retries" in refused.stderr and "'number', which ARM does not have" in refused.stderr
+        assert "write its type as int" in refused.stderr
+        # refused before any object or deployment is written (the local target's empty factory may be created)
+        written = [
+            r["path"]
+            for r in shop.emulator.requests()
+            if r["seq"] > seq and r["method"] != "GET" and re.search(f"/factories/{FACTORY}/|/deployments/", r["path"])
+        ]
+        assert written == [], written
+    # a diff only needs to compare: it warns and goes on
+    diff = shop.promote("diff", "--env", "staging", "--from", commit, "--to", commit)
+    assert diff.returncode == 0 and "'number', which ARM does not have" in diff.stderr

@@ -88,25 +88,53 @@ def _replay(repo: Repo, entry: dict[str, Any], folder: str) -> None:
         shutil.copyfile(base / f["local"], target / rel)
 
 
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (ValueError, OSError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def _declared(folder: Path) -> dict[str, dict[str, Any]]:
-    """The version's declared parameters, each with the value its parameters file published (`published`)."""
+    """The version's declared parameters, each with the value its parameters file published (`published`), and
+    for a parameter naming an integration runtime to connect through, a runtime the version defines
+    (`runtime`: ADF publishes "" for it, and an adopter names one of the factory's)."""
     for name, values in (
         ("ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json"),
         ("linkedTemplates/ArmTemplate_master.json", "linkedTemplates/ArmTemplateParameters_master.json"),
     ):
-        path = folder / name
-        if path.exists():
-            try:
-                declared = json.loads(path.read_text(encoding="utf-8-sig")).get("parameters") or {}
-                published = json.loads((folder / values).read_text(encoding="utf-8-sig")).get("parameters") or {}
-            except (ValueError, OSError):
-                return {}
-            for key, spec in declared.items():
-                entry = published.get(key)
-                if isinstance(spec, dict) and isinstance(entry, dict) and "value" in entry:
-                    spec["published"] = entry["value"]
-            return declared
+        template = _json(folder / name)
+        if not template:
+            continue
+        declared = template.get("parameters") or {}
+        published = _json(folder / values).get("parameters") or {}
+        for key, spec in declared.items():
+            entry = published.get(key)
+            if isinstance(spec, dict) and isinstance(entry, dict) and "value" in entry:
+                spec["published"] = entry["value"]
+        runtime = _runtime(_json(folder / "ARMTemplateForFactory.json"), declared)
+        for key, spec in declared.items():
+            if key.endswith("connectVia_referenceName") and isinstance(spec, dict):
+                spec["runtime"] = runtime
+        return declared
     return {}
+
+
+def _runtime(template: dict[str, Any], declared: dict[str, Any]) -> str:
+    """The name of an integration runtime the template defines, else the one every factory has."""
+    for resource in template.get("resources") or []:
+        if "integrationruntimes" not in str(resource.get("type", "")).lower():
+            continue
+        name = str(resource.get("name", ""))
+        literal = re.search(r"'/([^']+)'\)\]$", name)
+        if literal:
+            return literal.group(1)
+        parameter = re.search(r"parameters\('([^']+)'\)\)\]$", name)
+        spec = declared.get(parameter.group(1)) if parameter else None
+        if isinstance(spec, dict) and spec.get("defaultValue"):
+            return str(spec["defaultValue"])
+    return "AutoResolveIntegrationRuntime"
 
 
 def _environment(history: str, folder: str, declared: dict[str, dict[str, Any]], factory: str) -> str:
@@ -133,8 +161,8 @@ def _environment(history: str, folder: str, declared: dict[str, dict[str, Any]],
                 lines.append(f"    keyvault: {{vault: kv-sweep, secret: {name[:100].replace('_', '-')}}}")
         elif "defaultValue" not in spec:  # what the development factory used, as an environment would copy it
             value = spec.get("published")
-            if name.endswith("connectVia_referenceName"):
-                value = "AutoResolveIntegrationRuntime"  # the dev value is "": an adopter names a runtime
+            if spec.get("runtime"):
+                value = spec["runtime"]  # the dev value is "": an adopter names one of the factory's runtimes
             elif value in (None, ""):
                 value = {"int": 1, "bool": False, "object": {}, "array": []}.get(kind, "sweep")
             lines.append(f"  {name}: {json.dumps(value)}")
