@@ -180,7 +180,7 @@ def test_a_killed_run_can_be_rolled_back_instead(project: Project, transition: s
     old, new = (commits[i] for i in TRANSITIONS[transition])
     before = setup(project, old)
     proc = project.start("deploy", "--env", "local", "--ref", new, "--yes")
-    kill_after(proc, "[3/")
+    kill_after(proc, "[4/")  # as step 4 (record, mark the run, stop, deploy) begins
     result = project.promote("rollback", "--env", "local", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     assert project.in_sync(old)

@@ -319,7 +319,7 @@ def test_a_run_killed_on_a_machine_that_is_gone_is_recovered_from_the_factory(pr
     assert before["nightly_training"] == "Started"
     write_env(project, "previous", replace={"start: template": "start: previous"})
     proc = project.start("deploy", "--env", "previous", "--ref", new, "--yes")
-    output = kill_after(proc, "[3/")  # after step 2: nightly_training stopped, nothing restarted
+    output = kill_after(proc, "[4/")  # after step 3 (record, mark, stop): nightly_training stopped, nothing restarted
     assert "stop trigger nightly_training" in output, output
     assert project.live_triggers()["nightly_training"] == "Stopped"
     shutil.rmtree(project.path / ".promote" / "journal")  # a fresh runner: no journal, no lock

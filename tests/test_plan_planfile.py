@@ -37,6 +37,7 @@ def test_round_trip_is_exact():
     kinds = {type(s).__name__ for s in plan.steps}
     assert kinds == {
         "RecordTriggers",
+        "MarkRunInProgress",
         "StopTrigger",
         "Deploy",
         "DeleteObject",
@@ -86,7 +87,7 @@ def test_an_edited_plan_is_refused(tamper):
 def test_unknown_format_versions_are_refused():
     data = json.loads(to_json(_busy_plan()))
     data["format"] = FORMAT_VERSION + 1
-    with pytest.raises(InputError, match=r"plan format 2 is not supported"):
+    with pytest.raises(InputError, match=rf"plan format {FORMAT_VERSION + 1} is not supported"):
         from_json(json.dumps(data))
 
 
@@ -133,16 +134,24 @@ def test_staleness():
 def test_bookkeeping_steps_carry_what_apply_needs():
     plan = _busy_plan()
     (tag,) = plan.steps_of(TagFactory)
-    tags = tag.tags(plan.hash, NOW)
-    assert tags == {
+    tags = tag.tags(plan.hash, NOW, "someone@host")
+    assert {k: v for k, v in tags.items() if v is not None} == {
         "promote-environment": "staging",
         "promote-commit": plan.commit,
         "promote-plan": plan.hash,
         "promote-time": "2024-05-01T12:30:45Z",
         "promote-previous-commit": "0" * 40,
         # where the deployed secrets come from (digests of paths and sources, no value): promote.secrets
-        **secret_tags(secret_tag_values(realistic())),
+        **{k: v for k, v in secret_tags(secret_tag_values(realistic())).items() if v is not None},
+        "promote-run": "someone@host",
+        "promote-good": plan.commit[:12],
     }
+    # the run-in-progress marker goes with the record: every tag it can hold is removed (and what an earlier,
+    # larger record of secrets left)
+    secrets_removed = {k for k, v in secret_tags(secret_tag_values(realistic())).items() if v is None}
+    assert {k for k, v in tags.items() if v is None} == {"promote-run-id", "promote-started"} | {
+        f"promote-started-{i}" for i in range(2, 11)
+    } | secrets_removed
     (smoke,) = plan.steps_of(RunPipeline)
     assert smoke == RunPipeline("p_flow", {"day": "2024-05-01", "n": 3}, 300.0, 0)
     assert all(d.commit == plan.commit for d in plan.steps_of(Deploy))

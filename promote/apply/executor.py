@@ -14,17 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from promote.apply.journal import Journal
 from promote.apply.lock import holder_description
-from promote.apply.marker import cleared, fits, marker_tags
 from promote.environment.variables import variables
 from promote.errors import InputError, Problem, PromoteError
+from promote.live import TriggerState
 from promote.plan.steps import (
-    GOOD_KEPT,
-    TAG_GOOD,
-    TAG_RUN,
     DeleteObject,
     Deploy,
+    MarkRunInProgress,
     Plan,
     RecordTriggers,
     RunPipeline,
@@ -32,8 +29,10 @@ from promote.plan.steps import (
     Step,
     StopTrigger,
     TagFactory,
-    TriggerRecord,
 )
+from promote.record.journal import Journal
+from promote.record.marker import fits
+from promote.record.triggers import TriggerRecord
 
 Progress = Callable[[str], None]
 
@@ -117,6 +116,7 @@ class Executor:
         parameters: dict[str, dict[str, dict[str, Any]]],
         progress: Progress = print,
         skip: frozenset[int] = frozenset(),
+        live_triggers: dict[str, TriggerState] | None = None,
     ) -> None:
         self.conn = conn
         self.plan = plan
@@ -126,6 +126,9 @@ class Executor:
         self.parameters = parameters
         self.progress = progress
         self.skip = skip  # steps a resumed run already did
+        # The trigger states the runner read, inside the run's lock, to make or check this plan: step 1 records
+        # them instead of reading the factory again. None: step 1 reads them.
+        self.live_triggers = live_triggers
         self._lock = threading.Lock()
 
     def run(self) -> Outcome:
@@ -171,23 +174,28 @@ class Executor:
     # ------------------------------------------------------------------------------------------------ steps
 
     def visit_record_triggers(self, step: RecordTriggers) -> str:
-        types = {t.name: t.trigger_type for t in step.triggers}
-        live = self.read_triggers(self.conn)
-        records = [
-            TriggerRecord(t.name, types.get(t.name, ""), t.runtime_state, t.subscription_status) for t in live.values()
-        ]
         kept = self.journal.triggers_before is not None  # a resumed run keeps the record of the first attempt
         if not kept:
-            self.journal.triggers_before = records
+            types = {t.name: t.trigger_type for t in step.triggers}
+            live = self.live_triggers if self.live_triggers is not None else self.read_triggers(self.conn)
+            self.journal.triggers_before = [
+                TriggerRecord(t.name, types.get(t.name, ""), t.runtime_state, t.subscription_status)
+                for t in live.values()
+            ]
             self.journal.save()
         record = self.journal.triggers_before or []
         started = sorted(r.name for r in record if r.started)
         text = f"{len(record)} triggers, started: {', '.join(started) or 'none'}"
-        if self.plan.steps_of(StopTrigger):  # a runner with no journal must still learn what was running
-            self.ops.set_factory_tags(self.conn, marker_tags(self.journal.run_id, started))
-            if not fits(started):
-                text += "; too many to record all on the factory: only the journal holds every name"
         return f"the record from before the deployment is kept: {text}" if kept else text
+
+    def visit_mark_run_in_progress(self, step: MarkRunInProgress) -> str:
+        # What ran before this run: step 1's record (inherited from an interrupted run when recovering one).
+        started = tuple(sorted(r.name for r in self.journal.triggers_before or [] if r.started))
+        self.ops.set_factory_tags(self.conn, step.tags(self.journal.run_id, started))
+        text = f"run {self.journal.run_id} in progress, started before it: {', '.join(started) or 'none'}"
+        if not fits(started):
+            text += "; too many to record all on the factory: only the journal holds every name"
+        return text
 
     def visit_stop_trigger(self, step: StopTrigger) -> str:
         if step.unsubscribe:
@@ -201,7 +209,7 @@ class Executor:
             step.name,
             step.template,
             self.parameters.get(step.name, {}),
-            tags={**step.tags(self.plan.hash), TAG_RUN: run_label()},
+            tags=step.tags(self.plan.hash, run_label()),
             progress=self._waiting,
         )
         return f"deployment {step.name}: {len(step.writes)} object(s) written"
@@ -229,15 +237,7 @@ class Executor:
         return f"{step.pipeline} succeeded in {result.seconds:.1f} s (run {result.run_id})"
 
     def visit_tag_factory(self, step: TagFactory) -> str:
-        tags = step.tags(self.plan.hash, datetime.now(timezone.utc))
-        tags[TAG_RUN] = run_label()
-        current = self.ops.factory_tags(self.conn)
-        tags.update(cleared(current))  # the run is no longer in progress
-        good = current.get(TAG_GOOD, "").split()
-        undone = step.undoes[:12] if step.undoes else None
-        others = [g for g in good if g != step.commit[:12] and g != undone]  # a rolled-back commit is not good
-        tags[TAG_GOOD] = " ".join([step.commit[:12], *others][:GOOD_KEPT])
-        self.ops.set_factory_tags(self.conn, tags)
+        self.ops.set_factory_tags(self.conn, step.tags(self.plan.hash, datetime.now(timezone.utc), run_label()))
         return f"factory tagged with commit {step.commit[:8]}"
 
 
@@ -266,6 +266,8 @@ def describe(step: Step) -> str:
     """One line for people: what a step does."""
     if isinstance(step, RecordTriggers):
         return "record trigger states"
+    if isinstance(step, MarkRunInProgress):
+        return "record the run in progress on the factory"
     if isinstance(step, StopTrigger):
         verb = "unsubscribe and stop" if step.unsubscribe else "stop"
         return f"{verb} trigger {step.name} ({'; '.join(step.reasons)})"

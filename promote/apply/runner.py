@@ -23,16 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promote.apply import journal as journals
 from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, describe
-from promote.apply.journal import Journal
 from promote.apply.lock import TargetKey, target_lock
-from promote.apply.marker import read_marker
 from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, PromoteError
 from promote.factory import ObjectKey
 from promote.live import LiveState
 from promote.plan.planfile import with_hash
-from promote.plan.steps import TAG_COMMIT, Plan, RunPipeline, TriggerRecord
+from promote.plan.steps import Plan, RunPipeline
+from promote.record import journal as journals
+from promote.record.journal import Journal
+from promote.record.rollback import journal_of_marker, last_good
+from promote.record.tags import read_record
+from promote.record.triggers import TriggerRecord
 
 SUCCEEDED = journals.SUCCEEDED
 ROLLED_BACK = journals.ROLLED_BACK
@@ -133,22 +135,23 @@ def run(
             journals.archive(previous)
         _settle_deployments(engine)  # nothing may go on writing behind this run's plan
         live = engine.read_live(engine.conn)
+        record = read_record(live.tags)
         if interrupted is None:
-            interrupted = _interrupted_on_the_factory(engine, live)
+            interrupted = journal_of_marker(record, engine.environment)
         plan = make_plan(live, interrupted)
         parameters = deployment_parameters(plan, engine.environ)  # a missing variable refuses before any step
-        last_good = (interrupted.last_good_commit if interrupted else None) or live.tags.get(TAG_COMMIT)
+        good = last_good(interrupted, record)
         journal = Journal(
             environment=engine.environment,
             commit=plan.commit,
             plan_hash=plan.hash,
             kind=kind,
-            last_good_commit=last_good,
+            last_good_commit=good,
             triggers_before=interrupted.triggers_before if interrupted else None,
             wrote=interrupted.wrote if interrupted else False,
         )
         journal.path = path
-        report = RunReport(status=SUCCEEDED, plan=plan, environment=engine.environment, last_good=last_good)
+        report = RunReport(status=SUCCEEDED, plan=plan, environment=engine.environment, last_good=good)
         if interrupted is not None and interrupted.path is None:
             report.recovered_run = interrupted.run_id
             engine.progress(
@@ -175,6 +178,7 @@ def run(
             parameters=parameters,
             progress=engine.progress,
             read_triggers=engine.read_triggers,
+            live_triggers=live.triggers,  # read inside the lock just now: step 1 need not read them again
         )
         outcome = executor.run()
         report.outcome = outcome
@@ -199,34 +203,11 @@ def run(
         journal.log("rollback-begin", f"after: {outcome.error}")
         engine.progress(f"Step failed: {outcome.error}")
         created = frozenset(w.key for d in plan.deployments for w in d.writes if w.action == "create")
-        _roll_back(engine, journal, report, plan_for_commit, last_good, created)
+        _roll_back(engine, journal, report, plan_for_commit, good, created)
         journal.finish(report.status)
         if report.status != ROLLBACK_FAILED:  # else it stays: the next run finishes the rollback from it
             journals.archive(journal)
         return report
-
-
-def _interrupted_on_the_factory(engine: Engine, live: LiveState) -> Journal | None:
-    """A run the factory's tags record as in progress, for a runner without its journal (a fresh CI machine):
-    what it recorded stands in for the journal. Whether it wrote anything is unknown, so it counts as having
-    written: a failure rolls back to the last good commit."""
-    found = read_marker(live.tags)
-    if found is None:
-        return None
-    run_id, started = found
-    commit = live.tags.get(TAG_COMMIT) or ""
-    journal = Journal(
-        environment=engine.environment,
-        commit="",
-        plan_hash="",
-        run_id=run_id,
-        kind="deploy",
-        last_good_commit=commit or None,
-        triggers_before=started,
-        wrote=True,
-    )
-    journal.path = None  # nothing on disk to archive
-    return journal
 
 
 def without_smoke(plan: Plan) -> Plan:
@@ -241,7 +222,7 @@ def _roll_back(
     journal: Journal,
     report: RunReport,
     plan_for_commit: Callable[[str, LiveState, frozenset[ObjectKey]], Plan],
-    last_good: str | None,
+    target: str | None,
     created: frozenset[ObjectKey],
 ) -> None:
     """Deploy the last good commit through the same machinery, then restore every trigger as recorded.
@@ -249,18 +230,18 @@ def _roll_back(
     Whether anything was written is the journal's word, not this run's outcome: a run that recovers an interrupted
     one may fail before writing anything itself, after the interrupted one wrote."""
     wrote = journal.wrote
-    if wrote and not last_good:
+    if wrote and not target:
         report.problems.append(
             "no last good commit is recorded on the factory (first deployment?): the objects written stay; "
             "a person must decide whether to keep them"
         )
-    elif wrote and last_good:
-        report.rollback_target = last_good
-        engine.progress(f"Rolling back to the last good commit {last_good[:8]} ...")
+    elif wrote and target:
+        report.rollback_target = target
+        engine.progress(f"Rolling back to the last good commit {target[:8]} ...")
         try:
             _settle_deployments(engine)  # a deployment whose wait timed out would write behind the rollback
             live = engine.read_live(engine.conn)
-            rollback_plan = plan_for_commit(last_good, live, created)
+            rollback_plan = plan_for_commit(target, live, created)
             rollback_plan = without_smoke(rollback_plan)
             report.rollback_plan = rollback_plan
             executor = Executor(
@@ -271,6 +252,7 @@ def _roll_back(
                 parameters=deployment_parameters(rollback_plan, engine.environ),
                 progress=engine.progress,
                 read_triggers=engine.read_triggers,
+                live_triggers=live.triggers,
             )
             report.rollback_outcome = executor.run()
             if not report.rollback_outcome.ok:

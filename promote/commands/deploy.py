@@ -13,7 +13,7 @@ from pathlib import Path
 from promote import github
 from promote.commands.engine import Session, session
 from promote.errors import EXIT_OK, InputError
-from promote.plan.steps import TAG_COMMIT, TAG_PREVIOUS_COMMIT, TagFactory
+from promote.plan.steps import TagFactory
 from promote.writable import writable_file
 
 
@@ -52,19 +52,14 @@ def check_requires(s: Session, commit: str) -> None:
     from promote.azure.operations import factory_exists, factory_tags
     from promote.commands.engine import connect_to
     from promote.desired import load_env
-    from promote.plan.steps import TAG_GOOD
+    from promote.record.gate import TagRecord, check_requires
+    from promote.record.tags import read_record
 
     other = load_env(s.env.requires, s.root)
     with connect_to(other, s.root) as conn:
         tags = factory_tags(conn) if factory_exists(conn) else {}
-    good = {tags.get(TAG_COMMIT, "")} | set(tags.get(TAG_GOOD, "").split())
-    if not any(g and commit.startswith(g) for g in good):
-        raise InputError.single(
-            s.env.file,
-            f"commit {commit[:8]} has not succeeded in {s.env.requires}, which {s.env.name} requires first",
-            object="requires",
-            hint=f"deploy it to {s.env.requires} first (it runs {tags.get(TAG_COMMIT, 'nothing')[:8] or 'nothing'})",
-        )
+    verdict = TagRecord(s.env.requires, read_record(tags)).verdict(commit)
+    check_requires(verdict, env_file=s.env.file, environment=s.env.name)
 
 
 def _rollback_plan(s: Session):
@@ -152,22 +147,19 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from promote.apply import journal as journals
-    from promote.apply.marker import read_marker
     from promote.apply.runner import run, without_smoke
+    from promote.record import journal as journals
+    from promote.record.rollback import rollback_target
+    from promote.record.tags import read_record
 
     saving = getattr(args, "out", None)
     if not saving:
         _can_confirm(f"Roll {args.env} back", args.yes)
     with session(args.env, source=args.source) as s:
-        interrupted = journals.load(journals.journal_path(s.root, s.env.name))
         target = args.to
-        if target is None and interrupted is not None and interrupted.unfinished:
-            target = interrupted.last_good_commit
         if target is None:
-            tags = s.read_live().tags
-            # a run the factory records as in progress never tagged its commit: the tagged one is the last good
-            target = tags.get(TAG_COMMIT) if read_marker(tags) else tags.get(TAG_PREVIOUS_COMMIT)
+            interrupted = journals.load(journals.journal_path(s.root, s.env.name))
+            target = rollback_target(interrupted, read_record(s.read_live().tags))
             if not target:
                 raise InputError.single(
                     s.env.file,

@@ -7,10 +7,10 @@ import json
 import sys
 from typing import Any
 
-from promote.apply import journal as journals
 from promote.commands.engine import session
 from promote.errors import EXIT_CHANGES, EXIT_OK, InputError
-from promote.plan.steps import TAG_COMMIT, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_RUN, TAG_TIME
+from promote.record import journal as journals
+from promote.record.tags import TAG_COMMIT, TAG_PLAN, TAG_RUN, read_record
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -18,16 +18,17 @@ def run_status(args: argparse.Namespace) -> int:
         live = s.read_live()
         pending = journals.load(journals.journal_path(s.root, s.env.name))
     t = s.env.target
+    record = read_record(live.tags)
     info: dict[str, Any] = {
         "environment": s.env.name,
         "factory": t.factory,
         "resource_group": t.resource_group,
         "exists": live.exists,
-        "commit": live.tags.get(TAG_COMMIT),
-        "plan": live.tags.get(TAG_PLAN),
-        "deployed_at": live.tags.get(TAG_TIME),
-        "deployed_by": live.tags.get(TAG_RUN),
-        "previous_commit": live.tags.get(TAG_PREVIOUS_COMMIT),
+        "commit": record.commit,
+        "plan": record.plan,
+        "deployed_at": record.time,
+        "deployed_by": record.run,
+        "previous_commit": record.previous_commit,
         "objects": len(live.factory.objects),
         "triggers": {n: tr.runtime_state for n, tr in sorted(live.triggers.items())},
         "interrupted_run": pending.run_id if pending is not None and pending.unfinished else None,
@@ -112,7 +113,7 @@ def run_drift(args: argparse.Namespace) -> int:
 
     with session(args.env, source=args.source) as s:
         live = s.read_live()  # read once: its tags name the commit, its objects are compared with it
-        commit = live.tags.get(TAG_COMMIT)
+        commit = read_record(live.tags).commit
         if not commit:
             raise InputError.single(
                 s.env.file,

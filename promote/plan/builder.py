@@ -22,7 +22,10 @@ The steps, in the order they run (the total order itself lives in `promote.plan.
    plan stopped whose template says otherwise. Event triggers subscribe first, always: a subscription deleted
    outside ADF is re-created instead of failing the start.
 6. RunPipeline: the environment's smoke pipelines, each with its timeout.
-7. TagFactory: commit, plan hash, time and previous commit as factory tags.
+7. TagFactory: commit, plan hash, time, previous commit and good commits as factory tags (`promote.record`).
+
+A plan that stops triggers also records, right after step 1, that a run is in progress and which triggers were
+Started (MarkRunInProgress), so that a runner without the journal can restore them after a killed run.
 """
 
 from __future__ import annotations
@@ -53,12 +56,10 @@ from promote.plan.order import (
 from promote.plan.planfile import with_hash
 from promote.plan.steps import (
     FORMAT_VERSION,
-    TAG_COMMIT,
-    TAG_GOOD,
-    TAG_PREVIOUS_COMMIT,
     DeleteObject,
     Deploy,
     Kept,
+    MarkRunInProgress,
     Plan,
     RecordTriggers,
     RunPipeline,
@@ -73,6 +74,7 @@ from promote.plan.steps import (
     is_event_trigger,
 )
 from promote.plan.template import DEFAULT_LIMITS, Limits, secure_parameters_from, split_templates
+from promote.record.tags import next_record, read_record
 from promote.secrets import secret_tag_values
 
 if TYPE_CHECKING:
@@ -142,17 +144,14 @@ def build_plan(
     starts, notes = _starts(records, stops, desired, live, env, deletes)
     deploys, write_notes = _deployments(desired, writes, env, commit, now, secure_parameters, limits)
     smoke, smoke_notes = _smoke(desired, env)
-    deployed = live.tags.get(TAG_COMMIT) or None
-    previous = deployed if deployed != commit else live.tags.get(TAG_PREVIOUS_COMMIT) or None
-    undoes = deployed if rollback and deployed and deployed != commit else None
-    if undoes:  # going back: the previous good commit is the one before `commit`, never the one undone
-        good = [g for g in live.tags.get(TAG_GOOD, "").split() if g != undoes[:12]]
-        after = good[good.index(commit[:12]) + 1 :] if commit[:12] in good else []
-        previous = after[0] if after else None
+    current = read_record(live.tags)
+    after = next_record(current, commit, rollback=rollback)
     secrets = secret_tag_values(desired)
-    tag = TagFactory(environment=env.name, commit=commit, previous_commit=previous, undoes=undoes, secrets=secrets)
+    tag = TagFactory(env.name, commit, after.previous_commit, after.undoes, after.good, secrets=secrets)
+    # A run that stops triggers says so on the factory first, for a runner that will not have its journal.
+    marker = [MarkRunInProgress(tuple(r.name for r in records if r.started))] if stops else []
 
-    steps: list[Step] = [RecordTriggers(records), *stops, *deploys, *deletes, *starts, *smoke, tag]
+    steps: list[Step] = [RecordTriggers(records), *marker, *stops, *deploys, *deletes, *starts, *smoke, tag]
     steps.sort(key=step_order)
     plan = Plan(
         format=FORMAT_VERSION,
@@ -168,6 +167,7 @@ def build_plan(
         steps=tuple(steps),
         kept=tuple(kept),
         notes=tuple(diff.notes + write_notes + notes + smoke_notes),
+        record_basis=current.basis,
     )
     return with_hash(plan)
 

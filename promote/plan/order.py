@@ -255,4 +255,6 @@ def step_order(step: Any) -> tuple[int, int, int, str, str]:
         return (phase, *delete_key(step.wave, step.key))
     if isinstance(step, s.RunPipeline):
         return (phase, step.position, 0, step.pipeline.casefold(), step.pipeline)
+    if isinstance(step, s.MarkRunInProgress):  # after the record it writes from
+        return (phase, 1, 0, "", "")
     return (phase, 0, 0, "", "")

@@ -17,25 +17,17 @@ from (a Key Vault reference or an environment variable's name).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import IntEnum
 from typing import Any, ClassVar, Literal, Protocol, TypeVar, Union
 
 from promote.factory import ObjectKey
 from promote.live import EVENT_TRIGGER_TYPES
-from promote.secrets import secret_tags
+from promote.record.marker import marker_tags
+from promote.record.tags import NextRecord, RecordBasis, arm_deployment_tags, deployment_tags
+from promote.record.triggers import TriggerRecord
 
-FORMAT_VERSION = 1
-
-# Factory tag keys that record what is deployed (read back by `rollback` on a fresh runner).
-TAG_COMMIT = "promote-commit"
-TAG_PLAN = "promote-plan"
-TAG_TIME = "promote-time"
-TAG_PREVIOUS_COMMIT = "promote-previous-commit"
-TAG_ENVIRONMENT = "promote-environment"
-TAG_RUN = "promote-run"  # who applied it: the CI run's address, or user@host (set at apply time)
-TAG_GOOD = "promote-good"  # short shas of recent good commits, newest first (what `requires` checks)
-GOOD_KEPT = 18  # 18 x 13 characters stays under ARM's 256-character tag value limit
+FORMAT_VERSION = 2  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
 
 
 class Phase(IntEnum):
@@ -70,20 +62,6 @@ def is_event_trigger(trigger_type: str | None) -> bool:
 
 
 @dataclass(frozen=True)
-class TriggerRecord:
-    """One live trigger as it was when the plan was made: the state to restore if anything goes wrong."""
-
-    name: str
-    trigger_type: str  # ScheduleTrigger, TumblingWindowTrigger, BlobEventsTrigger, ... ("" when unknown)
-    runtime_state: str  # Started | Stopped | Disabled | Unknown
-    subscription_status: str | None = None  # event triggers: Enabled | Provisioning | ... ; others None
-
-    @property
-    def started(self) -> bool:
-        return self.runtime_state == "Started"
-
-
-@dataclass(frozen=True)
 class RecordTriggers:
     """Step 1: read and journal every trigger's runtime state and subscription status before touching anything.
 
@@ -97,6 +75,29 @@ class RecordTriggers:
 
     def accept(self, visitor: StepVisitor[R]) -> R:
         return visitor.visit_record_triggers(self)
+
+
+@dataclass(frozen=True)
+class MarkRunInProgress:
+    """Step 1b, in plans that stop triggers: record on the factory (a tags-only update) that a run is in progress
+    and which triggers were Started before it, so that a runner without this run's journal (a fresh CI machine
+    after a killed job) starts them again. The record step removes these tags (`promote.record.marker`).
+
+    `started` is what the planner saw Started. The run's id is an apply-time fact; so is the record of step 1,
+    which the executor writes: the same names, unless the run recovers an interrupted one, whose record of what
+    ran before it is kept.
+    """
+
+    started: tuple[str, ...]
+
+    phase: ClassVar[Phase] = Phase.RECORD_TRIGGERS
+
+    def tags(self, run_id: str, started: tuple[str, ...] | None = None) -> dict[str, str | None]:
+        """The tags to merge into the factory's (None: remove the tag)."""
+        return marker_tags(run_id, self.started if started is None else started)
+
+    def accept(self, visitor: StepVisitor[R]) -> R:
+        return visitor.visit_mark_run_in_progress(self)
 
 
 @dataclass(frozen=True)
@@ -182,10 +183,10 @@ class Deploy:
 
     phase: ClassVar[Phase] = Phase.WRITE
 
-    def tags(self, plan_hash: str) -> dict[str, str]:
+    def tags(self, plan_hash: str, run: str | None = None) -> dict[str, str]:
         """The deployment's `tags`. The plan hash comes from the plan that holds this step (it cannot be inside
-        the step: the hash covers the step)."""
-        return {TAG_COMMIT: self.commit, TAG_PLAN: plan_hash}
+        the step: the hash covers the step); `run` (who applies it) is known at apply time."""
+        return arm_deployment_tags(self.commit, plan_hash, run)
 
     def accept(self, visitor: StepVisitor[R]) -> R:
         return visitor.visit_deploy(self)
@@ -245,42 +246,47 @@ class TagFactory:
     """Step 7: record on the factory itself (a tags-only update, never a PUT of the factory) which commit and
     plan are deployed, so that a fresh runner can find the last good commit and roll back to it.
 
-    `undoes`: in a rollback, the commit deployed before it, which is taken out of the good commits (`requires`
-    must no longer accept it); `previous_commit` is then the good commit before `commit`, or none.
+    Everything it writes is decided when the plan is made (`promote.record.tags.next_record`) and shown: the
+    previous good commit, the commit a rollback undoes (taken out of the good commits: `requires` must no
+    longer accept it) and the good commits. Only the plan's hash, the time and who applies it are apply-time
+    facts. It also removes the run-in-progress marker.
     """
 
     environment: str
     commit: str
     previous_commit: str | None = None
     undoes: str | None = None
+    good: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # the record of where the deployed secrets come from (`promote.secrets`)
 
     phase: ClassVar[Phase] = Phase.RECORD_DEPLOYMENT
 
-    def tags(self, plan_hash: str, applied_at: datetime) -> dict[str, str | None]:
-        """The tags to merge into the factory's tags (None: remove the tag). The time is the apply time (what the
-        tag means), the plan hash the hash of the plan holding this step."""
-        when = applied_at if applied_at.tzinfo else applied_at.replace(tzinfo=timezone.utc)
-        tags: dict[str, str | None] = {
-            TAG_ENVIRONMENT: self.environment,
-            TAG_COMMIT: self.commit,
-            TAG_PLAN: plan_hash,
-            TAG_TIME: when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        if self.previous_commit:
-            tags[TAG_PREVIOUS_COMMIT] = self.previous_commit
-        elif self.undoes:  # the recorded previous commit is the one rolled back to, or the one undone
-            tags[TAG_PREVIOUS_COMMIT] = None
-        tags.update(secret_tags(self.secrets))  # and removes what an earlier, larger record left
-        return tags
+    @property
+    def record(self) -> NextRecord:
+        return NextRecord(self.previous_commit, self.undoes, self.good)
+
+    def tags(self, plan_hash: str, applied_at: datetime, run: str) -> dict[str, str | None]:
+        """The tags to merge into the factory's tags (None: remove the tag)."""
+        return deployment_tags(
+            environment=self.environment,
+            commit=self.commit,
+            record=self.record,
+            plan_hash=plan_hash,
+            applied_at=applied_at,
+            run=run,
+            secrets=self.secrets,
+        )
 
     def accept(self, visitor: StepVisitor[R]) -> R:
         return visitor.visit_tag_factory(self)
 
 
-Step = Union[RecordTriggers, StopTrigger, Deploy, DeleteObject, StartTrigger, RunPipeline, TagFactory]  # noqa: UP007
+Step = Union[  # noqa: UP007
+    RecordTriggers, MarkRunInProgress, StopTrigger, Deploy, DeleteObject, StartTrigger, RunPipeline, TagFactory
+]
 STEP_TYPES: tuple[type, ...] = (
     RecordTriggers,
+    MarkRunInProgress,
     StopTrigger,
     Deploy,
     DeleteObject,
@@ -296,6 +302,7 @@ class StepVisitor(Protocol[R]):
     """What the executor and the views implement: one method per step kind."""
 
     def visit_record_triggers(self, step: RecordTriggers) -> R: ...
+    def visit_mark_run_in_progress(self, step: MarkRunInProgress) -> R: ...
     def visit_stop_trigger(self, step: StopTrigger) -> R: ...
     def visit_deploy(self, step: Deploy) -> R: ...
     def visit_delete_object(self, step: DeleteObject) -> R: ...
@@ -351,6 +358,7 @@ class Plan:
     steps: tuple[Step, ...]
     kept: tuple[Kept, ...] = ()
     notes: tuple[str, ...] = ()  # decisions a reviewer should know about (new triggers left stopped, ...)
+    record_basis: RecordBasis = field(default_factory=RecordBasis)  # the factory's record the plan was made on
     hash: str = field(default="", compare=True)
 
     def steps_of(self, kind: type[S]) -> list[S]:

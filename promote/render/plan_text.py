@@ -17,13 +17,10 @@ from typing import Any
 from promote.inert import inert
 from promote.plan.steps import (
     PHASE_TITLES,
-    TAG_COMMIT,
-    TAG_PLAN,
-    TAG_PREVIOUS_COMMIT,
-    TAG_TIME,
     DeleteObject,
     Deploy,
     Kept,
+    MarkRunInProgress,
     Phase,
     Plan,
     RecordTriggers,
@@ -34,6 +31,8 @@ from promote.plan.steps import (
     TagFactory,
     Write,
 )
+from promote.record.marker import TAG_RUN_ID, TAG_STARTED
+from promote.record.tags import TAG_COMMIT, TAG_GOOD, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_RUN, TAG_TIME
 from promote.secrets import TAG_SECRETS
 
 GLYPHS = {"create": "+", "update": "~", "rewrite": "=", "delete": "-"}
@@ -147,8 +146,19 @@ class Describer:
             details.append("parameters: " + ", ".join(f"{k}={shown_value(k, v)}" for k, v in step.parameters.items()))
         return StepText(title, details)
 
+    def visit_mark_run_in_progress(self, step: MarkRunInProgress) -> StepText:
+        started = ", ".join(step.started) or "none"
+        return StepText(
+            "tag the factory (tags only): a run is in progress, for a runner without this run's journal",
+            [
+                f"{TAG_RUN_ID}=<this run's id, when applied>",
+                f"{TAG_STARTED}={started} (the triggers Started before the run; the record step removes these tags)",
+            ],
+        )
+
     def visit_tag_factory(self, step: TagFactory) -> StepText:
         tags = [f"{TAG_COMMIT}={step.commit}", f"{TAG_PLAN}=<this plan's hash>", f"{TAG_TIME}=<when applied>"]
+        tags.append(f"{TAG_RUN}=<who applies it>")
         if step.previous_commit:
             tags.append(f"{TAG_PREVIOUS_COMMIT}={step.previous_commit}")
         elif step.undoes:
@@ -158,7 +168,10 @@ class Describer:
         text = "tag the factory (tags only): " + ", ".join(tags)
         if step.undoes:
             text += f"; {step.undoes[:8]}, rolled back, no longer counts as good"
-        return StepText(text)
+        n = len(step.good)
+        details = [f"{TAG_GOOD}={' '.join(step.good)} (the good commit{'s' if n != 1 else ''}, newest first)"]
+        details.append(f"removes {TAG_RUN_ID} and {TAG_STARTED}*: the run is no longer in progress")
+        return StepText(text, details)
 
 
 def describe(step: Step) -> StepText:

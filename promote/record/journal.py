@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from promote.errors import InputError
-from promote.plan.steps import TriggerRecord
+from promote.record.triggers import TriggerRecord
 from promote.untrusted import ENVELOPE_DEPTH, load_json
 
 RUNNING = "running"
