@@ -412,3 +412,21 @@ def test_protected_objects_survive_a_deploy_that_removes_them(project: Project, 
         assert name not in live[kind], f"{kind}/{name} should have been deleted"
     for kind, name in kept:  # whatever the protected pipeline references stays with it
         assert name in live[kind]
+
+
+def test_a_saved_plan_is_refused_once_the_factory_records_another_deployment(project: Project, tmp_path: Path):
+    """Replay: plan A -> B, then B and A are deployed by other runs; the objects are A's again, as when the plan
+    was made, but the factory's record is not: the plan would record a stale list of good commits."""
+    commits = project.mirror()
+    old, new = commits[4], commits[5]
+    assert project.deploy(old).returncode == 0
+    plan_file = tmp_path / "plan.json"
+    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
+    assert project.deploy(new).returncode == 0
+    assert project.deploy(old).returncode == 0
+    seq, before = last_seq(project), object_writes(project)
+    replay = project.promote("apply", str(plan_file))
+    assert replay.returncode == 2, out(replay)
+    assert "saved plan is stale" in replay.stderr and "records another deployment" in replay.stderr, out(replay)
+    assert writes_since(project, seq) == [] and object_writes(project) == before
+    assert project.in_sync(old)

@@ -155,3 +155,17 @@ def test_bookkeeping_steps_carry_what_apply_needs():
     (smoke,) = plan.steps_of(RunPipeline)
     assert smoke == RunPipeline("p_flow", {"day": "2024-05-01", "n": 3}, 300.0, 0)
     assert all(d.commit == plan.commit for d in plan.steps_of(Deploy))
+
+
+def test_a_plan_is_stale_once_the_factory_records_another_deployment():
+    from promote.record.tags import RecordBasis
+
+    plan = _busy_plan()
+    assert plan.record_basis == RecordBasis(commit="0" * 40)
+    ensure_fresh(plan, plan.live_fingerprint, "plan.json", RecordBasis(commit="0" * 40))
+    applied_since = RecordBasis(commit="1" * 40, plan="f" * 64, good=("1" * 12,))
+    assert is_stale(plan, plan.live_fingerprint, applied_since)
+    with pytest.raises(InputError, match="records another deployment since the plan was made") as caught:
+        ensure_fresh(plan, plan.live_fingerprint, "plan.json", applied_since)
+    assert caught.value.exit_code == 2
+    assert "commit 11111111" in str(caught.value) and "commit 00000000" in str(caught.value)

@@ -108,6 +108,7 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_apply(args: argparse.Namespace) -> int:
     from promote.apply.runner import run
     from promote.plan import ensure_fresh, from_json
+    from promote.record.tags import read_record
 
     path = Path(args.plan)
     if not path.is_file():
@@ -118,7 +119,7 @@ def run_apply(args: argparse.Namespace) -> int:
         s.ensure_local_factory()
 
         def make_plan(live, interrupted):
-            ensure_fresh(plan, live.fingerprint, str(path))
+            ensure_fresh(plan, live.fingerprint, str(path), read_record(live.tags).basis)
             return plan
 
         print(_render(plan, "text"))

@@ -17,6 +17,7 @@ from typing import Any, Literal, Union
 
 from promote.errors import InputError
 from promote.plan.steps import FORMAT_VERSION, STEP_TYPES, Plan
+from promote.record.tags import RecordBasis
 from promote.untrusted import ENVELOPE_DEPTH, load_json
 
 _STEPS_BY_KIND: dict[str, type] = {cls.__name__: cls for cls in STEP_TYPES}
@@ -171,16 +172,27 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
 # --------------------------------------------------------------------------------------------------- stale
 
 
-def is_stale(plan: Plan, live_fingerprint: str) -> bool:
-    """True when the live factory is no longer what the plan was computed against."""
-    return plan.live_fingerprint != live_fingerprint
+def is_stale(plan: Plan, live_fingerprint: str, basis: RecordBasis | None = None) -> bool:
+    """True when the live factory is no longer what the plan was computed against: its objects and trigger
+    states (`live_fingerprint`), and, when given, the deployment its tags record (`basis`: another plan was
+    applied since, so the good commits the plan would record are no longer the factory's)."""
+    return plan.live_fingerprint != live_fingerprint or (basis is not None and plan.record_basis != basis)
 
 
-def ensure_fresh(plan: Plan, live_fingerprint: str, file: str = "<plan>") -> None:
+def ensure_fresh(plan: Plan, live_fingerprint: str, file: str = "<plan>", basis: RecordBasis | None = None) -> None:
     """Refuse (InputError, exit 2) a saved plan whose basis changed, as `terraform apply` does."""
-    if is_stale(plan, live_fingerprint):
+    if plan.live_fingerprint != live_fingerprint:
         raise InputError.single(
             file,
             f"saved plan is stale: factory {plan.target.factory} changed since the plan was made",
+            hint="make a new plan against the factory as it is now, and review it again",
+        )
+    if basis is not None and plan.record_basis != basis:
+        was, now = plan.record_basis, basis
+        raise InputError.single(
+            file,
+            f"saved plan is stale: factory {plan.target.factory} records another deployment since the plan was "
+            f"made (commit {(now.commit or 'none')[:8]}, plan {(now.plan or 'none')[:12]}; the plan was made when it "
+            f"recorded commit {(was.commit or 'none')[:8]}, plan {(was.plan or 'none')[:12]})",
             hint="make a new plan against the factory as it is now, and review it again",
         )
