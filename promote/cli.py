@@ -327,7 +327,11 @@ def error_boundary(command: str = "") -> Iterator[list[int]]:
         yield outcome
     except PromoteError as exc:
         text = inert_lines(str(exc))
-        print(f"error: {text}" if "\n" not in text else f"error:\n{text}", file=sys.stderr)
+        # one message whose further lines are its details (indented) follows "error:" on its line; a list of
+        # problems starts below it
+        details = text.splitlines()[1:]
+        head = "error: " if all(line[:1].isspace() for line in details) else "error:\n"
+        print(f"{head}{text}", file=sys.stderr)
         outcome[0] = exc.exit_code
         github.report_error(command, exc)
     except KeyboardInterrupt:
@@ -397,12 +401,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "diff":
+        from promote.commands.diff import run_diff, run_live_diff
+
         if args.env and args.from_ is None and args.to is None:
-            from promote.commands.status import run_live_diff
-
             return run_live_diff(args)
-        from promote.commands.diff import run_diff
-
         return run_diff(args)
     if args.command in ("plan", "apply", "deploy", "rollback"):
         from promote.commands import deploy

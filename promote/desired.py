@@ -10,9 +10,10 @@ all of it (`strict=True`), so a typo cannot hide behind the lenience.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from promote.environment import (
     Environment,
@@ -207,3 +208,50 @@ def load_side(
 ) -> Side:
     """`spec` is a path or a git revision (None: the factory folder on disk)."""
     return evaluate_side(read_side(spec, source=source, env_name=env_name, env=env, root=root), strict=strict)
+
+
+def secure_parameters(side: Side) -> dict[str, tuple[str, Any, str]]:
+    """placeholder -> (deployment parameter name, where its value comes from, type) for the plan's templates.
+
+    A Key Vault reference goes to ARM as it is; a `${VAR}` value is read from the process when the plan is
+    applied. The plan never holds a secret. Raises InputError for a secure value the plan could only hold.
+    """
+    out: dict[str, tuple[str, Any, str]] = {}
+    if side.env is None or side.values is None:
+        return out
+    problems = secure_value_problems(side.env, side.published.parameters)
+    if problems:
+        raise InputError(problems)
+    given = {name.lower(): pv for name, pv in side.env.parameters.items()}
+    for name, spec in side.published.parameters.items():
+        value = side.values.values.get(name)
+        pv = given.get(name.lower())
+        if not spec.secure or pv is None or not isinstance(value, str) or not value.startswith("<"):
+            continue
+        if pv.keyvault is not None:
+            out[value] = (name, pv.keyvault, spec.type)
+        elif pv.env_var:
+            out[value] = (name, pv.env_var, spec.type)
+    return out
+
+
+def secure_value_problems(env: Environment, parameters: Mapping[str, Any]) -> list[Problem]:
+    """Secure values taken from the process environment that are not exactly `${VARIABLE}` (a plan could only
+    hold them, not name them). Shared by deploys and `promote validate`, so that validate refuses what a deploy
+    refuses. Never echoes the value."""
+    declared = {name.lower(): spec for name, spec in parameters.items()}
+    problems: list[Problem] = []
+    for pv in env.parameters.values():
+        spec = declared.get(pv.name.lower())
+        if spec is None or not spec.secure or pv.keyvault is not None or not pv.from_env or pv.env_var:
+            continue
+        problems.append(
+            Problem(
+                env.file,
+                "a secure value taken from the environment must be exactly ${VARIABLE}",
+                object=f"parameters.{pv.name}",
+                line=pv.line,
+                hint="so that a saved plan can name the variable instead of holding the secret",
+            )
+        )
+    return problems

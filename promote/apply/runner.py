@@ -55,6 +55,7 @@ class Engine:
     progress: Progress = print
     environ: dict[str, str] | None = None
     subscription_timeout: float = 300.0  # the environment's triggers.subscription_timeout, for restores
+    create_missing_factory: bool = False  # a `local` target's factory is created on first use, never Azure's
 
 
 @dataclass
@@ -135,6 +136,9 @@ def run(
             journals.archive(previous)
         _settle_deployments(engine)  # nothing may go on writing behind this run's plan
         live = engine.read_live(engine.conn)
+        if not live.exists and engine.create_missing_factory:
+            engine.ops.ensure_factory(engine.conn)
+            live = engine.read_live(engine.conn)
         record = read_record(live.tags)
         if interrupted is None:
             interrupted = journal_of_marker(record, engine.environment)

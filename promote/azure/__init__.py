@@ -4,8 +4,8 @@ Only this package imports the Azure SDKs, and only inside its modules (`connecti
 `credentials`), so that `promote --help` and the offline commands never pay for them. Importing
 `promote.azure` or `promote.azure.errors` imports no SDK.
 
-- `connection.open_connection(target, project_root=...)`: both real clients for one target (an in-process
-  emulator for `endpoint: local`), retries and time-outs configured once.
+- `connection.connect(...)`: both real clients for one target at the endpoint `promote.endpoints` chose (Azure
+  or an emulator), retries and time-outs configured once.
 - `reader.read_live(conn)`: the live factory as a `LiveState` (raw JSON, normalised like the desired side with
   `promote.normalise.comparable`), trigger states, tags and a fingerprint.
 - `operations`: trigger stop / start / (un)subscribe, deploy a template, delete an object, tag the factory,

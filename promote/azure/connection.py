@@ -11,22 +11,15 @@ decided in one place:
 - The HTTP connection pool is as large as the thread pool that stops and starts triggers concurrently;
   requests' default of 10 would open and discard a TLS connection per extra request.
 
-`target.endpoint == "local"` runs the emulator in-process with its state in `.promote/emulator/` of the project,
-so that `promote plan` and a later `promote apply` see the same local factory.
+Which endpoint and credential a target uses (Azure, or an emulator) is decided in `promote.endpoints`; this
+module only builds the clients for the endpoint it is given.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
-
-if TYPE_CHECKING:
-    from promote.emulator import EmulatorServer
-    from promote.environment import Target
 
 DATA_FACTORY_API = "2018-06-01"
 FACTORY_PROVIDER = "Microsoft.DataFactory/factories"
@@ -69,7 +62,7 @@ LOCAL_SETTINGS = ClientSettings(
 @dataclass
 class Connection:
     """Both clients for one target factory. `adf` is a `DataFactoryManagementClient`, `deployments` a
-    `DeploymentsMgmtClient`; `emulator` is the in-process emulator of a `local` target (else None)."""
+    `DeploymentsMgmtClient`."""
 
     adf: Any
     deployments: Any
@@ -79,7 +72,6 @@ class Connection:
     location: str
     endpoint: str
     settings: ClientSettings
-    emulator: EmulatorServer | None = None
 
     @property
     def factory_path(self) -> str:
@@ -155,7 +147,6 @@ def connect(
     ca_file: str | None = None,
     location: str = "westeurope",
     settings: ClientSettings = DEFAULT_SETTINGS,
-    emulator: EmulatorServer | None = None,
 ) -> Connection:
     """Build a Connection. `endpoint` None means Azure's public cloud; `ca_file` verifies a local endpoint."""
     from azure.mgmt.datafactory import DataFactoryManagementClient
@@ -180,61 +171,4 @@ def connect(
         location=location,
         endpoint=endpoint or "https://management.azure.com",
         settings=settings,
-        emulator=emulator,
     )
-
-
-@contextlib.contextmanager
-def open_connection(
-    target: Target,
-    *,
-    project_root: Path,
-    credential: Any = None,
-    settings: ClientSettings | None = None,
-) -> Iterator[Connection]:
-    """A Connection to `target`, closed (and a local emulator stopped) on exit.
-
-    `local`: the emulator runs in this process on a free port, state under `.promote/emulator/` of
-    `project_root`; the credential is the emulator's offline one. `cloud`: `credential` if given, else GitHub
-    OIDC inside GitHub Actions, else `DefaultAzureCredential`.
-
-    The factory itself is not created here: `operations.ensure_factory` does that on the deploy path only, so
-    that reading a missing factory reports it missing instead of creating it.
-    """
-    with contextlib.ExitStack() as stack:
-        if target.endpoint == "local":
-            from promote.emulator import EmulatorCredential, EmulatorServer, local_state_dir
-            from promote.writable import writable_folder
-
-            state = writable_folder("the local environment's emulator state", local_state_dir(project_root))
-            server = EmulatorServer(state)
-            server.start()
-            stack.callback(server.stop)
-            conn = connect(
-                subscription=target.subscription,
-                resource_group=target.resource_group,
-                factory=target.factory,
-                credential=credential or EmulatorCredential(),
-                endpoint=server.endpoint,
-                ca_file=str(server.ca_file),
-                location=target.location,
-                settings=settings or LOCAL_SETTINGS,
-                emulator=server,
-            )
-        else:
-            from promote.azure.credentials import cloud_credential
-
-            owned = credential is None
-            cred = cloud_credential() if owned else credential
-            if owned and hasattr(cred, "close"):
-                stack.callback(cred.close)
-            conn = connect(
-                subscription=target.subscription,
-                resource_group=target.resource_group,
-                factory=target.factory,
-                credential=cred,
-                location=target.location,
-                settings=settings or DEFAULT_SETTINGS,
-            )
-        stack.callback(conn.close)
-        yield conn

@@ -11,6 +11,7 @@ stand-in; `ACTIONS_ID_TOKEN_REQUEST_URL` is GitHub's own variable, so the same h
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.parse
 import urllib.request
@@ -84,3 +85,41 @@ def cloud_credential(environ: Mapping[str, str] | None = None) -> Any:
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
+
+
+def credential_help(target: str, cause: str = "") -> str:
+    """The three lines a credential failure is reported in: what failed, and what to do here or in CI."""
+    first = next((line.strip() for line in cause.splitlines() if line.strip()), "")
+    because = f": {first[:200]}" if first and not first.startswith("DefaultAzureCredential failed") else ""
+    return (
+        f"no Azure credential for {target}{because}\n"
+        "  on a workstation: run `az login` (and `az account set --subscription <id>` for another subscription)\n"
+        "  in GitHub Actions: set AZURE_CLIENT_ID and AZURE_TENANT_ID and give the job `permissions: id-token: write`"
+    )
+
+
+class ExplainedCredential:
+    """A credential whose failure is `CredentialError` with `credential_help`'s three lines, instead of the SDK's
+    dump of every credential it tried. Everything else is the wrapped credential's."""
+
+    def __init__(self, inner: Any, target: str) -> None:
+        # azure-identity also logs each failure as a warning, which Python prints to stderr when nothing handles
+        # it: the same 40 lines twice. The failure is reported once, here.
+        azure_logger = logging.getLogger("azure")
+        if not azure_logger.handlers:
+            azure_logger.addHandler(logging.NullHandler())
+        self.inner = inner
+        self.target = target
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self.inner.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError as exc:
+            raise CredentialError(credential_help(self.target, str(exc.message or exc))) from None
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()

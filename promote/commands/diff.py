@@ -1,4 +1,5 @@
-"""`promote diff`: desired state at A against desired state at B, no Azure involved."""
+"""`promote diff`: desired state at A against desired state at B (no Azure involved), or, with `--env` alone, a
+revision's desired state against the environment's live factory (`promote.session`)."""
 
 from __future__ import annotations
 
@@ -36,5 +37,15 @@ def run_diff(args: argparse.Namespace) -> int:
     for warning in dict.fromkeys(result.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     diff = result.diff
+    sys.stdout.write(render(diff, args.format))
+    return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK
+
+
+def run_live_diff(args: argparse.Namespace) -> int:
+    """`promote diff --env ENV [--ref REF]`: what a deploy of REF would change in ENV."""
+    from promote.session import open_session
+
+    with open_session(args.env, source=args.source) as s:
+        diff = s.live_diff(args.ref or "HEAD", s.read_live())
     sys.stdout.write(render(diff, args.format))
     return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK

@@ -1,4 +1,4 @@
-"""`promote status`, `history`, `drift` and `diff --env`: what is deployed where, and whether it still is."""
+"""`promote status`, `history` and `drift`: what is deployed where, and whether it still is."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 import sys
 from typing import Any
 
-from promote.commands.engine import session
 from promote.errors import EXIT_CHANGES, EXIT_OK, InputError
 from promote.record import journal as journals
 from promote.record.tags import TAG_COMMIT, TAG_PLAN, TAG_RUN, read_record
+from promote.session import open_session
 
 
 def run_status(args: argparse.Namespace) -> int:
-    with session(args.env, source=args.source) as s:
+    with open_session(args.env, source=args.source) as s:
         live = s.read_live()
         pending = journals.load(journals.journal_path(s.root, s.env.name))
     t = s.env.target
@@ -56,10 +56,8 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    from promote.azure.operations import list_deployments
-
-    with session(args.env, source=args.source) as s:
-        records = list_deployments(s.conn, prefix=f"promote-{s.env.name}-")
+    with open_session(args.env, source=args.source) as s:
+        records = s.history()
     rows = [
         {
             "deployment": r.name,
@@ -85,33 +83,11 @@ def run_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _live_diff(s, ref: str, live, *, live_first: bool = True):
-    """Desired state of `ref` against the live factory; `live_first`: what a deploy would change."""
-    from promote.diff import diff_factories
-    from promote.normalise import desired_vs_live
-
-    side = s.desired(ref)
-    live_side, desired = desired_vs_live(side.factory, live, start=s.env.triggers.start)
-    live_label = f"live {s.env.target.factory} ({s.env.name})"
-    if live_first:
-        return diff_factories(live_side, desired, from_label=live_label, to_label=side.label)
-    return diff_factories(desired, live_side, from_label=f"deployed {side.label}", to_label=live_label, source="before")
-
-
-def run_live_diff(args: argparse.Namespace) -> int:
-    from promote.commands.diff import render
-
-    with session(args.env, source=args.source) as s:
-        diff = _live_diff(s, args.ref or "HEAD", s.read_live())
-    sys.stdout.write(render(diff, args.format))
-    return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK
-
-
 def run_drift(args: argparse.Namespace) -> int:
     """Live against the last deployed commit: a factory changed by hand shows here (exit 3)."""
     from promote.commands.diff import render
 
-    with session(args.env, source=args.source) as s:
+    with open_session(args.env, source=args.source) as s:
         live = s.read_live()  # read once: its tags name the commit, its objects are compared with it
         commit = read_record(live.tags).commit
         if not commit:
@@ -120,6 +96,6 @@ def run_drift(args: argparse.Namespace) -> int:
                 f"{s.env.target.factory} records no deployed commit: nothing to compare against",
                 hint="deploy it with promote deploy first",
             )
-        diff = _live_diff(s, commit, live, live_first=False)
+        diff = s.live_diff(commit, live, drift=True)
     sys.stdout.write(render(diff, args.format))
     return EXIT_CHANGES if diff.changes else EXIT_OK

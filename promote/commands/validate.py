@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 from promote import github
-from promote.commands.engine import secure_value_problems
-from promote.desired import fit_parameters, load_env, project_root, resolve_source
+from promote.desired import fit_parameters, load_env, project_root, resolve_source, secure_value_problems
 from promote.environment import available_environments, check_smoke, overrides_applied, template_values
 from promote.environment.layout import environments_dir
 from promote.errors import EXIT_INPUT, EXIT_OK, InputError, Problem

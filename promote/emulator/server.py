@@ -293,6 +293,14 @@ def run_emulator_command(port: int, state_dir: Path) -> int:
     print(
         "Clients: base_url=<endpoint>, connection_verify=<CA certificate>, any bearer token. Ctrl-C stops.", flush=True
     )
+    from promote.endpoints import EMULATOR_ENVIRONMENTS, export_lines
+
+    print(
+        f"Point promote at it (every `local` environment; a `cloud` one too when {EMULATOR_ENVIRONMENTS} names it):",
+        flush=True,
+    )
+    for line in export_lines(server.endpoint, server.ca_file):
+        print(line, flush=True)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

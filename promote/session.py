@@ -1,0 +1,295 @@
+"""One environment connected to its target factory: the desired state of a revision against the live factory,
+the diff and the plan between them, and the runs that apply plans. Every command that talks to a target factory
+goes through this service; the commands parse arguments, call it, render what it returns and exit.
+
+What the service guarantees to every caller:
+
+- A plan is made only for a desired state that passes every offline check of `promote validate`
+  (`promote.validate.check_factory`), so `plan`, `deploy`, `apply` and `rollback` refuse (exit 2) before the
+  first write what validate would refuse.
+- `requires:` is checked before a deploy or an apply touches anything (`promote.record.gate`).
+- Runs go through one runner (`promote.apply.runner`): lock, journal, apply, roll back on failure.
+- Which endpoint a target is reached at (Azure or an emulator) is `promote.endpoints`' decision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promote.desired import Side, deployable_problems, load_env, load_side, project_root, secure_parameters
+from promote.environment import Environment
+from promote.errors import InputError
+from promote.factory import ObjectKey
+from promote.live import LiveState
+
+if TYPE_CHECKING:
+    from promote.apply.runner import Engine, RunReport
+    from promote.azure.connection import Connection
+    from promote.diff import Diff
+    from promote.plan import Plan
+    from promote.record.journal import Journal
+
+Review = Callable[["Plan"], None]  # shows a plan to a person and returns, or raises to refuse it
+
+
+def _stderr(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
+
+
+def _stdout(line: str) -> None:
+    print(line, flush=True)
+
+
+@dataclass
+class EnvironmentSession:
+    """One environment, connected to its target factory for the duration of `open_session`'s block."""
+
+    root: Path
+    env: Environment
+    conn: Connection
+    source: str | None = None  # --source, when given
+    warn: Callable[[str], None] = _stderr
+    progress: Callable[[str], None] = _stdout
+    warned: set[str] = field(default_factory=set)
+
+    # ------------------------------------------------------------------------------------------------ reading
+
+    def read_live(self) -> LiveState:
+        from promote.azure.reader import read_live
+
+        return read_live(self.conn)
+
+    def ensure_local_factory(self) -> None:
+        """The `local` environment's factory is created on first use (in Azure a factory is never created).
+        Called only after the checks that may refuse: a refused run touches nothing."""
+        if self.env.target.endpoint == "local":
+            from promote.azure.operations import ensure_factory
+
+            ensure_factory(self.conn, self.env.target.location)
+
+    def commit_of(self, ref: str) -> str:
+        """The commit a git revision names, without evaluating anything (a folder is not a deployable version)."""
+        from promote.source import resolve_ref
+
+        if Path(ref).exists():
+            raise _not_a_revision(ref)
+        return resolve_ref(self.root, ref).commit
+
+    def desired(self, ref: str) -> Side:
+        """The desired state of a git revision with this environment (a path is not a deployable version)."""
+        side = load_side(ref, source=self.source, env=self.env, root=self.root)
+        if side.revision is None:
+            raise _not_a_revision(ref)
+        for warning in side.warnings:
+            if warning not in self.warned:
+                self.warned.add(warning)
+                self.warn(warning)
+        return side
+
+    def deployable(self, ref: str) -> Side:
+        """`desired`, refused (InputError, exit 2) when any offline check of `promote validate` fails: a name ADF
+        refuses, a reference to nothing, a limit. Found before the first write, never by a half-done deploy."""
+        from promote.validate import check_factory
+
+        side = self.desired(ref)
+        # what ADF published that ARM refuses whatever the values, then what validate finds
+        problems = deployable_problems(side) + check_factory(side.published, side.factory)
+        if problems:
+            raise InputError(list(dict.fromkeys(problems)))
+        return side
+
+    # ------------------------------------------------------------------------------------------ desired × live
+
+    def live_diff(self, ref: str, live: LiveState, *, drift: bool = False) -> Diff:
+        """`ref`'s desired state against the live factory: what a deploy would change (live first), or, with
+        `drift`, what was changed by hand since `ref` was deployed (desired first)."""
+        from promote.diff import diff_factories
+        from promote.normalise import desired_vs_live
+
+        side = self.desired(ref)
+        live_side, desired = desired_vs_live(side.factory, live, start=self.env.triggers.start)
+        live_label = f"live {self.env.target.factory} ({self.env.name})"
+        if drift:
+            return diff_factories(
+                desired, live_side, from_label=f"deployed {side.label}", to_label=live_label, source="before"
+            )
+        return diff_factories(live_side, desired, from_label=live_label, to_label=side.label)
+
+    def plan_for(
+        self,
+        ref: str,
+        live: LiveState,
+        *,
+        full: bool = False,
+        rollback: bool = False,
+        undo_creates: Iterable[ObjectKey] = (),
+        rotate_secrets: bool = False,
+    ) -> Plan:
+        """The plan that takes the live factory to `ref`'s desired state, checked first (`deployable`).
+        `rollback`, `undo_creates`: see `promote.plan.build_plan`; `rotate_secrets`: `promote.normalise.rotated`."""
+        from promote.diff import diff_factories
+        from promote.normalise import desired_vs_live, rotated
+        from promote.plan import build_plan
+
+        side = self.deployable(ref)
+        assert side.revision is not None  # `desired` refuses a folder
+        live_side, desired = desired_vs_live(side.factory, live, start=self.env.triggers.start)
+        diff = diff_factories(live_side, desired)
+        if rotate_secrets:
+            diff = rotated(diff, live_side, desired)
+        return build_plan(
+            desired=side.factory,
+            live=live,
+            diff=diff,
+            env=self.env,
+            commit=side.revision.commit,
+            source=side.label,
+            secure_parameters=secure_parameters(side),
+            now=datetime.now(timezone.utc),
+            full=full,
+            rollback=rollback,
+            undo_creates=undo_creates,
+        )
+
+    # ------------------------------------------------------------------------------------------------ gates
+
+    def check_requires(self, commit: str) -> None:
+        """An environment that must follow another accepts only commits that succeeded there (exit 2)."""
+        if not self.env.requires:
+            return
+        from promote.azure.operations import factory_exists, factory_tags
+        from promote.endpoints import open_target
+        from promote.record.gate import TagRecord, check_requires
+        from promote.record.tags import read_record
+
+        other = load_env(self.env.requires, self.root)
+        with open_target(other, self.root) as conn:
+            tags = factory_tags(conn) if factory_exists(conn) else {}
+        verdict = TagRecord(self.env.requires, read_record(tags)).verdict(commit)
+        check_requires(verdict, env_file=self.env.file, environment=self.env.name)
+
+    # ------------------------------------------------------------------------------------------------ runs
+
+    def engine(self, *, create_missing_factory: bool = False) -> Engine:
+        from promote.apply.runner import Engine
+        from promote.azure import operations, reader
+
+        return Engine(
+            root=self.root,
+            environment=self.env.name,
+            start_policy=self.env.triggers.start,
+            conn=self.conn,
+            ops=operations,
+            read_live=lambda conn: self.read_live(),
+            read_triggers=reader.read_triggers,
+            progress=self.progress,
+            subscription_timeout=float(self.env.triggers.subscription_timeout),
+            create_missing_factory=create_missing_factory and self.env.target.endpoint == "local",
+        )
+
+    def _rollback_plan(self, commit: str, live: LiveState, created: frozenset[ObjectKey]) -> Plan:
+        """How the runner plans the automatic rollback to the last good commit."""
+        return self.plan_for(commit, live, rollback=True, undo_creates=created)
+
+    def deploy(self, ref: str, *, full: bool = False, rotate_secrets: bool = False, review: Review) -> RunReport:
+        """Plan `ref` against the live factory (inside the run's lock), let `review` see it, apply it."""
+        from promote.apply.runner import run
+
+        commit = self.commit_of(ref)
+        self.check_requires(commit)
+
+        def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
+            plan = self.plan_for(commit, live, full=full, rotate_secrets=rotate_secrets)
+            review(plan)
+            return plan
+
+        return run(self.engine(create_missing_factory=True), make_plan, self._rollback_plan)
+
+    def apply(self, plan: Plan, file: str, *, review: Review) -> RunReport:
+        """Apply exactly `plan`, refused (exit 2, nothing written) when its commit fails a check, the commit has
+        not passed `requires:`, or the factory changed since the plan was made (objects, trigger states, or the
+        deployment its tags record)."""
+        from promote.apply.runner import run
+        from promote.plan import TagFactory, ensure_fresh
+        from promote.record.tags import read_record
+
+        self.check_requires(plan.commit)
+        self.deployable(plan.commit)
+
+        def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
+            ensure_fresh(plan, live.fingerprint, file, read_record(live.tags).basis)
+            review(plan)
+            return plan
+
+        kind = "rollback" if any(step.undoes for step in plan.steps_of(TagFactory)) else "deploy"
+        return run(self.engine(), make_plan, self._rollback_plan, kind=kind)
+
+    def rollback_target(self) -> str:
+        """Where `promote rollback` goes without `--to` (`promote.record.rollback`), or InputError."""
+        from promote.record import journal as journals
+        from promote.record.rollback import rollback_target
+        from promote.record.tags import read_record
+
+        interrupted = journals.load(journals.journal_path(self.root, self.env.name))
+        target = rollback_target(interrupted, read_record(self.read_live().tags))
+        if not target:
+            raise InputError.single(
+                self.env.file,
+                f"{self.env.target.factory} records no previous good commit to roll back to",
+                hint="name one with --to REF",
+            )
+        return target
+
+    def rollback_plan(self, to: str | None) -> Plan:
+        """The plan a rollback would apply now (to the previous good commit, or `to`), for reviewers to approve
+        and `promote apply` to carry out. A `local` factory is created first, as `promote plan` does."""
+        from promote.apply.runner import without_smoke
+
+        commit = self.commit_of(to if to is not None else self.rollback_target())
+        self.ensure_local_factory()
+        return without_smoke(self.plan_for(commit, self.read_live(), rollback=True))
+
+    def rollback(self, to: str | None, *, review: Review) -> RunReport:
+        """Deploy the previous good commit (or `to`) through the same machinery, without smoke runs."""
+        from promote.apply.runner import run, without_smoke
+
+        commit = self.commit_of(to if to is not None else self.rollback_target())
+
+        def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
+            plan = without_smoke(self.plan_for(commit, live, rollback=True))
+            review(plan)
+            return plan
+
+        return run(self.engine(create_missing_factory=True), make_plan, self._rollback_plan, kind="rollback")
+
+    def history(self) -> list[Any]:
+        """This environment's deployments in the resource group's history, oldest first."""
+        from promote.apply.runner import deployment_prefix
+        from promote.azure.operations import list_deployments
+
+        return list_deployments(self.conn, prefix=deployment_prefix(self.env.name))
+
+
+def _not_a_revision(ref: str) -> InputError:
+    return InputError.single(
+        ref,
+        "a deployment needs a git revision, not a folder: what is deployed must be findable again",
+        hint="commit the factory and pass the commit, a branch or a tag",
+    )
+
+
+@contextlib.contextmanager
+def open_session(env_name: str, *, source: str | None = None) -> Iterator[EnvironmentSession]:
+    """Load the environment and connect to its target for the block."""
+    from promote.endpoints import open_target
+
+    root = project_root()
+    env = load_env(env_name, root)
+    with open_target(env, root) as conn:
+        yield EnvironmentSession(root, env, conn, source)
