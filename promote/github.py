@@ -20,10 +20,16 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promote.errors import InputError, Problem, PromoteError
 from promote.inert import command_stream, inert, inert_lines
+
+if TYPE_CHECKING:
+    from promote.apply.runner import RunReport
+    from promote.factory import ObjectKey
+    from promote.plan import Plan, Step
+
 
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 error annotations per step; the summary lists every problem
 
@@ -164,7 +170,7 @@ def report_interrupted(command: str) -> None:
 # ------------------------------------------------------------------------------------------------ run reports
 
 
-def report_run(report: Any, locate: Callable[[Any], Mapping[Any, str]] | None = None) -> None:
+def report_run(report: RunReport, locate: Callable[[Plan], Mapping[ObjectKey, str]] | None = None) -> None:
     """A deploy, apply or rollback ended: its outcome and the engine's report in the summary, and on failure one
     annotation per object at fault, on the template file that holds it (else the environment file).
 
@@ -186,11 +192,13 @@ def report_run(report: Any, locate: Callable[[Any], Mapping[Any, str]] | None = 
     emit(run_annotations(report, (locate or _template_files)(plan)))
 
 
-def run_annotations(report: Any, files: Mapping[Any, str]) -> list[Annotation]:
+def run_annotations(report: RunReport, files: Mapping[ObjectKey, str]) -> list[Annotation]:
     """The objects a failed run blames, each on its file: the failed step's object(s), then what rollback left."""
     from promote.factory import ObjectKey
 
     plan = report.plan
+    if plan is None:  # a run refused before it had a plan has nothing to blame
+        return []
     from promote.environment.layout import ENVIRONMENTS, selected_factory
 
     env_file = workspace_path(str(Path(ENVIRONMENTS, selected_factory(), f"{plan.environment}.yaml")))
@@ -211,7 +219,7 @@ def run_annotations(report: Any, files: Mapping[Any, str]) -> list[Annotation]:
     return out
 
 
-def _blamed(step: Any, error: BaseException) -> list[tuple[Any, str]]:
+def _blamed(step: Step | None, error: BaseException) -> list[tuple[ObjectKey | None, str]]:
     """(object key or None, message) for each object the failed step or its error names."""
     from promote.factory import ObjectKey
     from promote.plan.steps import DeleteObject, Deploy, RunPipeline, StartTrigger, StopTrigger
@@ -237,7 +245,7 @@ def _blamed(step: Any, error: BaseException) -> list[tuple[Any, str]]:
     return []
 
 
-def _key_of_arm_id(arm_id: Any) -> Any:
+def _key_of_arm_id(arm_id: object) -> ObjectKey | None:
     """`.../factories/<factory>/<type>/<name>` → the object's key; None for anything else."""
     from promote.factory import OBJECT_TYPES, ObjectKey
 
@@ -252,7 +260,7 @@ def _key_of_arm_id(arm_id: Any) -> Any:
     return None
 
 
-def _template_files(plan: Any) -> Mapping[Any, str]:
+def _template_files(plan: Plan) -> Mapping[ObjectKey, str]:
     """Each object of the plan's commit → the template file holding it (`REF:path`), as the desired state says."""
     try:
         from promote.desired import load_env, load_side

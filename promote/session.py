@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from promote.desired import Side, deployable_problems, load_env, load_side, project_root, secure_parameters
 from promote.environment import Environment
@@ -29,8 +29,9 @@ from promote.factory import ObjectKey
 from promote.live import LiveState
 
 if TYPE_CHECKING:
-    from promote.apply.runner import Engine, RunReport
+    from promote.apply.runner import RunContext, RunReport
     from promote.azure.connection import Connection
+    from promote.azure.operations import DeploymentRecord
     from promote.diff import Diff
     from promote.plan import Plan
     from promote.record.journal import Journal
@@ -176,18 +177,18 @@ class EnvironmentSession:
 
     # ------------------------------------------------------------------------------------------------ runs
 
-    def engine(self, *, create_missing_factory: bool = False) -> Engine:
-        from promote.apply.runner import Engine
-        from promote.azure import operations, reader
+    def run_context(self, *, create_missing_factory: bool = False) -> RunContext:
+        """What the runner needs: this environment's target factory, its journal's place, its trigger policy."""
+        from promote.apply.lock import TargetKey
+        from promote.apply.runner import RunContext
+        from promote.azure.api import AzureFactoryApi
 
-        return Engine(
+        return RunContext(
             root=self.root,
             environment=self.env.name,
             start_policy=self.env.triggers.start,
-            conn=self.conn,
-            ops=operations,
-            read_live=lambda conn: self.read_live(),
-            read_triggers=reader.read_triggers,
+            factory=AzureFactoryApi(self.conn),
+            target=TargetKey.of(self.conn),
             progress=self.progress,
             subscription_timeout=float(self.env.triggers.subscription_timeout),
             create_missing_factory=create_missing_factory and self.env.target.endpoint == "local",
@@ -209,7 +210,7 @@ class EnvironmentSession:
             review(plan)
             return plan
 
-        return run(self.engine(create_missing_factory=True), make_plan, self._rollback_plan)
+        return run(self.run_context(create_missing_factory=True), make_plan, self._rollback_plan)
 
     def apply(self, plan: Plan, file: str, *, review: Review) -> RunReport:
         """Apply exactly `plan`, refused (exit 2, nothing written) when its commit fails a check, the commit has
@@ -228,7 +229,7 @@ class EnvironmentSession:
             return plan
 
         kind = "rollback" if any(step.undoes for step in plan.steps_of(TagFactory)) else "deploy"
-        return run(self.engine(), make_plan, self._rollback_plan, kind=kind)
+        return run(self.run_context(), make_plan, self._rollback_plan, kind=kind)
 
     def rollback_target(self) -> str:
         """Where `promote rollback` goes without `--to` (`promote.record.rollback`), or InputError."""
@@ -266,9 +267,9 @@ class EnvironmentSession:
             review(plan)
             return plan
 
-        return run(self.engine(create_missing_factory=True), make_plan, self._rollback_plan, kind="rollback")
+        return run(self.run_context(create_missing_factory=True), make_plan, self._rollback_plan, kind="rollback")
 
-    def history(self) -> list[Any]:
+    def history(self) -> list[DeploymentRecord]:
         """This environment's deployments in the resource group's history, oldest first."""
         from promote.apply.runner import deployment_prefix
         from promote.azure.operations import list_deployments

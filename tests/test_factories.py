@@ -89,11 +89,10 @@ def test_commands_take_the_factory_and_refuse_an_unknown_one(tmp_path: Path):
 
 
 def test_two_factories_staging_keep_their_own_lock_and_journal(tmp_path: Path):
-    from promote.apply.journal import journal_path
-
     from promote.apply.lock import TargetKey, target_lock
     from promote.desired import load_env
     from promote.environment.layout import select_factory
+    from promote.record.journal import journal_path
 
     repo, _ = repository(tmp_path)
     try:

@@ -8,12 +8,13 @@ git or environments files: rollback (which needs the last good commit's desired 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from promote.apply.factory_api import FactoryApi
 from promote.apply.lock import holder_description
 from promote.environment.variables import variables
 from promote.errors import InputError, Problem, PromoteError
@@ -103,26 +104,22 @@ def deployment_parameters(plan: Plan, environ: dict[str, str] | None = None) -> 
 
 
 class Executor:
-    """Carries out `plan` against `conn` step by step. `ops` is the module of Azure operations."""
+    """Carries out `plan` against the target `factory` step by step, journaling each."""
 
     def __init__(
         self,
-        conn: Any,
+        factory: FactoryApi,
         plan: Plan,
         journal: Journal,
-        ops: Any,
         *,
-        read_triggers: Callable[[Any], dict[str, Any]],
         parameters: dict[str, dict[str, dict[str, Any]]],
         progress: Progress = print,
         skip: frozenset[int] = frozenset(),
-        live_triggers: dict[str, TriggerState] | None = None,
+        live_triggers: Mapping[str, TriggerState] | None = None,
     ) -> None:
-        self.conn = conn
+        self.factory = factory
         self.plan = plan
         self.journal = journal
-        self.ops = ops
-        self.read_triggers = read_triggers
         self.parameters = parameters
         self.progress = progress
         self.skip = skip  # steps a resumed run already did
@@ -177,7 +174,7 @@ class Executor:
         kept = self.journal.triggers_before is not None  # a resumed run keeps the record of the first attempt
         if not kept:
             types = {t.name: t.trigger_type for t in step.triggers}
-            live = self.live_triggers if self.live_triggers is not None else self.read_triggers(self.conn)
+            live = self.live_triggers if self.live_triggers is not None else self.factory.read_triggers()
             self.journal.triggers_before = [
                 TriggerRecord(t.name, types.get(t.name, ""), t.runtime_state, t.subscription_status)
                 for t in live.values()
@@ -191,7 +188,7 @@ class Executor:
     def visit_mark_run_in_progress(self, step: MarkRunInProgress) -> str:
         # What ran before this run: step 1's record (inherited from an interrupted run when recovering one).
         started = tuple(sorted(r.name for r in self.journal.triggers_before or [] if r.started))
-        self.ops.set_factory_tags(self.conn, step.tags(self.journal.run_id, started))
+        self.factory.set_factory_tags(step.tags(self.journal.run_id, started))
         text = f"run {self.journal.run_id} in progress, started before it: {', '.join(started) or 'none'}"
         if not fits(started):
             text += "; too many to record all on the factory: only the journal holds every name"
@@ -199,13 +196,12 @@ class Executor:
 
     def visit_stop_trigger(self, step: StopTrigger) -> str:
         if step.unsubscribe:
-            self.ops.unsubscribe_trigger(self.conn, step.name, time_limit=step.subscription_timeout)
-        self.ops.stop_trigger(self.conn, step.name)
+            self.factory.unsubscribe_trigger(step.name, time_limit=step.subscription_timeout)
+        self.factory.stop_trigger(step.name)
         return "unsubscribed and stopped" if step.unsubscribe else "stopped"
 
     def visit_deploy(self, step: Deploy) -> str:
-        self.ops.deploy_template(
-            self.conn,
+        self.factory.deploy_template(
             step.name,
             step.template,
             self.parameters.get(step.name, {}),
@@ -220,24 +216,24 @@ class Executor:
             self.progress(f"      {text}")
 
     def visit_delete_object(self, step: DeleteObject) -> str:
-        self.ops.delete_object(self.conn, step.key)
+        self.factory.delete_object(step.key)
         return "deleted"
 
     def visit_start_trigger(self, step: StartTrigger) -> str:
         if step.subscribe:
-            self.ops.subscribe_trigger(self.conn, step.name, time_limit=step.subscription_timeout)
-        self.ops.start_trigger(self.conn, step.name, time_limit=max(step.subscription_timeout, 60.0))
+            self.factory.subscribe_trigger(step.name, time_limit=step.subscription_timeout)
+        self.factory.start_trigger(step.name, time_limit=max(step.subscription_timeout, 60.0))
         return "subscribed and started" if step.subscribe else "started"
 
     def visit_run_pipeline(self, step: RunPipeline) -> str:
-        result = self.ops.run_pipeline(self.conn, step.pipeline, step.parameters, timeout=step.timeout)
+        result = self.factory.run_pipeline(step.pipeline, step.parameters, timeout=step.timeout)
         if not result.succeeded:
             message = f": {result.message}" if result.message else ""
             raise SmokeFailed(f"smoke pipeline {step.pipeline} ended {result.status}{message}")
         return f"{step.pipeline} succeeded in {result.seconds:.1f} s (run {result.run_id})"
 
     def visit_tag_factory(self, step: TagFactory) -> str:
-        self.ops.set_factory_tags(self.conn, step.tags(self.plan.hash, datetime.now(timezone.utc), run_label()))
+        self.factory.set_factory_tags(step.tags(self.plan.hash, datetime.now(timezone.utc), run_label()))
         return f"factory tagged with commit {step.commit[:8]}"
 
 

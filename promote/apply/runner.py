@@ -21,9 +21,9 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, describe
+from promote.apply.factory_api import FactoryApi
 from promote.apply.lock import TargetKey, target_lock
 from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, PromoteError
 from promote.factory import ObjectKey
@@ -41,17 +41,22 @@ ROLLED_BACK = journals.ROLLED_BACK
 ROLLBACK_FAILED = journals.ROLLBACK_FAILED
 
 
+MakePlan = Callable[[LiveState, Journal | None], Plan]
+"""The plan of a run, made (or checked) inside the run's lock against the live factory read there; the journal of
+the interrupted run it recovers, if any."""
+PlanForCommit = Callable[[str, LiveState, frozenset[ObjectKey]], Plan]
+"""The automatic rollback's plan: (last good commit, live factory now, objects the failed plan creates)."""
+
+
 @dataclass
-class Engine:
-    """What a run needs from the outside world: the connection and the functions that act on it."""
+class RunContext:
+    """What a run needs from the outside world: the target factory it acts on and where it keeps its journal."""
 
     root: Path
     environment: str
     start_policy: str  # "previous" | "template"
-    conn: Any
-    ops: Any  # promote.azure.operations
-    read_live: Callable[[Any], LiveState]
-    read_triggers: Callable[[Any], dict[str, Any]]  # only the triggers' states (cheaper than read_live)
+    factory: FactoryApi
+    target: TargetKey  # what the run's lock holds: the factory, however the environment names it
     progress: Progress = print
     environ: dict[str, str] | None = None
     subscription_timeout: float = 300.0  # the environment's triggers.subscription_timeout, for restores
@@ -116,9 +121,9 @@ class RunReport:
 
 
 def run(
-    engine: Engine,
-    make_plan: Callable[[LiveState, Journal | None], Plan],
-    plan_for_commit: Callable[[str, LiveState, frozenset[ObjectKey]], Plan],
+    context: RunContext,
+    make_plan: MakePlan,
+    plan_for_commit: PlanForCommit,
     *,
     kind: str = "deploy",
 ) -> RunReport:
@@ -128,25 +133,25 @@ def run(
     creates, which the rollback deletes without counting them against `deletion.max_share` (they are not
     objects the factory had).
     """
-    path = journals.journal_path(engine.root, engine.environment)
-    with target_lock(engine.root, TargetKey.of(engine.conn), environment=engine.environment):
+    path = journals.journal_path(context.root, context.environment)
+    with target_lock(context.root, context.target, environment=context.environment):
         previous = journals.load(path)
         interrupted = previous if previous is not None and previous.unfinished else None
         if previous is not None and not interrupted:
             journals.archive(previous)
-        _settle_deployments(engine)  # nothing may go on writing behind this run's plan
-        live = engine.read_live(engine.conn)
-        if not live.exists and engine.create_missing_factory:
-            engine.ops.ensure_factory(engine.conn)
-            live = engine.read_live(engine.conn)
+        _settle_deployments(context)  # nothing may go on writing behind this run's plan
+        live = context.factory.read_live()
+        if not live.exists and context.create_missing_factory:
+            context.factory.ensure_factory()
+            live = context.factory.read_live()
         record = read_record(live.tags)
         if interrupted is None:
-            interrupted = journal_of_marker(record, engine.environment)
+            interrupted = journal_of_marker(record, context.environment)
         plan = make_plan(live, interrupted)
-        parameters = deployment_parameters(plan, engine.environ)  # a missing variable refuses before any step
+        parameters = deployment_parameters(plan, context.environ)  # a missing variable refuses before any step
         good = last_good(interrupted, record)
         journal = Journal(
-            environment=engine.environment,
+            environment=context.environment,
             commit=plan.commit,
             plan_hash=plan.hash,
             kind=kind,
@@ -155,33 +160,31 @@ def run(
             wrote=interrupted.wrote if interrupted else False,
         )
         journal.path = path
-        report = RunReport(status=SUCCEEDED, plan=plan, environment=engine.environment, last_good=good)
+        report = RunReport(status=SUCCEEDED, plan=plan, environment=context.environment, last_good=good)
         if interrupted is not None and interrupted.path is None:
             report.recovered_run = interrupted.run_id
-            engine.progress(
+            context.progress(
                 f"Recovering the interrupted run {interrupted.run_id}, which the factory records as in progress "
                 "(this runner has no journal of it): the triggers it recorded as running will run again."
             )
         elif interrupted is not None:
             report.recovered_run = interrupted.run_id
-            engine.progress(
+            context.progress(
                 f"Recovering the interrupted {interrupted.kind} of {interrupted.commit[:8]} (run "
                 f"{interrupted.run_id}, started {interrupted.started}): its record of trigger states is kept."
             )
             interrupted.status = journals.RECOVERED
-            interrupted.path = path.with_name(f"{engine.environment}.{interrupted.run_id}.json")
+            interrupted.path = path.with_name(f"{context.environment}.{interrupted.run_id}.json")
             interrupted.save()
             journals.archive(interrupted)
         journal.save()
 
         executor = Executor(
-            engine.conn,
+            context.factory,
             plan,
             journal,
-            engine.ops,
             parameters=parameters,
-            progress=engine.progress,
-            read_triggers=engine.read_triggers,
+            progress=context.progress,
             live_triggers=live.triggers,  # read inside the lock just now: step 1 need not read them again
         )
         outcome = executor.run()
@@ -189,15 +192,17 @@ def run(
         if outcome.ok:
             # A rollback that finishes an unfinished run puts triggers back as they were before that run, as the
             # automatic rollback does; otherwise the start policy decides, `previous` restarting what ran before.
+            # A run that recovers nothing needs no restore: under `previous` its plan starts again every trigger it
+            # stops, so reading the triggers once more would find nothing to do.
             finishing = kind == "rollback" and interrupted is not None
-            if engine.start_policy == "previous" or finishing:
+            if (context.start_policy == "previous" and interrupted is not None) or finishing:
                 try:
-                    report.restored = restore_triggers(engine, journal.triggers_before or [], stop_others=finishing)
+                    report.restored = restore_triggers(context, journal.triggers_before or [], stop_others=finishing)
                 except TriggersNotRestored as exc:
                     journal.log("note", str(exc))  # the journal stays unfinished: the next run restores them
                     raise PromoteError(
                         f"{exc}. The {kind} of {plan.commit[:8]} itself succeeded; the journal keeps the trigger "
-                        f"states from before it: run promote {kind} --env {engine.environment} again to put them back"
+                        f"states from before it: run promote {kind} --env {context.environment} again to put them back"
                     ) from exc
             journal.finish(SUCCEEDED)
             journals.archive(journal)
@@ -205,9 +210,9 @@ def run(
 
         journal.status = journals.ROLLING_BACK
         journal.log("rollback-begin", f"after: {outcome.error}")
-        engine.progress(f"Step failed: {outcome.error}")
+        context.progress(f"Step failed: {outcome.error}")
         created = frozenset(w.key for d in plan.deployments for w in d.writes if w.action == "create")
-        _roll_back(engine, journal, report, plan_for_commit, good, created)
+        _roll_back(context, journal, report, plan_for_commit, good, created)
         journal.finish(report.status)
         if report.status != ROLLBACK_FAILED:  # else it stays: the next run finishes the rollback from it
             journals.archive(journal)
@@ -222,10 +227,10 @@ def without_smoke(plan: Plan) -> Plan:
 
 
 def _roll_back(
-    engine: Engine,
+    context: RunContext,
     journal: Journal,
     report: RunReport,
-    plan_for_commit: Callable[[str, LiveState, frozenset[ObjectKey]], Plan],
+    plan_for_commit: PlanForCommit,
     target: str | None,
     created: frozenset[ObjectKey],
 ) -> None:
@@ -241,21 +246,19 @@ def _roll_back(
         )
     elif wrote and target:
         report.rollback_target = target
-        engine.progress(f"Rolling back to the last good commit {target[:8]} ...")
+        context.progress(f"Rolling back to the last good commit {target[:8]} ...")
         try:
-            _settle_deployments(engine)  # a deployment whose wait timed out would write behind the rollback
-            live = engine.read_live(engine.conn)
+            _settle_deployments(context)  # a deployment whose wait timed out would write behind the rollback
+            live = context.factory.read_live()
             rollback_plan = plan_for_commit(target, live, created)
             rollback_plan = without_smoke(rollback_plan)
             report.rollback_plan = rollback_plan
             executor = Executor(
-                engine.conn,
+                context.factory,
                 rollback_plan,
                 journal,
-                engine.ops,
-                parameters=deployment_parameters(rollback_plan, engine.environ),
-                progress=engine.progress,
-                read_triggers=engine.read_triggers,
+                parameters=deployment_parameters(rollback_plan, context.environ),
+                progress=context.progress,
                 live_triggers=live.triggers,
             )
             report.rollback_outcome = executor.run()
@@ -264,7 +267,7 @@ def _roll_back(
         except Exception as exc:  # the rollback must report, never hide the first failure
             report.problems.append(f"the rollback could not be planned or applied: {exc}")
     try:
-        report.restored = restore_triggers(engine, journal.triggers_before or [], stop_others=True)
+        report.restored = restore_triggers(context, journal.triggers_before or [], stop_others=True)
     except TriggersNotRestored as exc:
         report.restored = exc.changed
         report.problems.append(str(exc))
@@ -279,14 +282,12 @@ def deployment_prefix(environment: str) -> str:
     return f"promote-{environment}-"
 
 
-def _settle_deployments(engine: Engine) -> None:
+def _settle_deployments(context: RunContext) -> None:
     """Cancel and wait out this environment's deployments still running: a run killed or interrupted while ARM
     deployed leaves its deployment writing (the lock proves its run is gone)."""
-    stopped = engine.ops.settle_deployments(
-        engine.conn, deployment_prefix(engine.environment), progress=engine.progress
-    )
+    stopped = context.factory.settle_deployments(deployment_prefix(context.environment), progress=context.progress)
     if stopped:
-        engine.progress(
+        context.progress(
             f"Cancelled deployment(s) an earlier run left running, and waited for them: {', '.join(stopped)}"
         )
 
@@ -301,14 +302,14 @@ class TriggersNotRestored(PromoteError):
         super().__init__(f"trigger(s) not put back as they were: {left}")
 
 
-def restore_triggers(engine: Engine, record: list[TriggerRecord], *, stop_others: bool) -> list[str]:
+def restore_triggers(context: RunContext, record: list[TriggerRecord], *, stop_others: bool) -> list[str]:
     """Put every recorded trigger that still exists back in its recorded runtime state.
 
     Started ones are started again (event triggers subscribe first); with `stop_others` (after a rollback),
     ones recorded as stopped that are running now are stopped. Every trigger is tried: one that fails does not
     leave the others stopped (TriggersNotRestored at the end names it). Returns what was changed, for the report.
     """
-    live = engine.read_triggers(engine.conn)
+    live = context.factory.read_triggers()
     changed: list[str] = []
     failures: dict[str, str] = {}
     for rec in record:
@@ -318,15 +319,15 @@ def restore_triggers(engine: Engine, record: list[TriggerRecord], *, stop_others
         try:
             if rec.started and now.runtime_state != "Started":
                 if rec.subscription_status is not None or now.subscription_status is not None:
-                    engine.ops.subscribe_trigger(engine.conn, rec.name, time_limit=engine.subscription_timeout)
-                engine.ops.start_trigger(engine.conn, rec.name, time_limit=max(engine.subscription_timeout, 60.0))
+                    context.factory.subscribe_trigger(rec.name, time_limit=context.subscription_timeout)
+                context.factory.start_trigger(rec.name, time_limit=max(context.subscription_timeout, 60.0))
                 changed.append(f"{rec.name} started")
             elif stop_others and not rec.started and now.runtime_state == "Started":
-                engine.ops.stop_trigger(engine.conn, rec.name)
+                context.factory.stop_trigger(rec.name)
                 changed.append(f"{rec.name} stopped")
         except Exception as exc:
             failures[rec.name] = str(exc)
-            engine.progress(f"could not put back trigger {rec.name}: {exc}")
+            context.progress(f"could not put back trigger {rec.name}: {exc}")
     if failures:
         raise TriggersNotRestored(changed, failures)
     return changed
