@@ -51,6 +51,9 @@ from diff_large import SAMPLE, generate  # noqa: E402
 from promote.emulator import EmulatorServer, Settings  # noqa: E402
 
 SOURCE = "adf_publish_mirror/adf-ml-project"
+LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"  # environments/local.yaml's target
+LOCAL_RESOURCE_GROUP = "adf-promote-local"
+LOCAL_FACTORY = "adf-ml-project-local"
 WRITE_METHODS = ("PUT", "PATCH", "DELETE", "POST")
 READ_ONLY_POSTS = ("getEventSubscriptionStatus", "querytriggers", "queryPipelineRuns", "validate", "whatIf")
 GIT_ENV = {
@@ -169,7 +172,51 @@ class Emulator:
             "write_requests": dict(sorted(kinds.items())),
             "request_total": len(changing),
             "all_requests": len(log),
+            # a deployment's own requests: its PUT, the polls of its operation, the final read of its result
+            "deployment_requests": sum(1 for r in log if "/Microsoft.Resources/deployments/" in r["path"]),
+            "reads": _reads(log),
         }
+
+    def listing_requests(self) -> int:
+        """Requests of one read of the whole live factory (`promote.azure.reader.read_live`): the factory, each
+        collection's pages, each event trigger's subscription status."""
+        from promote.azure.connection import LOCAL_SETTINGS, connect
+        from promote.azure.reader import read_live
+        from promote.emulator import EmulatorCredential
+
+        seq = self.snapshot()[1]
+        conn = connect(
+            subscription=LOCAL_SUBSCRIPTION,
+            resource_group=LOCAL_RESOURCE_GROUP,
+            factory=LOCAL_FACTORY,
+            credential=EmulatorCredential(),
+            endpoint=self.server.endpoint,
+            ca_file=str(self.server.ca_file),
+            settings=LOCAL_SETTINGS,
+        )
+        try:
+            read_live(conn)
+        finally:
+            conn.close()
+        return sum(1 for r in self.admin("GET", "/requests")["value"] if r["seq"] > seq)
+
+
+def _reads(log: list[dict[str, Any]]) -> dict[str, int]:
+    """The requests that only read, by what they read (for the figures in bench/README.md)."""
+    kinds: dict[str, int] = {}
+    for r in log:
+        path = r["path"].split("?")[0]
+        if r["method"] == "POST" and path.endswith("/getEventSubscriptionStatus"):
+            kind = "POST getEventSubscriptionStatus"
+        elif r["method"] != "GET" or "/Microsoft.Resources/deployments/" in path:
+            continue
+        elif path.endswith("/Microsoft.Resources/deployments"):
+            kind = "GET deployments (running ones)"
+        else:
+            tail = path.split("/providers/Microsoft.DataFactory/factories/", 1)[-1].split("/")
+            kind = "GET factory" if len(tail) == 1 else f"GET {tail[1]} (pages)"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
 
 
 def deploy(folder: Path, emulator: EmulatorServer, ref: str, *extra: str) -> float:
@@ -194,9 +241,10 @@ def deploy(folder: Path, emulator: EmulatorServer, ref: str, *extra: str) -> flo
 def measure(folder: Path, emu: Emulator, commits: list[str], *extra: str) -> dict[str, Any]:
     emu.admin("POST", "/reset")
     first = deploy(folder, emu.server, commits[0])
+    listing = emu.listing_requests()
     before = emu.snapshot()
     seconds = deploy(folder, emu.server, commits[1], *extra)
-    return {**emu.counted(before), "seconds": seconds, "first_seconds": first}
+    return {**emu.counted(before), "seconds": seconds, "first_seconds": first, "listing": listing}
 
 
 def main() -> int:
@@ -213,13 +261,20 @@ def main() -> int:
         selective = measure(folder, emu, commits)
         full = measure(folder, emu, commits, "--full")
 
-    minimum = {"object_total": 2, "request_total": 2}
+    # In requests in all: one listing of the factory, the deployment's own requests, the tags update.
+    minimum = {
+        "object_total": 2,
+        "request_total": 2,
+        "all_requests": selective["listing"] + selective["deployment_requests"] + 1,
+    }
     print(f"factory: {args.objects} objects; the change: pipelines/{pipeline}")
     print(f"first deploy (all {args.objects} objects): {selective['first_seconds']:.1f} s")
+    print(f"one listing of the factory (promote.azure.reader.read_live): {selective['listing']} requests")
     for name, figures in (("selective", selective), ("--full", full)):
         print(f"\n{name} deploy of the change ({figures['seconds']:.1f} s, {figures['all_requests']} requests in all)")
         print(f"  object writes:  {figures['object_total']:>5}  {figures['object_writes']}")
         print(f"  write requests: {figures['request_total']:>5}  {figures['write_requests']}")
+        print(f"  reads:          {sum(figures['reads'].values()):>5}  {figures['reads']}")
     ratio_objects = full["object_total"] / selective["object_total"]
     ratio_requests = full["request_total"] / selective["request_total"]
     vs_min_objects = selective["object_total"] / minimum["object_total"]
@@ -231,7 +286,12 @@ def main() -> int:
     print(
         f"selective / minimum, write requests: {vs_min_requests:.2f}x  (target <= 1.1x; 2: one deployment + the tags)"
     )
-    ok = ratio_objects >= 100 and vs_min_objects <= 1.1 and vs_min_requests <= 1.1
+    vs_min_all = selective["all_requests"] / minimum["all_requests"]
+    print(
+        f"selective / minimum, requests in all: {vs_min_all:.2f}x  (target <= 1.1x; {minimum['all_requests']}: one "
+        f"listing ({selective['listing']}) + the deployment ({selective['deployment_requests']}) + the tags update)"
+    )
+    ok = ratio_objects >= 100 and vs_min_objects <= 1.1 and vs_min_requests <= 1.1 and vs_min_all <= 1.1
     return 0 if ok else 1
 
 

@@ -5,7 +5,7 @@ goes through this service; the commands parse arguments, call it, render what it
 What the service guarantees to every caller:
 
 - A plan is made only for a desired state that passes every offline check of `promote validate`
-  (`promote.validate.check_factory`), so `plan`, `deploy`, `apply` and `rollback` refuse (exit 2) before the
+  (`promote.desired.deployable_problems`), so `plan`, `deploy`, `apply` and `rollback` refuse (exit 2) before the
   first write what validate would refuse.
 - `requires:` is checked before a deploy or an apply touches anything (`promote.record.gate`).
 - Runs go through one runner (`promote.apply.runner`): lock, journal, apply, roll back on failure.
@@ -94,13 +94,11 @@ class EnvironmentSession:
         return side
 
     def deployable(self, ref: str) -> Side:
-        """`desired`, refused (InputError, exit 2) when any offline check of `promote validate` fails: a name ADF
-        refuses, a reference to nothing, a limit. Found before the first write, never by a half-done deploy."""
-        from promote.validate import check_factory
-
+        """`desired`, refused (InputError, exit 2) when any offline check of `promote validate` fails on it: a name
+        ADF refuses, a reference to nothing, a limit (`promote.desired.deployable_problems`). Found before the
+        first write, never by a half-done deploy."""
         side = self.desired(ref)
-        # what ADF published that ARM refuses whatever the values, then what validate finds
-        problems = deployable_problems(side) + check_factory(side.published, side.factory)
+        problems = deployable_problems(side)
         if problems:
             raise InputError(list(dict.fromkeys(problems)))
         return side

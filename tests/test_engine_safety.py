@@ -430,3 +430,42 @@ def test_a_saved_plan_is_refused_once_the_factory_records_another_deployment(pro
     assert "saved plan is stale" in replay.stderr and "records another deployment" in replay.stderr, out(replay)
     assert writes_since(project, seq) == [] and object_writes(project) == before
     assert project.in_sync(old)
+
+
+def test_deploy_and_rollback_refuse_what_validate_refuses_before_the_first_write(project: Project, tmp_path: Path):
+    """A publish whose pipeline names a dataset that exists nowhere: validate refuses it, and so do deploy,
+    apply and rollback --to, with exit 2 and nothing written (not a deployment that fails half way)."""
+    head = project.mirror()[-1]
+    assert project.deploy(head).returncode == 0
+    path = project.path / MIRROR / "ARMTemplateForFactory.json"
+    template = json.loads(path.read_text())
+    pipeline = next(r for r in template["resources"] if r["type"].endswith("/pipelines"))
+    dataset = next(r for r in template["resources"] if r["type"].endswith("/datasets"))
+    name = dataset["name"].split("'/")[1].split("'")[0]
+    pipeline["properties"]["activities"].append(
+        {
+            "name": "copy_from_nowhere",
+            "type": "Copy",
+            "inputs": [{"referenceName": "ds_that_exists_nowhere", "type": "DatasetReference"}],
+            "outputs": [{"referenceName": name, "type": "DatasetReference"}],
+            "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}},
+        }
+    )
+    path.write_text(json.dumps(template, indent="\t"))
+    git(project.path, "commit", "-q", "-am", "a publish with a dangling reference")
+    broken = git(project.path, "rev-parse", "HEAD")
+    validated = project.promote("validate", "--env", "local", "--ref", broken)
+    assert validated.returncode == 2 and "ds_that_exists_nowhere" in validated.stderr, out(validated)
+
+    seq, before = last_seq(project), object_writes(project)
+    for command in (
+        ("deploy", "--env", "local", "--ref", broken, "--yes"),
+        ("rollback", "--env", "local", "--to", broken, "--yes"),
+        ("plan", "--env", "local", "--ref", broken, "--out", str(tmp_path / "plan.json")),
+    ):
+        refused = project.promote(*command)
+        assert refused.returncode == 2, out(refused)
+        assert "references datasets/ds_that_exists_nowhere, which the factory does not have" in refused.stderr
+    assert not (tmp_path / "plan.json").exists()
+    assert writes_since(project, seq) == [] and object_writes(project) == before
+    assert project.in_sync(head)
