@@ -146,7 +146,7 @@ class Executor:
         return outcome
 
     def _one(self, index: int, step: Step, outcome: Outcome) -> None:
-        title = describe(step)
+        title = step_title(step)
         total = len(self.plan.steps)
         with self._lock:
             self.progress(f"[{index + 1}/{total}] {title}")
@@ -258,7 +258,7 @@ def batches(steps: tuple[Step, ...]) -> list[list[tuple[int, Step]]]:
     return out
 
 
-def describe(step: Step) -> str:
+def step_title(step: Step) -> str:
     """One line for people: what a step does."""
     if isinstance(step, RecordTriggers):
         return "record trigger states"

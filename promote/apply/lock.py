@@ -99,7 +99,7 @@ def _user() -> str:
         return "unknown"
 
 
-def describe(holder: dict[str, Any]) -> str:
+def holder_text(holder: dict[str, Any]) -> str:
     if not holder:
         return "a run that is still starting"
     text = f"{holder.get('user')} on {holder.get('host')} (pid {holder.get('pid')}) since {holder.get('since')}"
@@ -159,6 +159,6 @@ def _read_holder(fd: int) -> dict[str, Any]:
 def _refusal(path: Path, key: TargetKey, holder: dict[str, Any]) -> InputError:
     return InputError.single(
         str(path),
-        f"{key} is held by another promote run: {describe(holder)}",
+        f"{key} is held by another promote run: {holder_text(holder)}",
         hint="wait for it to finish: the lock goes with its process, even a killed one",
     )

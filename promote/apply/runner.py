@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, describe
+from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, step_title
 from promote.apply.factory_api import FactoryApi
 from promote.apply.lock import TargetKey, target_lock
 from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, PromoteError
@@ -89,17 +89,17 @@ class RunReport:
             lines.append(f"Recovered the interrupted run {self.recovered_run}.")
         if self.plan is not None and self.outcome is not None:
             lines.append(f"Plan {self.plan.hash[:12]} for commit {self.plan.commit[:8]}: {self.status}.")
-            lines += [f"  done: {describe(r.step)}" for r in self.outcome.done]
+            lines += [f"  done: {step_title(r.step)}" for r in self.outcome.done]
             if self.outcome.error is not None:
                 lines.append(f"  failed: {self.outcome.error}")
         if self.rollback_plan is not None and self.rollback_outcome is not None:
             target = self.rollback_target[:8] if self.rollback_target else "?"
             if self.rollback_outcome.error is None:
                 lines.append(f"Rolled back to {target}:")
-                lines += [f"  undone: {describe(r.step)}" for r in self.rollback_outcome.done]
+                lines += [f"  undone: {step_title(r.step)}" for r in self.rollback_outcome.done]
             else:  # never "rolled back" when it was not
                 lines.append(f"The rollback to {target} did not complete:")
-                lines += [f"  done: {describe(r.step)}" for r in self.rollback_outcome.done]
+                lines += [f"  done: {step_title(r.step)}" for r in self.rollback_outcome.done]
                 lines.append(f"  rollback failed: {self.rollback_outcome.error}")
         if self.status != SUCCEEDED and self.rollback_plan is None and not self.problems:
             lines.append("Nothing had been written: no object needed rolling back.")

@@ -327,8 +327,8 @@ class Kept:
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where the plan deploys."""
+class PlanTarget:
+    """Where the plan deploys (the environment's `promote.environment.Target`, as the plan records it)."""
 
     subscription: str
     resource_group: str
@@ -350,7 +350,7 @@ class Plan:
     commit: str
     source: str
     factory: str  # the desired factory's name as published (the development factory)
-    target: Target
+    target: PlanTarget
     live_fingerprint: str
     created: str  # ISO 8601 UTC, when the plan was made
     full: bool
