@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from promote.plan import FORMAT_VERSION
 from tests.conftest import ROOT
 from tests.test_cli_diff import MIRROR, promote
 
@@ -552,7 +553,7 @@ PLAN_CASES = [
     ),
     Case(
         "plan-file-wrong-shape",
-        write_file("p.json", '{"format": 1, "steps": 5}'),
+        write_file("p.json", json.dumps({"format": FORMAT_VERSION, "steps": 5})),  # the format read, a wrong shape
         ("p.json", "not a plan file"),
         ("apply", "p.json"),
     ),
