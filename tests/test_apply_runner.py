@@ -17,6 +17,7 @@ from promote.plan import Plan
 from promote.record import journal as journals
 from promote.record.marker import marker_tags
 from promote.record.tags import read_record
+from promote.secrets import secret_tag_values, secret_tags
 from tests.fake_factory import FakeFactory
 from tests.test_plan_support import changed, environment, plan_for, realistic
 
@@ -30,8 +31,11 @@ def new_factory() -> Factory:
 
 
 def deployed(tags: dict[str, str] | None = None, states: dict[str, str] | None = None) -> FakeFactory:
+    """The factory as a deploy of `realistic()` at OLD leaves it: its objects, and the record on its tags (the
+    deployed commit, and where its secrets come from: without that record, every secret counts as changed)."""
     fake = FakeFactory.holding(realistic(), states)
-    fake.tags = dict(tags if tags is not None else {"promote-commit": OLD, "promote-good": OLD[:12]})
+    secrets = {k: v for k, v in secret_tags(secret_tag_values(realistic())).items() if v is not None}
+    fake.tags = {**secrets, **(tags if tags is not None else {"promote-commit": OLD, "promote-good": OLD[:12]})}
     return fake
 
 
