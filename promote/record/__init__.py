@@ -13,9 +13,10 @@ shows it), the executor writes exactly that, and the commands read it back.
 
 Seams for what comes next: a longer record of good commits is another `gate.SuccessRecord`; an override of the
 gate or of the deletion guard is recorded by adding its tags to `tags.deployment_tags` (one place) and its
-field to `NextRecord`; "this plan was already applied" compares `FactoryRecord.plan` with the plan's hash; a lease
-on the target factory is a tags write with the factory's etag beside `marker` (the run-in-progress marker is
-already a per-factory record of who is running).
+field to `NextRecord`; "this plan was already applied" compares `FactoryRecord.plan` with the plan's hash (a plan's
+`record_basis` already makes a replay stale); a lease on the target factory (`promote.apply.lock.TargetLease`)
+is a tags write with the factory's etag (the emulator honours If-Match on the tags PATCH) beside `marker`,
+which is already a per-factory record of which run is in progress.
 """
 
 from promote.record.gate import Evidence, SuccessRecord, TagRecord, Verdict, check_requires
