@@ -157,10 +157,11 @@ def examine_root(
     definition: Any = None
     definition_file: str | None = None
     decoder = StrictDecoder()  # notes whether any file held a float (promote.build.jsonfmt must check only then)
+    base = files.display("")  # every file's display name is this and its path
     for path in sorted(files.files):
         parts = tuple(path.split("/"))
         top = parts[0]
-        display = files.display(path)
+        display = base + path
         if path == PUBLISH_CONFIG:
             parsed = _parse(files, path, problems, decoder)
             if parsed is not None and not isinstance(parsed, dict):
@@ -236,14 +237,13 @@ def _misplaced(display: str, parts: tuple[str, ...]) -> Problem:
 
 def _parse(files: SourceFiles, path: str, problems: list[Problem], decoder: StrictDecoder = _PLAIN) -> Any:
     """The file's JSON, or None with a problem recorded (naming the line, as a person must find it)."""
-    display = files.display(path)
     data = files.files[path]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(
             Problem(
-                display,
+                files.display(path),
                 f"cannot decode the file as UTF-8: {exc.reason} at byte {exc.start}",
                 line=data.count(b"\n", 0, exc.start) + 1,
                 hint="ADF Studio saves UTF-8; save it as UTF-8",
@@ -254,7 +254,7 @@ def _parse(files: SourceFiles, path: str, problems: list[Problem], decoder: Stri
         return parse_json(text, decoder=decoder)  # strict: no NaN or Infinity, nesting bounded (promote.untrusted)
     except JsonRefused as exc:
         hint = "fix the JSON there (a hand edit or a merge conflict marker is the usual cause)" if exc.syntax else None
-        problems.append(Problem(display, f"invalid JSON: {exc.reason}", line=exc.line, hint=hint))
+        problems.append(Problem(files.display(path), f"invalid JSON: {exc.reason}", line=exc.line, hint=hint))
     return None
 
 
@@ -283,7 +283,7 @@ def _one_per_name(
     group: list[ObjectFile], problems: list[Problem], warnings: list[str], lenient: bool
 ) -> ObjectFile | None:
     """The one file ADF publishes for an object name: the file named after it (ADF names are case-insensitive)."""
-    matching = [o for o in group if PurePosixPath(o.path).stem == o.name.split("/")[-1]]
+    matching = [o for o in group if o.path.rsplit("/", 1)[-1][: -len(".json")] == o.name.split("/")[-1]]
     label = f"{group[0].type}/{group[0].name}"
     if len(group) == 1 and matching:
         return group[0]
