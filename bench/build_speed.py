@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from diff_large import best  # noqa: E402  (this folder is on the path when a benchmark runs)
 
-from promote.build import build  # noqa: E402
+from promote.build import build, prepare  # noqa: E402
+from promote.build.output import render  # noqa: E402
 from promote.commands.build import replace_published  # noqa: E402
 from promote.desired import SideInput  # noqa: E402
 from promote.quickdiff import diff_versions  # noqa: E402
@@ -64,11 +65,24 @@ def bench_build(entries: list[dict], repeat: int) -> None:
             replace_published(Path(out), built.files)
 
         run_build()
+        files = read_path(root)
+        prepared = prepare(files, factory=factory)
         baseline = best(load_all, repeat)
         measured = best(run_build, repeat)
+        phases = {
+            "read": best(functools.partial(read_path, root), repeat),
+            "parse, check, build": best(functools.partial(prepare, files, factory=factory), repeat),
+            "write the text": best(functools.partial(render, prepared.template, prepared.era, prepared.texts), repeat),
+            "write the files": best(functools.partial(replace_published, Path(out), prepared_files(prepared)), repeat),
+        }
     print(f"build of {entry['repo']} {entry['collab_commit'][:8]}: {len(paths)} files, {size(entry) / 1e3:.0f} kB")
     print(f"  json.load of every file: {baseline * 1e3:.1f} ms")
     print(f"  promote build (read, build, write): {measured * 1e3:.1f} ms = {measured / baseline:.2f}x (target <= 2)")
+    print("  phases (each best of its own): " + ", ".join(f"{k} {v / baseline:.2f}x" for k, v in phases.items()))
+
+
+def prepared_files(prepared) -> dict[str, bytes]:
+    return render(prepared.template, prepared.era, prepared.texts)
 
 
 def side(path: Path) -> SideInput:

@@ -104,11 +104,10 @@ class BuiltTemplate:
         """factoryName and the parameters `resources` use, ordered as the template orders its own: by group
         (names, secrets, the definition's), then by resource (as ADF declares them in a linked part)."""
         by_name = {p.name: p for p in self.parameters}
-        chosen: dict[str, None] = {"factoryName": None}
-        for group in range(1, 4):
-            for resource in resources:
-                chosen.update((n, None) for n in resource.parameters if self.groups.get(n) == group)
-        return [by_name[name] for name in chosen if name in by_name]
+        groups = self.groups
+        used = [n for n in dict.fromkeys(n for r in resources for n in r.parameters) if n in groups]
+        used.sort(key=groups.__getitem__)  # stable: within a group, in the order of first use
+        return [by_name[name] for name in ("factoryName", *used) if name in by_name]
 
 
 def declarations(parameters: list[Parameter]) -> dict[str, Any]:

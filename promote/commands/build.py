@@ -81,10 +81,14 @@ def replace_published(out: Path, files: dict[str, bytes]) -> None:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
+    made: set[Path] = set()
     for rel, data in files.items():
         path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        with open(path, "wb") as handle:
+            handle.write(data)
 
 
 def publish_message(commit: str, when: dt.datetime, texts: Texts) -> str:
