@@ -15,7 +15,6 @@ reference publishes show (every pair with a collaboration folder, 2019-2025):
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from promote.build.eras import Era
@@ -38,9 +37,11 @@ def linked_order(resources: list[BuiltResource]) -> list[BuiltResource]:
     """The resources in ADF's linked order (module docstring)."""
     ordered = [r for r in resources if r.key == GLOBAL_PARAMETERS]
     remaining = [r for r in resources if r.key != GLOBAL_PARAMETERS]
-    done: set[ObjectKey] = {_folded(r.key) for r in ordered}
+    # Keys as plain (type, lower-case name) tuples: `dependsOn` targets are lower-cased already.
+    done: set[tuple[str, str]] = {_folded(r.key) for r in ordered}
+    needs = {id(r): [(d.type, d.name) for d in r.depends_on if d is not None] for r in remaining}
     while remaining:
-        taken = [r for r in remaining if all(d is None or d in done for d in r.depends_on)]
+        taken = [r for r in remaining if all(d in done for d in needs[id(r)])]
         if not taken:  # a cycle (ADF refuses those): keep the rest in order rather than loop
             taken = remaining
         done.update(_folded(r.key) for r in taken)
@@ -50,8 +51,8 @@ def linked_order(resources: list[BuiltResource]) -> list[BuiltResource]:
     return ordered
 
 
-def _folded(key: ObjectKey) -> ObjectKey:
-    return ObjectKey(key.type, key.name.lower())
+def _folded(key: ObjectKey) -> tuple[str, str]:
+    return (key.type, key.name.lower())
 
 
 def parts(built: BuiltTemplate) -> list[list[BuiltResource]]:
@@ -66,19 +67,22 @@ def parts(built: BuiltTemplate) -> list[list[BuiltResource]]:
     return out
 
 
-def _within(resource: BuiltResource, keys: set[ObjectKey]) -> BuiltResource:
+def _within(resource: BuiltResource, keys: set[tuple[str, str]]) -> BuiltResource:
+    if all(target is None or (target.type, target.name) in keys for target in resource.depends_on):
+        return resource
     entries = resource.resource.get("dependsOn") or []
     kept = [
         (entry, target)
         for entry, target in zip(entries, resource.depends_on, strict=True)
-        if target is None or target in keys
+        if target is None or (target.type, target.name) in keys
     ]
-    if len(kept) == len(entries):
-        return resource
-    return dataclasses.replace(
-        resource,
-        resource={**resource.resource, "dependsOn": [entry for entry, _ in kept]},
-        depends_on=tuple(target for _, target in kept),
+    return BuiltResource(
+        resource.key,
+        {**resource.resource, "dependsOn": [entry for entry, _ in kept]},
+        tuple(target for _, target in kept),
+        resource.file,
+        resource.parameters,
+        resource.expressions,
     )
 
 

@@ -91,5 +91,11 @@ def _body(built: BuiltResource, floats: bool) -> str:
 def _with_depends_on(body: bytes, resource: dict[str, Any]) -> bytes:
     """The resource's whole text, indentation of its first line included, in UTF-8 (written once, spliced into
     every template holding it)."""
-    depends = encode(resource.get("dependsOn") or [], _RESOURCE_INDENT + "\t")
+    entries = resource.get("dependsOn") or []
+    if all(type(entry) is str for entry in entries):  # the build's expressions: `exact`'s text, directly
+        inner = _RESOURCE_INDENT + "\t\t"
+        listed = ",\n".join([inner + encode_basestring(entry) for entry in entries])
+        depends = f"[\n{listed}\n{_RESOURCE_INDENT}\t]" if entries else "[]"
+    else:
+        depends = encode(entries, _RESOURCE_INDENT + "\t")
     return body + f',\n{_RESOURCE_INDENT}\t"dependsOn": {depends}\n{_RESOURCE_INDENT}}}'.encode()

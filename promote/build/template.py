@@ -56,6 +56,7 @@ _ORDER = {kind: index for index, kind in enumerate(ARM_TYPES)}
 _REFERENCE_PATHS = {**REFERENCE_KINDS, "ManagedVirtualNetworkReference": "managedVirtualNetworks"}
 # Integration runtimes every factory has without a file for them.
 BUILT_IN = frozenset({ObjectKey("integrationRuntimes", "autoresolveintegrationruntime")})
+_BUILT_IN = frozenset((key.type, key.name) for key in BUILT_IN)
 
 
 @dataclass
@@ -145,7 +146,8 @@ def build_template(
         return declare
 
     objects = sorted(root.objects, key=lambda o: (_ORDER.get(o.type, len(_ORDER)), o.name))
-    present = {ObjectKey(o.type, o.name.lower()) for o in objects} | {ObjectKey(*k) for k in root.unreadable}
+    # (type, lower-case name) of every object, as plain tuples: looked up once per reference
+    present = {(o.type, o.name.lower()) for o in objects} | set(root.unreadable)
     context = Context(
         names={(o.type, o.name.lower()): o.name for o in objects},
         dataflows={o.name.lower(): o.properties for o in objects if o.type == "dataflows"},
@@ -216,29 +218,36 @@ def _factory_global_parameters(definition: Definition) -> Any:
 
 
 def _resource(
-    obj: ObjectFile, properties: dict[str, Any], present: set[ObjectKey], context: Context
+    obj: ObjectFile, properties: dict[str, Any], present: set[tuple[str, str]], context: Context
 ) -> tuple[BuiltResource, list[Problem]]:
     problems: list[Problem] = []
     depends: list[ObjectKey | None] = []
     entries: list[str] = []
     seen: set[str] = set()
-    missing: set[ObjectKey] = set()
-    own = ObjectKey(obj.type, obj.name.lower())
+    done: set[tuple[str, str]] = set()  # (type, lower-case name) already listed, or reported missing
+    own = (obj.type, obj.name.lower())
     references = list(_pipeline_references(properties) if obj.type == "pipelines" else _references(properties))
     if obj.type == "linkedServices" and isinstance(properties.get("connectVia"), dict):
         # ADF lists a linked service's runtime first, wherever connectVia is written (24 linked services)
         via = list(_references(properties["connectVia"]))
         references = via + [r for r in references if r not in via]
+    if obj.type == "managedVirtualNetworks/managedPrivateEndpoints":
+        references = []
     for kind, name in references:
-        if obj.type == "managedVirtualNetworks/managedPrivateEndpoints":
+        if _is_parameter(name):
+            entry = _depends_entry(kind, name)
+            if entry not in seen:
+                seen.add(entry)
+                entries.append(entry)
+                depends.append(None)
             continue
-        target = ObjectKey(kind, name.lower()) if not _is_parameter(name) else None
-        if target == own:
+        key = (kind, name.lower())
+        if key == own or key in done:
             continue
-        if target is not None and target not in present:
-            if target in BUILT_IN or target in missing:
+        done.add(key)
+        if key not in present:
+            if key in _BUILT_IN:
                 continue
-            missing.add(target)
             problems.append(
                 Problem(
                     obj.display,
@@ -248,11 +257,11 @@ def _resource(
                 )
             )
             continue
-        entry = _depends_entry(kind, name if target is None else context.canonical(kind, name))
+        entry = _depends_entry(kind, context.canonical(kind, name))
         if entry not in seen:
             seen.add(entry)
             entries.append(entry)
-            depends.append(target)
+            depends.append(ObjectKey(*key))
     if obj.type == "managedVirtualNetworks/managedPrivateEndpoints":
         vnet = obj.name.split("/")[0]
         entries = [_depends_entry("managedVirtualNetworks", vnet)]
