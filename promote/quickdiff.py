@@ -267,6 +267,10 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
 
     See the module docstring for why the result equals `slow_diff`'s.
     """
+    from promote.collabdiff import is_collaboration_side, quick_collaboration_diff  # (it imports this module)
+
+    if is_collaboration_side(before.files) and is_collaboration_side(after.files):
+        return quick_collaboration_diff(before, after)  # two collaboration roots: built, then the same idea
     env = before.env
     if after.env is not env:
         raise Fallback("the two sides use different environments")
