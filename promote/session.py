@@ -213,8 +213,9 @@ class EnvironmentSession:
     def apply(self, plan: Plan, file: str, *, review: Review) -> RunReport:
         """Apply exactly `plan`, refused (exit 2, nothing written) when its commit fails a check, the commit has
         not passed `requires:`, or the factory changed since the plan was made (objects, trigger states, or the
-        deployment its tags record)."""
-        from promote.apply.runner import run
+        deployment its tags record). A plan the factory records as applied (by its hash, and no run of it left
+        unfinished here) is not applied again: "already applied", exit 0, nothing written."""
+        from promote.apply.runner import AlreadyApplied, run
         from promote.plan import TagFactory, ensure_fresh
         from promote.record.tags import read_record
 
@@ -222,7 +223,16 @@ class EnvironmentSession:
         self.deployable(plan.commit)
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
-            ensure_fresh(plan, live.fingerprint, file, read_record(live.tags).basis)
+            record = read_record(live.tags)
+            if record.plan == plan.hash and interrupted is None:
+                when = f" at {record.time}" if record.time else ""
+                who = f" by {record.run}" if record.run else ""
+                raise AlreadyApplied(
+                    plan,
+                    f"Plan {plan.hash[:12]} (commit {plan.commit[:8]}) was already applied to "
+                    f"{self.env.target.factory}{when}{who}: nothing was done.",
+                )
+            ensure_fresh(plan, live.fingerprint, file, record.basis)
             review(plan)
             return plan
 

@@ -10,7 +10,15 @@ import pytest
 
 from promote.apply.executor import Executor
 from promote.apply.lock import TargetKey
-from promote.apply.runner import ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, RunContext, run
+from promote.apply.runner import (
+    ALREADY_APPLIED,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    SUCCEEDED,
+    AlreadyApplied,
+    RunContext,
+    run,
+)
 from promote.factory import Factory, ObjectKey
 from promote.live import LiveState
 from promote.plan import Plan
@@ -213,3 +221,17 @@ def test_the_executor_skips_what_a_resumed_run_did_and_journals_the_rest(tmp_pat
     assert journal.triggers_before is not None and fake.count("read_triggers") == 0
     loaded = journals.load(journal.path)
     assert loaded is not None and loaded.done == journal.done
+
+
+def test_a_plan_the_factory_records_as_applied_ends_the_run_before_its_first_step(tmp_path: Path):
+    fake = deployed()
+    applied = plan_for(new_factory(), fake.read_live(), environment(), commit=NEW)
+
+    def already(live: LiveState, interrupted: journals.Journal | None) -> Plan:
+        raise AlreadyApplied(applied, "Plan was already applied: nothing was done.")
+
+    report = run(context(tmp_path, fake), already, rollback_to_old)
+    assert report.status == ALREADY_APPLIED and report.exit_code == 0
+    assert report.render() == "Plan was already applied: nothing was done."
+    assert {kind for kind, _ in fake.calls} == {"read_live", "settle_deployments"}  # read, nothing written
+    assert not journals.journal_path(tmp_path, "staging").exists()

@@ -469,3 +469,22 @@ def test_deploy_and_rollback_refuse_what_validate_refuses_before_the_first_write
     assert not (tmp_path / "plan.json").exists()
     assert writes_since(project, seq) == [] and object_writes(project) == before
     assert project.in_sync(head)
+
+
+def test_a_plan_applied_a_second_time_is_already_applied_and_writes_nothing(project: Project, tmp_path: Path):
+    commits = project.mirror()
+    old, new = commits[4], commits[5]
+    assert project.deploy(old).returncode == 0
+    plan_file = tmp_path / "plan.json"
+    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
+    first = project.promote("apply", str(plan_file))
+    assert first.returncode == 0, out(first)
+    seq, before = last_seq(project), object_writes(project)
+    again = project.promote("apply", str(plan_file))
+    assert again.returncode == 0, out(again)
+    plan_hash = json.loads(plan_file.read_text())["hash"]
+    assert f"Plan {plan_hash[:12]} (commit {new[:8]}) was already applied to {LOCAL_FACTORY}" in again.stdout
+    assert "nothing was done" in again.stdout and "stale" not in again.stdout + again.stderr
+    assert "Record trigger states" not in again.stdout  # the plan is not shown as if it would run
+    assert writes_since(project, seq) == [] and object_writes(project) == before
+    assert project.in_sync(new)

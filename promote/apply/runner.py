@@ -39,6 +39,17 @@ from promote.record.triggers import TriggerRecord
 SUCCEEDED = journals.SUCCEEDED
 ROLLED_BACK = journals.ROLLED_BACK
 ROLLBACK_FAILED = journals.ROLLBACK_FAILED
+ALREADY_APPLIED = "already-applied"
+
+
+class AlreadyApplied(Exception):
+    """Raised by a `make_plan` whose plan the factory records as applied already (`promote apply` of a plan a
+    second time): the run ends before its first step, nothing written, exit 0."""
+
+    def __init__(self, plan: Plan, detail: str) -> None:
+        super().__init__(detail)
+        self.plan = plan
+        self.detail = detail
 
 
 MakePlan = Callable[[LiveState, Journal | None], Plan]
@@ -79,11 +90,16 @@ class RunReport:
     environment: str = ""
     last_good: str | None = None  # the commit a rollback goes to
 
+    note: str | None = None  # what an already-applied run says instead of steps
+
     @property
     def exit_code(self) -> int:
-        return {SUCCEEDED: EXIT_OK, ROLLED_BACK: EXIT_ROLLED_BACK}.get(self.status, EXIT_ROLLBACK_FAILED)
+        codes = {SUCCEEDED: EXIT_OK, ALREADY_APPLIED: EXIT_OK, ROLLED_BACK: EXIT_ROLLED_BACK}
+        return codes.get(self.status, EXIT_ROLLBACK_FAILED)
 
     def render(self) -> str:
+        if self.status == ALREADY_APPLIED:
+            return self.note or "Already applied: nothing was done."
         lines = []
         if self.recovered_run:
             lines.append(f"Recovered the interrupted run {self.recovered_run}.")
@@ -147,7 +163,10 @@ def run(
         record = read_record(live.tags)
         if interrupted is None:
             interrupted = journal_of_marker(record, context.environment)
-        plan = make_plan(live, interrupted)
+        try:
+            plan = make_plan(live, interrupted)
+        except AlreadyApplied as done:  # before any step and any journal: nothing was written
+            return RunReport(status=ALREADY_APPLIED, plan=done.plan, environment=context.environment, note=done.detail)
         parameters = deployment_parameters(plan, context.environ)  # a missing variable refuses before any step
         good = last_good(interrupted, record)
         journal = Journal(
