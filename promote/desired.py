@@ -193,8 +193,8 @@ def evaluate_side(side: SideInput, *, strict: bool = False) -> Side:
     if side.env is None:
         written, values, warnings = as_written(published)
         return Side(side.label, evaluate(written, values), published, side.revision, None, None, warnings)
-    factory, template_values, warnings = desired_factory(published, side.env, strict=strict)
-    return Side(side.label, factory, published, side.revision, side.env, template_values, warnings)
+    factory, values_and_problems, warnings = desired_factory(published, side.env, strict=strict)
+    return Side(side.label, factory, published, side.revision, side.env, values_and_problems, warnings)
 
 
 def load_side(

@@ -191,10 +191,10 @@ def sort_key(key: ObjectKey) -> tuple[int, str, str, str]:
     return (_TYPE_ORDER.get(key.type, len(_TYPE_ORDER)), key.type, key.name.casefold(), key.name)
 
 
-# --- normalise ------------------------------------------------------------------------------------
+# --- without_noise -----------------------------------------------------------------------------------
 
 
-def normalise(properties: Mapping[str, Any], object_type: str | None = None) -> dict[str, Any]:
+def without_noise(properties: Mapping[str, Any], object_type: str | None = None) -> dict[str, Any]:
     """`properties` without the noise ADF adds or drops, as a new structure (scalars shared, input untouched).
 
     Removed: read-only properties of `object_type` (see READ_ONLY; a trigger's `runtimeState` stays, as the
@@ -353,8 +353,8 @@ def _compare(old: FactoryObject, new: FactoryObject, key: ObjectKey, renamed_fro
     if before_props is after_props or before_props == after_props:
         details: list[PathChange] = []
     else:
-        normal_before = normalise(before_props, key.type)
-        normal_after = normalise(after_props, key.type)
+        normal_before = without_noise(before_props, key.type)
+        normal_after = without_noise(after_props, key.type)
         details = [] if normal_before == normal_after else diff_properties(normal_before, normal_after)
     if not details and renamed_from is None:
         return None

@@ -1,7 +1,7 @@
 """The one normalisation that makes desired and live objects comparable: applied to BOTH sides of a
 desired × live diff, never to what is deployed.
 
-`promote.diff.normalise` removes the noise that differs between two *publishes* (empty `annotations`, Studio's
+`promote.diff.without_noise` removes the noise that differs between two *publishes* (empty `annotations`, Studio's
 `dependsOn: []`, read-only properties). Against a *live* factory there is more: what ADF does to an object
 between the PUT and the GET. Each rule below is one such thing, with the evidence; a rule that could hide a
 change a deployment would make does not belong here.

@@ -18,8 +18,8 @@ from promote.diff import (
     PathChange,
     diff_factories,
     diff_properties,
-    normalise,
     sort_key,
+    without_noise,
 )
 from promote.factory import OBJECT_TYPES, Factory, FactoryObject, ObjectKey
 
@@ -267,7 +267,7 @@ def test_read_only_properties_are_not_compared() -> None:
 def test_normalise_does_not_touch_its_input() -> None:
     properties = pipeline(activity("w"), parameters={})
     snapshot = copy.deepcopy(properties)
-    normal = normalise(properties, "pipelines")
+    normal = without_noise(properties, "pipelines")
     assert properties == snapshot
     assert normal == {"activities": [{"name": "w", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}]}
 
@@ -582,7 +582,7 @@ def _mutate(rng: random.Random, props: dict[str, Any]) -> None:
 
 
 def _canonical(properties: dict[str, Any], type_: str) -> str:
-    return json.dumps(normalise(properties, type_), sort_keys=True)
+    return json.dumps(without_noise(properties, type_), sort_keys=True)
 
 
 _PATH_TOKEN = re.compile(r"""\.?([^.\[\]"']+)|\[(\d+)\]|\[name=("[^"]*"|'[^']*'|[^\]]*)\]|\[("(?:[^"\\]|\\.)*")\]""")
@@ -653,8 +653,8 @@ def test_random_factories_against_an_independent_comparison(seed: int) -> None:
             continue
         assert change.paths, change
         assert len(set(change.paths)) == len(change.paths)
-        old = normalise(before_props[change.key.name], "pipelines")
-        new = normalise(after_props[change.key.name], "pipelines")
+        old = without_noise(before_props[change.key.name], "pipelines")
+        new = without_noise(after_props[change.key.name], "pipelines")
         for detail in change.details:
             at_old, at_new = _resolve(old, detail.path), _resolve(new, detail.path)
             if detail.kind == "add":

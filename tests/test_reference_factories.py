@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from promote.diff import diff_factories, normalise
+from promote.diff import diff_factories, without_noise
 from promote.errors import TemplateError
 from promote.factory import object_key_from_arm
 from promote.loader import evaluate, open_published
@@ -122,13 +122,13 @@ def raw_objects(published) -> dict[tuple[str, str], str] | None:
                 continue
             if not match:
                 return None
-            out[(key.type, key.name)] = json.dumps(normalise(r.get("properties", {}), key.type), sort_keys=True)
+            out[(key.type, key.name)] = json.dumps(without_noise(r.get("properties", {}), key.type), sort_keys=True)
     return out
 
 
 def canonical(factory) -> dict[tuple[str, str], str]:
     return {
-        (k.type, k.name): json.dumps(normalise(o.properties, k.type), sort_keys=True)
+        (k.type, k.name): json.dumps(without_noise(o.properties, k.type), sort_keys=True)
         for k, o in factory.objects.items()
     }
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from promote import github
 from promote.desired import fit_parameters, load_env, project_root, resolve_source, secure_value_problems
-from promote.environment import available_environments, check_smoke, overrides_applied, template_values
+from promote.environment import available_environments, check_smoke, overrides_and_problems, values_and_problems
 from promote.environment.layout import environments_dir
 from promote.errors import EXIT_INPUT, EXIT_OK, InputError, Problem
 from promote.loader import Published, as_written, evaluate, open_published
@@ -82,7 +82,7 @@ def run_validate(args: argparse.Namespace) -> int:
         with_environment.add(folder)
         fitted, dropped = fit_parameters(env, published)  # the rule `deploy` applies: a warning, not an error
         warnings.extend(dropped)
-        values, found = template_values(fitted, published.parameters)
+        values, found = values_and_problems(fitted, published.parameters)
         found += secure_value_problems(fitted, published.parameters)  # what a deploy would refuse
         problems.extend(found)
         if found:
@@ -92,7 +92,7 @@ def run_validate(args: argparse.Namespace) -> int:
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        factory, found = overrides_applied(env, factory)
+        factory, found = overrides_and_problems(env, factory)
         problems.extend(found)
         problems.extend(check_smoke(env, factory))
         problems.extend(check_factory(published, factory))

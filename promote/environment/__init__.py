@@ -19,7 +19,7 @@ The package, by what each module holds (import from `promote.environment`, which
 - `nodes`: a YAML node tree read into typed values with line numbers, every problem collected;
 - `reader`: the file's schema on top of it (`load_environment`), and where environment files are
   (`find_environment`, `available_environments`);
-- `values`: the parameters checked against a template (`template_values`, `values_for_template`);
+- `values`: the parameters checked against a template (`values_and_problems`, `values_for_template`);
 - `overrides`: the overrides and smoke pipelines checked against a factory (`apply_overrides`, `check_smoke`);
 - `hints`: the shared wording of problems ("did you mean ...").
 
@@ -53,10 +53,10 @@ from promote.environment.model import (
     TemplateValues,
     TriggerPolicy,
 )
-from promote.environment.overrides import apply_overrides, check_overrides, check_smoke, overrides_applied
+from promote.environment.overrides import apply_overrides, check_overrides, check_smoke, overrides_and_problems
 from promote.environment.paths import ValueSyntaxError, format_path, parse_object_key, parse_path
 from promote.environment.reader import available_environments, declared_source, find_environment, load_environment
-from promote.environment.values import check_parameters, template_values, values_for_template
+from promote.environment.values import check_parameters, values_and_problems, values_for_template
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -82,9 +82,9 @@ __all__ = [
     "find_environment",
     "format_path",
     "load_environment",
-    "overrides_applied",
+    "overrides_and_problems",
     "parse_object_key",
     "parse_path",
-    "template_values",
+    "values_and_problems",
     "values_for_template",
 ]

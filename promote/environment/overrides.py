@@ -1,7 +1,7 @@
 """An environment checked against a factory: its overrides applied (property values ADF did not parameterize)
 and its smoke pipelines looked up.
 
-Checking and applying the overrides are one walk (`overrides_applied`), so that what `validate` reports is
+Checking and applying the overrides are one walk (`overrides_and_problems`), so that what `validate` reports is
 exactly what `apply_overrides` would refuse.
 """
 
@@ -82,7 +82,7 @@ def _set_path(root: dict[str, Any], path: Sequence[Segment], value: Any) -> tupl
     return None
 
 
-def overrides_applied(env: Environment, factory: Factory) -> tuple[Factory, list[Problem]]:
+def overrides_and_problems(env: Environment, factory: Factory) -> tuple[Factory, list[Problem]]:
     """Apply every override in order on copies of the touched objects; collect what does not resolve.
 
     Check and apply share this so that an override that adds a key seen by a later one checks the same way.
@@ -133,7 +133,7 @@ def overrides_applied(env: Environment, factory: Factory) -> tuple[Factory, list
 
 def check_overrides(env: Environment, factory: Factory) -> list[Problem]:
     """Every override whose object is missing from the factory or whose path does not resolve in it."""
-    return overrides_applied(env, factory)[1]
+    return overrides_and_problems(env, factory)[1]
 
 
 def apply_overrides(env: Environment, factory: Factory) -> Factory:
@@ -142,7 +142,7 @@ def apply_overrides(env: Environment, factory: Factory) -> Factory:
     Raises EnvironmentFileError with every override that does not resolve. References of an overridden object
     are recomputed, since an override may change a `referenceName`.
     """
-    result, problems = overrides_applied(env, factory)
+    result, problems = overrides_and_problems(env, factory)
     if problems:
         raise EnvironmentFileError(problems)
     return result

@@ -81,7 +81,9 @@ def _strings_in(value: Any) -> set[str]:
     return set()
 
 
-def template_values(env: Environment, parameters: Mapping[str, ParameterSpec]) -> tuple[TemplateValues, list[Problem]]:
+def values_and_problems(
+    env: Environment, parameters: Mapping[str, ParameterSpec]
+) -> tuple[TemplateValues, list[Problem]]:
     """The environment's values for a template, with the problems found; the values hold what could be given.
 
     `values_for_template` refuses on any problem; a diff's older side uses this directly, since an
@@ -175,7 +177,7 @@ def template_values(env: Environment, parameters: Mapping[str, ParameterSpec]) -
 
 def check_parameters(env: Environment, parameters: Mapping[str, ParameterSpec]) -> list[Problem]:
     """Every problem of the environment's parameter values against a template's declarations."""
-    return template_values(env, parameters)[1]
+    return values_and_problems(env, parameters)[1]
 
 
 def values_for_template(env: Environment, parameters: Mapping[str, ParameterSpec]) -> TemplateValues:
@@ -184,7 +186,7 @@ def values_for_template(env: Environment, parameters: Mapping[str, ParameterSpec
     `factoryName` comes from `target.factory` unless the file gives it. Raises EnvironmentFileError with every
     problem (undeclared or missing parameters, plaintext secrets, wrong types).
     """
-    result, problems = template_values(env, parameters)
+    result, problems = values_and_problems(env, parameters)
     if problems:
         raise EnvironmentFileError(problems)
     return result

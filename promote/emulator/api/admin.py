@@ -10,7 +10,7 @@ from typing import Any
 from promote.emulator import errors
 from promote.emulator.app import App
 from promote.emulator.routing import Request, Response, Router
-from promote.emulator.store import Scope
+from promote.emulator.store import GroupScope
 
 ADMIN_PREFIX = "/_emulator"
 
@@ -107,7 +107,7 @@ def admin_seed(app: App, req: Request, p: dict[str, str]) -> Response:
     body = _json_body(req)
     if not isinstance(body, dict) or not isinstance(body.get("objects"), list) or not body.get("factory"):
         raise _bad("give {'factory': name, 'objects': [{'type', 'name', 'properties'}], ...}")
-    scope = Scope(
+    scope = GroupScope(
         str(body.get("subscriptionId") or DEFAULT_SUBSCRIPTION),
         str(body.get("resourceGroup") or DEFAULT_RESOURCE_GROUP),
     )
@@ -120,7 +120,7 @@ def admin_start_run(app: App, req: Request, p: dict[str, str]) -> Response:
     body = _json_body(req)
     if not isinstance(body, dict) or not body.get("factory") or not body.get("pipeline"):
         raise _bad("give {'factory': name, 'pipeline': name, 'parameters'?: {...}, 'invokedBy'?: {...}, ...}")
-    scope = Scope(
+    scope = GroupScope(
         str(body.get("subscriptionId") or DEFAULT_SUBSCRIPTION),
         str(body.get("resourceGroup") or DEFAULT_RESOURCE_GROUP),
     )

@@ -20,7 +20,7 @@ from promote.emulator.routing import (
     lro_headers,
     read_answer,
 )
-from promote.emulator.store import KINDS, Page, Scope
+from promote.emulator.store import KINDS, GroupScope, Page
 
 _SEG = r"[^/]+"
 RESOURCE_GROUP = rf"/subscriptions/(?P<sub>{_SEG})/resourcegroups/(?P<rg>{_SEG})"
@@ -31,8 +31,8 @@ _COLLECTIONS = (
 )
 
 
-def _scope(p: dict[str, str]) -> Scope:
-    return Scope(p["sub"], p["rg"])
+def _scope(p: dict[str, str]) -> GroupScope:
+    return GroupScope(p["sub"], p["rg"])
 
 
 def next_link(req: Request, page: Page) -> str | None:

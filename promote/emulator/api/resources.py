@@ -8,14 +8,14 @@ from __future__ import annotations
 from promote.emulator.api.datafactory import RESOURCE_GROUP
 from promote.emulator.app import App
 from promote.emulator.routing import Request, Response, Router, lro_headers, paged_in_memory
-from promote.emulator.store import Scope
+from promote.emulator.store import GroupScope
 
 _SEG = r"[^/]+"
 _D = rf"{RESOURCE_GROUP}/providers/Microsoft\.Resources/deployments"
 
 
-def _scope(p: dict[str, str]) -> Scope:
-    return Scope(p["sub"], p["rg"])
+def _scope(p: dict[str, str]) -> GroupScope:
+    return GroupScope(p["sub"], p["rg"])
 
 
 def _top(req: Request) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from promote.emulator.store import Kind, Scope
+from promote.emulator.store import GroupScope, Kind
 
 DEPLOYMENT_TYPE = "Microsoft.Resources/deployments"
 
@@ -34,7 +34,7 @@ class PlannedResource:
 class Prepared:
     """A validated deployment, ready to run (or to answer validate / what-if)."""
 
-    scope: Scope
+    scope: GroupScope
     name: str
     mode: str
     template: dict[str, Any]

@@ -10,7 +10,7 @@ from typing import Any
 
 from promote.emulator import errors
 from promote.emulator.deployments.model import DEPLOYMENT_TYPE, PlannedResource, Prepared
-from promote.emulator.store import Scope, iso
+from promote.emulator.store import GroupScope, iso
 
 _STATUS_TEXT = {
     400: "BadRequest",
@@ -21,7 +21,7 @@ _STATUS_TEXT = {
 }
 
 
-def deployment_id(scope: Scope, name: str) -> str:
+def deployment_id(scope: GroupScope, name: str) -> str:
     return f"{scope.prefix}/providers/{DEPLOYMENT_TYPE}/{name}"
 
 
@@ -83,7 +83,7 @@ def render_deployment(
 
 
 def operation_record(
-    scope: Scope,
+    scope: GroupScope,
     name: str,
     seq: int,
     resource: PlannedResource,

@@ -16,7 +16,7 @@ from promote.emulator import errors
 from promote.emulator.deployments.model import PlannedResource, Prepared
 from promote.emulator.deployments.recording import deployment_id, operation_record, render_deployment
 from promote.emulator.settings import Settings
-from promote.emulator.store import Scope, Store
+from promote.emulator.store import GroupScope, Store
 
 HISTORY_PRUNE_ABOVE = 700  # ARM deletes old entries once the history passes 700 ...
 HISTORY_PRUNE_TO = 600  # ... down to 600
@@ -143,7 +143,7 @@ class Run:
         self.store.set_async(self.op_id, state, status)
 
 
-def write_resource(store: Store, scope: Scope, resource: PlannedResource) -> None:
+def write_resource(store: Store, scope: GroupScope, resource: PlannedResource) -> None:
     """One resource of a deployment, through the same store method (and so the same rules) as a direct PUT."""
     if resource.kind is None:
         body: dict[str, Any] = {

@@ -28,7 +28,7 @@ from promote.emulator.deployments.recording import render_deployment
 from promote.emulator.deployments.running import Run, WriteHooks
 from promote.emulator.deployments.validation import prepare
 from promote.emulator.settings import Settings
-from promote.emulator.store import Scope, Store, iso
+from promote.emulator.store import GroupScope, Store, iso
 from promote.emulator.store.deployment_records import RUNNING_STATES, ActiveDeployment
 
 HISTORY_QUOTA = 800
@@ -81,7 +81,7 @@ class Deployments:
         for thread in threads:
             thread.join(timeout)
 
-    def is_running(self, scope: Scope, name: str) -> bool:
+    def is_running(self, scope: GroupScope, name: str) -> bool:
         """Whether a worker runs this deployment: this emulator's, or a live one's sharing the state file."""
         with self._lock:
             entry = self._running.get((scope.key, name.lower()))
@@ -90,7 +90,7 @@ class Deployments:
         self.reconcile(scope)
         return self.store.deployment_state(scope, name) in RUNNING_STATES
 
-    def reconcile(self, scope: Scope | None = None) -> list[str]:
+    def reconcile(self, scope: GroupScope | None = None) -> list[str]:
         """End the deployments (of `scope`, or all) whose emulator is gone, as interrupted; their names."""
         ended = []
         for active in self.store.active_deployments(scope):
@@ -113,7 +113,7 @@ class Deployments:
 
     # --- create, validate, what-if -----------------------------------------------------------------------
 
-    def create(self, scope: Scope, name: str, body: Any) -> Accepted:
+    def create(self, scope: GroupScope, name: str, body: Any) -> Accepted:
         """Validate and start a deployment; 409 DeploymentActive while one of that name runs."""
         if self.is_running(scope, name):
             raise errors.deployment_active(name)
@@ -164,7 +164,7 @@ class Deployments:
                 if entry is not None and entry[0] is threading.current_thread():
                     del self._running[key]
 
-    def _last_succeeded(self, scope: Scope) -> str | None:
+    def _last_succeeded(self, scope: GroupScope) -> str | None:
         """The newest Succeeded deployment of the resource group (what `onErrorDeployment: LastSuccessful` names)."""
         for text in reversed(self.store.list_deployments(scope)):
             body = json.loads(text)
@@ -172,7 +172,7 @@ class Deployments:
                 return body["name"]
         return None
 
-    def validate(self, scope: Scope, name: str, body: Any) -> dict[str, Any]:
+    def validate(self, scope: GroupScope, name: str, body: Any) -> dict[str, Any]:
         """ARM's validate: the deployment as it would be accepted, with `validatedResources`; nothing recorded."""
         prepared = prepare(scope, name, body, self.settings.location)
         now = self.store.clock.now()
@@ -181,7 +181,7 @@ class Deployments:
         rendered["properties"]["validatedResources"] = [{"id": r.id} for r in prepared.resources]
         return rendered
 
-    def what_if(self, scope: Scope, name: str, body: Any) -> str:
+    def what_if(self, scope: GroupScope, name: str, body: Any) -> str:
         """Compute a what-if result now; the id under which it is read (the Location the client polls)."""
         prepared = prepare(scope, name, body, self.settings.location)
         op_id = uuid.uuid4().hex
@@ -206,17 +206,17 @@ class Deployments:
             raise errors.EmulatorError(404, "NotFound", f"The deployment operation status '{op_id}' was not found.")
         return found
 
-    def get(self, scope: Scope, name: str) -> dict[str, Any]:
+    def get(self, scope: GroupScope, name: str) -> dict[str, Any]:
         self.reconcile(scope)
         return self.store.get_deployment(scope, name)[1]
 
-    def exists(self, scope: Scope, name: str) -> bool:
+    def exists(self, scope: GroupScope, name: str) -> bool:
         return self.store.deployment_state(scope, name) is not None
 
-    def template(self, scope: Scope, name: str) -> Any:
+    def template(self, scope: GroupScope, name: str) -> Any:
         return self.store.get_deployment(scope, name)[2]
 
-    def history(self, scope: Scope, state_filter: str | None, top: int | None) -> list[str]:
+    def history(self, scope: GroupScope, state_filter: str | None, top: int | None) -> list[str]:
         """The history (oldest first), narrowed by `$filter=provisioningState eq '...'`, the last `top`."""
         wanted = _state_filter(state_filter)
         self.reconcile(scope)
@@ -227,13 +227,13 @@ class Deployments:
             items = items[-top:]
         return items
 
-    def operations(self, scope: Scope, name: str, top: int | None) -> list[str]:
+    def operations(self, scope: GroupScope, name: str, top: int | None) -> list[str]:
         if self.store.deployment_state(scope, name) is None:
             raise errors.deployment_not_found(name)
         items = self.store.list_operations(scope, name)
         return items[:top] if top else items
 
-    def operation(self, scope: Scope, name: str, op_id: str) -> str:
+    def operation(self, scope: GroupScope, name: str, op_id: str) -> str:
         body = self.store.get_operation(scope, name, op_id)
         if body is None:
             raise errors.EmulatorError(
@@ -243,14 +243,14 @@ class Deployments:
 
     # --- delete, cancel ----------------------------------------------------------------------------------
 
-    def delete(self, scope: Scope, name: str) -> None:
+    def delete(self, scope: GroupScope, name: str) -> None:
         if self.is_running(scope, name):
             raise errors.EmulatorError(
                 409, "DeploymentActive", f"The deployment '{name}' is running and cannot be deleted; cancel it first."
             )
         self.store.delete_deployment(scope, name)
 
-    def cancel(self, scope: Scope, name: str) -> None:
+    def cancel(self, scope: GroupScope, name: str) -> None:
         """Stop a running deployment after the resource it is writing. One another live emulator runs is asked
         to stop through the store; one whose emulator is gone is ended Canceled here. 409 when it is not
         running."""

@@ -20,7 +20,7 @@ from promote.arm import DeploymentContext, evaluate_template, parse_template
 from promote.emulator import errors
 from promote.emulator.deployments.graph import order
 from promote.emulator.deployments.model import DEPLOYMENT_TYPE, PlannedResource, Prepared
-from promote.emulator.store import FACTORY_TYPE, KIND_BY_TYPE, Kind, Scope, Store
+from promote.emulator.store import FACTORY_TYPE, KIND_BY_TYPE, GroupScope, Kind, Store
 from promote.errors import TemplateError
 from promote.factory import object_key_from_arm
 
@@ -40,7 +40,7 @@ _TYPE_NAMES = {
 }
 
 
-def prepare(scope: Scope, name: str, body: Any, location: str) -> Prepared:
+def prepare(scope: GroupScope, name: str, body: Any, location: str) -> Prepared:
     """ARM's template validation; raises the error ARM answers (400 InvalidTemplate, 413, ...)."""
     if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
         raise errors.invalid_request_content("The deployment must have a 'properties' object.")
@@ -131,7 +131,7 @@ def prepare(scope: Scope, name: str, body: Any, location: str) -> Prepared:
     )
 
 
-def _place(scope: Scope, r: Any) -> PlannedResource:
+def _place(scope: GroupScope, r: Any) -> PlannedResource:
     """Classify one evaluated resource: the factory, a child object, or something the emulator refuses."""
     base = f"{scope.prefix}/providers"
     lower = r.type.lower()

@@ -7,7 +7,7 @@ a deployment meets exactly the rules of a direct PUT.
 
 `Store` is one object over one connection, assembled from a part per thing it holds:
 
-- `values`: the vocabulary (Kind, Scope, Page, timestamps, etags, tokens, masking), no state;
+- `values`: the vocabulary (Kind, GroupScope, Page, timestamps, etags, tokens, masking), no state;
 - `database`: the schema, the connection, transactions and reads (concurrency is described there);
 - `factories`: factories and their rules;
 - `objects`: child objects and ADF's rules on them (names, references, started triggers, runtime type,
@@ -30,9 +30,9 @@ from promote.emulator.store.values import (
     KINDS,
     MASK,
     MPE_TYPE,
+    GroupScope,
     Kind,
     Page,
-    Scope,
     iso,
     mask_secure_strings,
 )
@@ -48,9 +48,9 @@ __all__ = [
     "KIND_BY_TYPE",
     "MASK",
     "MPE_TYPE",
+    "GroupScope",
     "Kind",
     "Page",
-    "Scope",
     "Store",
     "iso",
     "mask_secure_strings",

@@ -17,10 +17,10 @@ from typing import Any
 
 from promote.emulator import errors
 from promote.emulator.store.database import Database
-from promote.emulator.store.values import Scope, dumps
+from promote.emulator.store.values import GroupScope, dumps
 
 
-def _delete_deployment(db: sqlite3.Connection, scope: Scope, lname: str) -> bool:
+def _delete_deployment(db: sqlite3.Connection, scope: GroupScope, lname: str) -> bool:
     gone = db.execute("DELETE FROM deployments WHERE skey = ? AND lname = ?", (scope.key, lname)).rowcount
     db.execute("DELETE FROM deployment_ops WHERE skey = ? AND dlname = ?", (scope.key, lname))
     return gone > 0
@@ -46,7 +46,7 @@ class DeploymentRecords(Database):
 
     def save_deployment(
         self,
-        scope: Scope,
+        scope: GroupScope,
         name: str,
         state: str,
         body: dict[str, Any],
@@ -67,14 +67,14 @@ class DeploymentRecords(Database):
                 (scope.key, name.lower(), seq[0], state, dumps(body), dumps(template), owner, op_id),
             )
 
-    def update_deployment(self, scope: Scope, name: str, state: str, body: dict[str, Any]) -> None:
+    def update_deployment(self, scope: GroupScope, name: str, state: str, body: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute(
                 "UPDATE deployments SET state = ?, body = ? WHERE skey = ? AND lname = ?",
                 (state, dumps(body), scope.key, name.lower()),
             )
 
-    def active_deployments(self, scope: Scope | None = None) -> list[ActiveDeployment]:
+    def active_deployments(self, scope: GroupScope | None = None) -> list[ActiveDeployment]:
         """The deployments recorded as Accepted or Running (of one resource group, or all)."""
         sql = "SELECT skey, lname, state, owner, op_id, body FROM deployments WHERE state IN (?, ?)"
         params: tuple[Any, ...] = RUNNING_STATES
@@ -107,16 +107,16 @@ class DeploymentRecords(Database):
                 )
         return changed > 0
 
-    def request_cancel(self, scope: Scope, name: str) -> None:
+    def request_cancel(self, scope: GroupScope, name: str) -> None:
         """Ask the instance running a deployment to cancel it (it reads this between resources)."""
         with self.transaction() as db:
             db.execute("UPDATE deployments SET cancel = 1 WHERE skey = ? AND lname = ?", (scope.key, name.lower()))
 
-    def cancel_requested(self, scope: Scope, name: str) -> bool:
+    def cancel_requested(self, scope: GroupScope, name: str) -> bool:
         rows = self.read("SELECT cancel FROM deployments WHERE skey = ? AND lname = ?", (scope.key, name.lower()))
         return bool(rows and rows[0][0])
 
-    def get_deployment(self, scope: Scope, name: str) -> tuple[str, dict[str, Any], Any]:
+    def get_deployment(self, scope: GroupScope, name: str) -> tuple[str, dict[str, Any], Any]:
         """(state, body, template) of a deployment in the history."""
         rows = self.read(
             "SELECT state, body, template FROM deployments WHERE skey = ? AND lname = ?",
@@ -127,19 +127,19 @@ class DeploymentRecords(Database):
         state, body, template = rows[0]
         return state, json.loads(body), json.loads(template)
 
-    def deployment_state(self, scope: Scope, name: str) -> str | None:
+    def deployment_state(self, scope: GroupScope, name: str) -> str | None:
         rows = self.read("SELECT state FROM deployments WHERE skey = ? AND lname = ?", (scope.key, name.lower()))
         return rows[0][0] if rows else None
 
-    def list_deployments(self, scope: Scope) -> list[str]:
+    def list_deployments(self, scope: GroupScope) -> list[str]:
         """Every deployment of a resource group's history, oldest first."""
         rows = self.read("SELECT body FROM deployments WHERE skey = ? ORDER BY seq", (scope.key,))
         return [r[0] for r in rows]
 
-    def count_deployments(self, scope: Scope) -> int:
+    def count_deployments(self, scope: GroupScope) -> int:
         return self.read("SELECT COUNT(*) FROM deployments WHERE skey = ?", (scope.key,))[0][0]
 
-    def prune_deployments(self, scope: Scope, keep: int) -> int:
+    def prune_deployments(self, scope: GroupScope, keep: int) -> int:
         """Delete the oldest finished deployments beyond `keep`, as ARM does past 700."""
         with self.transaction() as db:
             rows = db.execute(
@@ -153,29 +153,29 @@ class DeploymentRecords(Database):
                 _delete_deployment(db, scope, lname)
         return len(doomed)
 
-    def delete_deployment(self, scope: Scope, name: str) -> bool:
+    def delete_deployment(self, scope: GroupScope, name: str) -> bool:
         with self.transaction() as db:
             return _delete_deployment(db, scope, name.lower())
 
-    def clear_operations(self, scope: Scope, name: str) -> None:
+    def clear_operations(self, scope: GroupScope, name: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM deployment_ops WHERE skey = ? AND dlname = ?", (scope.key, name.lower()))
 
-    def add_operation(self, scope: Scope, name: str, seq: int, op_id: str, body: dict[str, Any]) -> None:
+    def add_operation(self, scope: GroupScope, name: str, seq: int, op_id: str, body: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO deployment_ops (skey, dlname, seq, op_id, body) VALUES (?,?,?,?,?)",
                 (scope.key, name.lower(), seq, op_id, dumps(body)),
             )
 
-    def list_operations(self, scope: Scope, name: str) -> list[str]:
+    def list_operations(self, scope: GroupScope, name: str) -> list[str]:
         rows = self.read(
             "SELECT body FROM deployment_ops WHERE skey = ? AND dlname = ? ORDER BY seq",
             (scope.key, name.lower()),
         )
         return [r[0] for r in rows]
 
-    def get_operation(self, scope: Scope, name: str, op_id: str) -> str | None:
+    def get_operation(self, scope: GroupScope, name: str, op_id: str) -> str | None:
         rows = self.read(
             "SELECT body FROM deployment_ops WHERE skey = ? AND dlname = ? AND op_id = ?",
             (scope.key, name.lower(), op_id),

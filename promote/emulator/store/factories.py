@@ -17,7 +17,7 @@ from promote.emulator.settings import Clock
 from promote.emulator.store.database import Database, count_write
 from promote.emulator.store.values import (
     FACTORY_TYPE,
-    Scope,
+    GroupScope,
     check_conditions,
     dumps,
     iso,
@@ -30,12 +30,12 @@ DATA_FACTORY_VERSION = "2018-06-01"
 _FACTORY_READ_ONLY = ("provisioningState", "createTime", "version")
 
 
-def factory_key(scope: Scope, factory: str) -> str:
+def factory_key(scope: GroupScope, factory: str) -> str:
     """The key of a factory's objects, references and runs (`fkey` in the tables)."""
     return f"{scope.key}/{factory.lower()}"
 
 
-def factory_row(db: sqlite3.Connection, scope: Scope, name: str) -> tuple[str, str, str, str] | None:
+def factory_row(db: sqlite3.Connection, scope: GroupScope, name: str) -> tuple[str, str, str, str] | None:
     """(display name, resource group as first written, etag, body) of a factory, or None."""
     return db.execute(
         "SELECT name, rg, etag, body FROM factories WHERE skey = ? AND lname = ?",
@@ -43,7 +43,7 @@ def factory_row(db: sqlite3.Connection, scope: Scope, name: str) -> tuple[str, s
     ).fetchone()
 
 
-def require_factory(db: sqlite3.Connection, scope: Scope, name: str) -> tuple[str, str, str, str]:
+def require_factory(db: sqlite3.Connection, scope: GroupScope, name: str) -> tuple[str, str, str, str]:
     """The factory's row; ARM's ResourceNotFound when there is none."""
     row = factory_row(db, scope, name)
     if row is None:
@@ -54,7 +54,7 @@ def require_factory(db: sqlite3.Connection, scope: Scope, name: str) -> tuple[st
 def write_factory(
     db: sqlite3.Connection,
     clock: Clock,
-    scope: Scope,
+    scope: GroupScope,
     name: str,
     body: Any,
     if_match: str | None = None,
@@ -116,17 +116,17 @@ def _identity(identity: Any, name: str) -> dict[str, Any] | None:
 class Factories(Database):
     """The factory operations of the store."""
 
-    def factory_exists(self, scope: Scope, name: str) -> bool:
+    def factory_exists(self, scope: GroupScope, name: str) -> bool:
         with self.reading() as db:
             return factory_row(db, scope, name) is not None
 
-    def get_factory(self, scope: Scope, name: str) -> tuple[str, str]:
+    def get_factory(self, scope: GroupScope, name: str) -> tuple[str, str]:
         """(etag, body JSON) of a factory."""
         with self.reading() as db:
             _, _, etag, body = require_factory(db, scope, name)
         return etag, body
 
-    def factory_body(self, scope: Scope, name: str) -> dict[str, Any] | None:
+    def factory_body(self, scope: GroupScope, name: str) -> dict[str, Any] | None:
         """A factory as stored (what-if compares against it), or None."""
         with self.reading() as db:
             row = factory_row(db, scope, name)
@@ -134,7 +134,7 @@ class Factories(Database):
 
     def put_factory(
         self,
-        scope: Scope,
+        scope: GroupScope,
         name: str,
         body: Any,
         *,
@@ -147,7 +147,7 @@ class Factories(Database):
 
     def patch_factory(
         self,
-        scope: Scope,
+        scope: GroupScope,
         name: str,
         body: Any,
         *,
@@ -184,7 +184,7 @@ class Factories(Database):
             count_write(db, "factories")
         return text
 
-    def delete_factory(self, scope: Scope, name: str) -> bool:
+    def delete_factory(self, scope: GroupScope, name: str) -> bool:
         """Delete a factory with everything in it; False when there was none (Azure answers 204 then)."""
         fkey = factory_key(scope, name)
         with self.transaction() as db:

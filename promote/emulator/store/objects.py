@@ -22,9 +22,9 @@ from promote.emulator.store.values import (
     KIND_BY_TYPE,
     KINDS,
     MPE_TYPE,
+    GroupScope,
     Kind,
     Page,
-    Scope,
     check_conditions,
     decode_token,
     dumps,
@@ -45,7 +45,7 @@ ObjectRow = tuple[Any, ...]
 """(name, etag, body, kind, runtime_state, sub_target, sub_since, sub_duration) of one object."""
 
 
-def object_id(scope: Scope, rg: str, factory: str, kind: Kind, name: str) -> str:
+def object_id(scope: GroupScope, rg: str, factory: str, kind: Kind, name: str) -> str:
     """An object's ARM id (a private endpoint's `name` is `network/endpoint`)."""
     base = f"/subscriptions/{scope.subscription}/resourceGroups/{rg}/providers/{FACTORY_TYPE}/{factory}"
     if kind.type == MPE_TYPE:
@@ -62,7 +62,9 @@ def object_row(db: sqlite3.Connection, fkey: str, kind: Kind, name: str) -> Obje
     ).fetchone()
 
 
-def require_object(db: sqlite3.Connection, scope: Scope, factory: str, kind: Kind, name: str) -> tuple[str, ObjectRow]:
+def require_object(
+    db: sqlite3.Connection, scope: GroupScope, factory: str, kind: Kind, name: str
+) -> tuple[str, ObjectRow]:
     """(factory key, row) of an object; ResourceNotFound for a missing factory, NotFound for a missing object."""
     display, rg, _, _ = require_factory(db, scope, factory)
     fkey = factory_key(scope, factory)
@@ -84,7 +86,7 @@ def _forget_references(db: sqlite3.Connection, fkey: str, kind: Kind, name: str)
 
 def write_object(
     db: sqlite3.Connection,
-    scope: Scope,
+    scope: GroupScope,
     factory: str,
     kind: Kind,
     name: str,
@@ -194,7 +196,7 @@ class Objects(Database):
 
     object_id = staticmethod(object_id)
 
-    def get_object(self, scope: Scope, factory: str, kind: Kind, name: str) -> tuple[str, str]:
+    def get_object(self, scope: GroupScope, factory: str, kind: Kind, name: str) -> tuple[str, str]:
         """(etag, body JSON) of one object."""
         with self.reading() as db:
             _, row = require_object(db, scope, factory, kind, name)
@@ -202,7 +204,7 @@ class Objects(Database):
 
     def put_object(
         self,
-        scope: Scope,
+        scope: GroupScope,
         factory: str,
         kind: Kind,
         name: str,
@@ -215,7 +217,7 @@ class Objects(Database):
         with self.transaction() as db:
             return write_object(db, scope, factory, kind, name, body, if_match, if_none_match)
 
-    def patch_integration_runtime(self, scope: Scope, factory: str, name: str, body: Any) -> str:
+    def patch_integration_runtime(self, scope: GroupScope, factory: str, name: str, body: Any) -> str:
         """IntegrationRuntimes_Update: `autoUpdate` and `updateDelayOffset` merged into the properties."""
         kind = KINDS["integrationruntimes"]
         require_json_object(body)
@@ -234,7 +236,7 @@ class Objects(Database):
             count_write(db, kind.type)
         return text
 
-    def delete_object(self, scope: Scope, factory: str, kind: Kind, name: str) -> bool:
+    def delete_object(self, scope: GroupScope, factory: str, kind: Kind, name: str) -> bool:
         """Delete one object under ADF's rules; False when there was none (Azure answers 204 then)."""
         with self.transaction() as db:
             frow = factory_row(db, scope, factory)
@@ -268,7 +270,7 @@ class Objects(Database):
         return True
 
     def list_objects(
-        self, scope: Scope, factory: str, kind: Kind, *, token: str | None, network: str | None = None
+        self, scope: GroupScope, factory: str, kind: Kind, *, token: str | None, network: str | None = None
     ) -> Page:
         """One page of a collection, ordered by name; `network` narrows private endpoints to one network."""
         after = decode_token(token) if token else ""
@@ -290,7 +292,7 @@ class Objects(Database):
                 ).fetchall()
         return page_of(rows, limit)
 
-    def seed(self, scope: Scope, factory: str, objects: list[dict[str, Any]], location: str) -> int:
+    def seed(self, scope: GroupScope, factory: str, objects: list[dict[str, Any]], location: str) -> int:
         """Write many objects in one transaction, under the same rules (creating the factory when absent)."""
         with self.transaction() as db:
             if factory_row(db, scope, factory) is None:
@@ -306,13 +308,13 @@ class Objects(Database):
 
     # --- reading a whole factory (what-if) -----------------------------------------------------------------
 
-    def object_properties(self, scope: Scope, factory: str, kind: Kind, name: str) -> dict[str, Any] | None:
+    def object_properties(self, scope: GroupScope, factory: str, kind: Kind, name: str) -> dict[str, Any] | None:
         """The stored properties of one object, or None."""
         with self.reading() as db:
             row = object_row(db, factory_key(scope, factory), kind, name)
         return json.loads(row[2])["properties"] if row else None
 
-    def object_names(self, scope: Scope, factory: str) -> list[tuple[str, str]]:
+    def object_names(self, scope: GroupScope, factory: str) -> list[tuple[str, str]]:
         """(type, name) of every object of a factory."""
         return [
             (t, n)

@@ -28,7 +28,7 @@ from promote.emulator import errors
 from promote.emulator.store.database import Database, count_write
 from promote.emulator.store.factories import factory_key, require_factory
 from promote.emulator.store.objects import object_row, require_object
-from promote.emulator.store.values import KINDS, Scope, decode_token, dumps, encode_token, iso
+from promote.emulator.store.values import KINDS, GroupScope, decode_token, dumps, encode_token, iso
 
 _RUN_COLUMNS = (
     "run_id, pipeline, parameters, created, queue_s, run_s, cancelled, fail_message, dimensions, parent, "
@@ -177,7 +177,7 @@ def _executed_pipelines(activities: Any) -> list[tuple[str, str, dict[str, Any]]
 class Runs(Database):
     """The pipeline-run operations of the store."""
 
-    def create_run(self, scope: Scope, factory: str, pipeline: str, parameters: Any) -> str:
+    def create_run(self, scope: GroupScope, factory: str, pipeline: str, parameters: Any) -> str:
         """Queue a run of a pipeline; its course (and a Fail activity's message) is fixed now."""
         if parameters is not None and not isinstance(parameters, dict):
             raise errors.bad_body("The run parameters must be a JSON object.")
@@ -197,7 +197,7 @@ class Runs(Database):
             )
 
     def start_held_run(
-        self, scope: Scope, factory: str, pipeline: str, parameters: Any, invoked_by: Any
+        self, scope: GroupScope, factory: str, pipeline: str, parameters: Any, invoked_by: Any
     ) -> dict[str, Any]:
         """A run that is `InProgress` until `end_run` (the control API's: a run a trigger or a person started
         before a deployment); `invoked_by` (`name`, `invokedByType`) says who started it (default Manual)."""
@@ -331,7 +331,7 @@ class Runs(Database):
             "runDimension": json.loads(dimensions or "{}"),
         }
 
-    def get_run(self, scope: Scope, factory: str, run_id: str) -> dict[str, Any]:
+    def get_run(self, scope: GroupScope, factory: str, run_id: str) -> dict[str, Any]:
         with self.reading() as db:
             require_factory(db, scope, factory)
             row = db.execute(
@@ -354,7 +354,7 @@ class Runs(Database):
                 todo += [r[0] for r in db.execute("SELECT run_id FROM runs WHERE parent = ?", (current,))]
         return found
 
-    def cancel_run(self, scope: Scope, factory: str, run_id: str, *, recursive: bool = False) -> None:
+    def cancel_run(self, scope: GroupScope, factory: str, run_id: str, *, recursive: bool = False) -> None:
         """Cancel a run that has not finished, and with `recursive` the runs its Execute Pipeline activities
         started (a finished run is left as it is, as ADF does)."""
         with self.transaction() as db:
@@ -386,7 +386,9 @@ class Runs(Database):
             row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id.lower(),)).fetchone()
         return self._render_run(row)
 
-    def query_runs(self, scope: Scope, factory: str, query: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    def query_runs(
+        self, scope: GroupScope, factory: str, query: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """PipelineRuns_QueryByFactory: runs last updated in the window, filtered (every filter holds), ordered,
         a page at a time."""
         filters = _check_query(query)

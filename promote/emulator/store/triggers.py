@@ -16,7 +16,7 @@ from promote.emulator import errors
 from promote.emulator.store.database import Database, count_write
 from promote.emulator.store.factories import factory_key, require_factory
 from promote.emulator.store.objects import ObjectRow, object_row, require_object
-from promote.emulator.store.values import KINDS, Page, Scope, decode_token, dumps, new_etag, page_of
+from promote.emulator.store.values import KINDS, GroupScope, Page, decode_token, dumps, new_etag, page_of
 from promote.live import EVENT_TRIGGER_TYPES
 
 _TRIGGERS = KINDS["triggers"]
@@ -51,7 +51,7 @@ class Triggers(Database):
             (target, self.clock.now(), self.settings.subscription_seconds, fkey, row[0].lower()),
         )
 
-    def start_trigger(self, scope: Scope, factory: str, name: str) -> None:
+    def start_trigger(self, scope: GroupScope, factory: str, name: str) -> None:
         """Start a trigger. An event trigger subscribes as it starts; while its subscription is (de)provisioning
         ADF refuses with `Resource cannot be updated during provisioning`."""
         with self.transaction() as db:
@@ -65,13 +65,13 @@ class Triggers(Database):
             if row[4] != "Started":
                 self._set_runtime_state(db, fkey, row, "Started")
 
-    def stop_trigger(self, scope: Scope, factory: str, name: str) -> None:
+    def stop_trigger(self, scope: GroupScope, factory: str, name: str) -> None:
         with self.transaction() as db:
             fkey, row = require_object(db, scope, factory, _TRIGGERS, name)
             if row[4] != "Stopped":
                 self._set_runtime_state(db, fkey, row, "Stopped")
 
-    def change_subscription(self, scope: Scope, factory: str, name: str, subscribe: bool) -> str:
+    def change_subscription(self, scope: GroupScope, factory: str, name: str, subscribe: bool) -> str:
         """Subscribe or unsubscribe an event trigger; the status right after (Provisioning, Deprovisioning, ...)."""
         with self.transaction() as db:
             fkey, row = require_object(db, scope, factory, _TRIGGERS, name)
@@ -85,13 +85,13 @@ class Triggers(Database):
             assert fresh is not None
             return self._subscription_status(fresh)
 
-    def subscription_status(self, scope: Scope, factory: str, name: str) -> tuple[str, str]:
+    def subscription_status(self, scope: GroupScope, factory: str, name: str) -> tuple[str, str]:
         """(trigger display name, status) of a trigger's event subscription."""
         with self.reading() as db:
             _, row = require_object(db, scope, factory, _TRIGGERS, name)
         return row[0], self._subscription_status(row)
 
-    def query_triggers(self, scope: Scope, factory: str, parent: str | None, token: str | None) -> Page:
+    def query_triggers(self, scope: GroupScope, factory: str, parent: str | None, token: str | None) -> Page:
         """Triggers_QueryByFactory: every trigger, or the rerun triggers of `parent`, a page at a time."""
         after = decode_token(token) if token else ""
         fkey = factory_key(scope, factory)
@@ -114,7 +114,7 @@ class Triggers(Database):
 
     # --- change data capture (adfcdcs) ----------------------------------------------------------------------
 
-    def set_cdc_state(self, scope: Scope, factory: str, name: str, running: bool) -> None:
+    def set_cdc_state(self, scope: GroupScope, factory: str, name: str, running: bool) -> None:
         """ChangeDataCapture_Start / _Stop: the state `status` reports (the object itself is unchanged)."""
         kind = KINDS["adfcdcs"]
         with self.transaction() as db:
@@ -124,7 +124,7 @@ class Triggers(Database):
                 ("Running" if running else "Stopped", fkey, kind.type, name.lower()),
             )
 
-    def cdc_status(self, scope: Scope, factory: str, name: str) -> str:
+    def cdc_status(self, scope: GroupScope, factory: str, name: str) -> str:
         with self.reading() as db:
             _, row = require_object(db, scope, factory, KINDS["adfcdcs"], name)
         return row[4] or "Stopped"

@@ -56,7 +56,7 @@ assert set(KIND_BY_TYPE) == set(OBJECT_TYPES.values()), "every object type of pr
 
 
 @dataclass(frozen=True)
-class Scope:
+class GroupScope:
     """A subscription and resource group, as the request spelled them (ARM matches them case-insensitively)."""
 
     subscription: str
