@@ -6,7 +6,9 @@ What the service guarantees to every caller:
 
 - A plan is made only for a desired state that passes every offline check of `promote validate`
   (`promote.desired.deployable_problems`), so `plan`, `deploy`, `apply` and `rollback` refuse (exit 2) before the
-  first write what validate would refuse.
+  first write what validate would refuse; a `local` environment's missing factory is created only after them.
+- A saved plan is proven, not trusted: `apply` makes it again from its commit, the environment file and the
+  live factory, and applies it only when the two are the same (`promote.plan.proof`).
 - `requires:` is checked before a deploy or an apply touches anything (`promote.record.gate`).
 - Runs go through one runner (`promote.apply.runner`): lock, journal, apply, roll back on failure.
 - Which endpoint a target is reached at (Azure or an emulator) is `promote.endpoints`' decision.
@@ -15,6 +17,7 @@ What the service guarantees to every caller:
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +25,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promote.desired import Side, deployable_problems, load_env, load_side, project_root, secure_parameters
+from promote.desired import (
+    Side,
+    deployable_problems,
+    load_env,
+    load_side,
+    project_root,
+    secure_parameters,
+    secure_value_problems,
+)
 from promote.environment import Environment
 from promote.errors import InputError
 from promote.factory import ObjectKey
@@ -58,6 +69,7 @@ class EnvironmentSession:
     warn: Callable[[str], None] = _stderr
     progress: Callable[[str], None] = _stdout
     warned: set[str] = field(default_factory=set)
+    sides: dict[str, Side] = field(default_factory=dict)  # each revision is evaluated once per session
 
     # ------------------------------------------------------------------------------------------------ reading
 
@@ -83,10 +95,14 @@ class EnvironmentSession:
         return resolve_ref(self.root, ref).commit
 
     def desired(self, ref: str) -> Side:
-        """The desired state of a git revision with this environment (a path is not a deployable version)."""
-        side = load_side(ref, source=self.source, env=self.env, root=self.root)
-        if side.revision is None:
-            raise _not_a_revision(ref)
+        """The desired state of a git revision with this environment (a path is not a deployable version).
+        Evaluated once per session: the checks, the plan and its proof all read the same evaluation."""
+        side = self.sides.get(ref)
+        if side is None:
+            side = load_side(ref, source=self.source, env=self.env, root=self.root)
+            if side.revision is None:
+                raise _not_a_revision(ref)
+            self.sides[ref] = side
         for warning in side.warnings:
             if warning not in self.warned:
                 self.warned.add(warning)
@@ -99,6 +115,8 @@ class EnvironmentSession:
         first write, never by a half-done deploy."""
         side = self.desired(ref)
         problems = deployable_problems(side)
+        if side.env is not None:  # a secure value a plan could only hold, not name
+            problems += secure_value_problems(side.env, side.published.parameters)
         if problems:
             raise InputError(list(dict.fromkeys(problems)))
         return side
@@ -129,9 +147,13 @@ class EnvironmentSession:
         rollback: bool = False,
         undo_creates: Iterable[ObjectKey] = (),
         rotate_secrets: bool = False,
+        now: datetime | None = None,
     ) -> Plan:
         """The plan that takes the live factory to `ref`'s desired state, checked first (`deployable`).
-        `rollback`, `undo_creates`: see `promote.plan.build_plan`; `rotate_secrets`: `promote.normalise.rotated`."""
+        `rollback`, `undo_creates`: see `promote.plan.build_plan` (a rollback runs no smoke pipelines: the commit
+        gone back to passed them); `rotate_secrets`: `promote.normalise.rotated`; `now`: the plan's time (a saved
+        plan is made again at its own time, `apply`)."""
+        from promote.apply.runner import without_smoke
         from promote.diff import diff_factories
         from promote.normalise import desired_vs_live, rotated
         from promote.plan import build_plan
@@ -142,7 +164,7 @@ class EnvironmentSession:
         diff = diff_factories(live_side, desired)
         if rotate_secrets:
             diff = rotated(diff, live_side, desired)
-        return build_plan(
+        plan = build_plan(
             desired=side.factory,
             live=live,
             diff=diff,
@@ -150,11 +172,20 @@ class EnvironmentSession:
             commit=side.revision.commit,
             source=side.label,
             secure_parameters=secure_parameters(side),
-            now=datetime.now(timezone.utc),
+            now=now or datetime.now(timezone.utc),
             full=full,
             rollback=rollback,
             undo_creates=undo_creates,
+            rotate_secrets=rotate_secrets,
         )
+        return without_smoke(plan) if rollback else plan
+
+    def plan(self, ref: str, *, full: bool = False, rotate_secrets: bool = False) -> Plan:
+        """`promote plan`: checked first, then (a `local` environment's factory created on first use) planned
+        against the live factory."""
+        self.deployable(ref)
+        self.ensure_local_factory()
+        return self.plan_for(ref, self.read_live(), full=full, rotate_secrets=rotate_secrets)
 
     # ------------------------------------------------------------------------------------------------ gates
 
@@ -202,6 +233,7 @@ class EnvironmentSession:
 
         commit = self.commit_of(ref)
         self.check_requires(commit)
+        self.deployable(commit)  # before the run: a refused run creates no `local` factory either
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
             plan = self.plan_for(commit, live, full=full, rotate_secrets=rotate_secrets)
@@ -211,14 +243,25 @@ class EnvironmentSession:
         return run(self.run_context(create_missing_factory=True), make_plan, self._rollback_plan)
 
     def apply(self, plan: Plan, file: str, *, review: Review) -> RunReport:
-        """Apply exactly `plan`, refused (exit 2, nothing written) when its commit fails a check, the commit has
-        not passed `requires:`, or the factory changed since the plan was made (objects, trigger states, or the
-        deployment its tags record). A plan the factory records as applied (by its hash, and no run of it left
-        unfinished here) is not applied again: "already applied", exit 0, nothing written."""
+        """Apply exactly `plan`, refused (exit 2, nothing written) when it names another target than the
+        environment file, its commit fails a check or has not passed `requires:`, the factory changed since the
+        plan was made (objects, trigger states, or the deployment its tags record), or it is not the plan that
+        its commit, the environment file and the live factory give now (`promote.plan.proof`). A plan the factory
+        records as applied (by its hash, and no run of it left unfinished here) is not applied again: "already
+        applied", exit 0, nothing written."""
         from promote.apply.runner import AlreadyApplied, run
-        from promote.plan import TagFactory, ensure_fresh
+        from promote.plan import ensure_fresh
+        from promote.plan.proof import ensure_proven, plan_time
         from promote.record.tags import read_record
 
+        self.ensure_plan_target(plan, file)
+        made_at = plan_time(plan, file)
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", plan.commit) or self.commit_of(plan.commit) != plan.commit:
+            raise InputError.single(
+                file,
+                f"the plan's commit {plan.commit[:64]!r} is not a full commit id of this repository",
+                hint="make the plan again with promote plan --out FILE",
+            )
         self.check_requires(plan.commit)
         self.deployable(plan.commit)
 
@@ -233,11 +276,37 @@ class EnvironmentSession:
                     f"{self.env.target.factory}{when}{who}: nothing was done.",
                 )
             ensure_fresh(plan, live.fingerprint, file, record.basis)
+            again = self.plan_for(
+                plan.commit,
+                live,
+                full=plan.full,
+                rollback=plan.rollback,
+                rotate_secrets=plan.rotate_secrets,
+                now=made_at,
+            )
+            ensure_proven(plan, again, file)
             review(plan)
             return plan
 
-        kind = "rollback" if any(step.undoes for step in plan.steps_of(TagFactory)) else "deploy"
+        kind = "rollback" if plan.rollback else "deploy"
         return run(self.run_context(), make_plan, self._rollback_plan, kind=kind)
+
+    def ensure_plan_target(self, plan: Plan, file: str) -> None:
+        """A plan names the environment and the factory it was made for; applied through another environment file
+        or at another factory, it is refused before anything is read (the full proof compares the rest)."""
+        target = self.env.target
+        mine = (target.subscription, target.resource_group, target.factory)
+        theirs = (plan.target.subscription, plan.target.resource_group, plan.target.factory)
+        if plan.environment == self.env.name and [m.casefold() for m in mine] == [t.casefold() for t in theirs]:
+            return
+        raise InputError.single(
+            file,
+            f"the plan targets factory {plan.target.factory} (resource group {plan.target.resource_group}, "
+            f"subscription {plan.target.subscription}) as environment {plan.environment}, but {self.env.file} "
+            f"targets factory {target.factory} (resource group {target.resource_group}, subscription "
+            f"{target.subscription}); nothing was written",
+            hint="a plan is applied only to the factory its environment file names: make a new plan",
+        )
 
     def rollback_target(self) -> str:
         """Where `promote rollback` goes without `--to` (`promote.record.rollback`), or InputError."""
@@ -257,21 +326,21 @@ class EnvironmentSession:
 
     def rollback_plan(self, to: str | None) -> Plan:
         """The plan a rollback would apply now (to the previous good commit, or `to`), for reviewers to approve
-        and `promote apply` to carry out. A `local` factory is created first, as `promote plan` does."""
-        from promote.apply.runner import without_smoke
-
+        and `promote apply` to carry out. A `local` factory is created after the checks, as `promote plan` does."""
         commit = self.commit_of(to if to is not None else self.rollback_target())
+        self.deployable(commit)
         self.ensure_local_factory()
-        return without_smoke(self.plan_for(commit, self.read_live(), rollback=True))
+        return self.plan_for(commit, self.read_live(), rollback=True)
 
     def rollback(self, to: str | None, *, review: Review) -> RunReport:
         """Deploy the previous good commit (or `to`) through the same machinery, without smoke runs."""
-        from promote.apply.runner import run, without_smoke
+        from promote.apply.runner import run
 
         commit = self.commit_of(to if to is not None else self.rollback_target())
+        self.deployable(commit)  # before the run: a refused run creates no `local` factory either
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
-            plan = without_smoke(self.plan_for(commit, live, rollback=True))
+            plan = self.plan_for(commit, live, rollback=True)
             review(plan)
             return plan
 

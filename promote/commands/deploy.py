@@ -1,8 +1,9 @@
 """`promote plan`, `apply`, `deploy` and `rollback`: every change to a factory goes through one runner.
 
-`plan` shows and saves; `apply` carries out exactly a saved plan (refused when the factory changed since, or
-when the file was edited); `deploy` is plan + apply in one run; `rollback` deploys the previous good commit.
-The work is `promote.session`'s; this module parses, asks, renders and returns the exit code.
+`plan` shows and saves; `apply` carries out exactly a saved plan once it has made the same plan again (refused
+when the factory changed since, or when the plan is not what its commit and the environment file give); `deploy`
+is plan + apply in one run; `rollback` deploys the previous good commit. The work is `promote.session`'s; this
+module parses, asks, renders and returns the exit code.
 """
 
 from __future__ import annotations
@@ -62,8 +63,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
     out = writable_file("--out", args.out) if args.out else None  # checked before anything is read or touched
     with open_session(args.env, source=args.source) as s:
-        s.ensure_local_factory()
-        plan = s.plan_for(args.ref, s.read_live(), full=args.full, rotate_secrets=args.rotate_secrets)
+        plan = s.plan(args.ref, full=args.full, rotate_secrets=args.rotate_secrets)
     print(_render(plan, args.format))
     if out is not None:
         out.write_text(to_json(plan))

@@ -5,6 +5,7 @@
 - `template`: the ARM template(s) that write the objects, split under ARM's limits.
 - `builder`: `build_plan(desired=, live=, diff=, env=, ...)`.
 - `planfile`: JSON out and in, the content hash, the staleness check.
+- `proof`: a saved plan against the plan made again at apply time (`ensure_proven`): what differs, named.
 """
 
 from promote.plan.builder import build_plan, deployment_name

@@ -105,6 +105,7 @@ def build_plan(
     limits: Limits = DEFAULT_LIMITS,
     rollback: bool = False,
     undo_creates: Iterable[ObjectKey] = (),
+    rotate_secrets: bool = False,
 ) -> Plan:
     """The plan that turns the live factory into `desired`. `diff` is desired-vs-live (`diff_factories(live.
     factory, desired)`), computed by the caller; `secure_parameters` maps each secret placeholder of the desired
@@ -112,7 +113,9 @@ def build_plan(
 
     `rollback`: the plan goes back to `commit`, an earlier good one: the commit the factory records now (when
     another) is undone and stops counting as good. `undo_creates`: objects the failed run being rolled back
-    created; deleting them again is not a loss that `deletion.max_share` guards against.
+    created; deleting them again is not a loss that `deletion.max_share` guards against. `rotate_secrets` is
+    recorded only (the caller's `diff` already writes every object holding a secret), so that apply can make
+    the plan again as it was asked for.
 
     Raises InputError (exit 2, nothing touched) for an empty source, a factory that does not exist, deletions
     over `deletion.max_share`, a smoke pipeline the source lacks, or a secret with no deployment parameter.
@@ -168,6 +171,8 @@ def build_plan(
         kept=tuple(kept),
         notes=tuple(diff.notes + write_notes + notes + smoke_notes),
         record_basis=current.basis,
+        rollback=rollback,
+        rotate_secrets=rotate_secrets,
     )
     return with_hash(plan)
 

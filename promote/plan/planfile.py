@@ -3,7 +3,8 @@
 The hash is the plan's identity: sha256 of the canonical JSON (sorted keys, no whitespace, UTF-8) of every
 field except `hash` itself. Reading a plan recomputes it from what was read, so a plan edited after it was
 made (a step removed, a delete added, a template touched) is refused before anything runs; so is a plan of a
-format this version does not know, rather than guessing what an unknown field means.
+format this version does not know, rather than guessing what an unknown field means. The hash is no protection
+against someone who edits the file on purpose (anyone can recompute it): `promote.plan.proof` is.
 """
 
 from __future__ import annotations

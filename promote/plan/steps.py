@@ -27,7 +27,8 @@ from promote.record.marker import marker_tags
 from promote.record.tags import NextRecord, RecordBasis, arm_deployment_tags, deployment_tags
 from promote.record.triggers import TriggerRecord
 
-FORMAT_VERSION = 2  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
+FORMAT_VERSION = 3  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
+# 3: the plan records how it was asked for (`rollback`, `rotate_secrets`), so that apply can make it again
 
 
 class Phase(IntEnum):
@@ -342,7 +343,10 @@ class Plan:
     `hash` is the sha256 of the canonical JSON of every other field (see `promote.plan.planfile`): the plan's
     identity, recorded in deployment and factory tags, and the check that a saved plan was not edited.
     `live_fingerprint` is `LiveState.fingerprint` of the factory the plan was computed against: apply refuses
-    the plan when the factory changed since ("saved plan is stale").
+    the plan when the factory changed since ("saved plan is stale"). A saved plan is a commitment, not an
+    instruction: apply makes it again from `commit`, the environment file and the live factory, as it was asked
+    for (`full`, `rollback`, `rotate_secrets`, at `created`), and applies it only when both are the same
+    (`promote.plan.proof`); the hash alone proves nothing, since anyone who edits the file can recompute it.
     """
 
     format: int
@@ -359,6 +363,9 @@ class Plan:
     kept: tuple[Kept, ...] = ()
     notes: tuple[str, ...] = ()  # decisions a reviewer should know about (new triggers left stopped, ...)
     record_basis: RecordBasis = field(default_factory=RecordBasis)  # the factory's record the plan was made on
+    # How the plan was asked for, besides `full`: apply makes the plan again the same way (`promote.plan.proof`).
+    rollback: bool = False  # back to an earlier good commit: the deployed one is undone, no smoke runs
+    rotate_secrets: bool = False  # every object holding a secret is written (`promote.normalise.rotated`)
     hash: str = field(default="", compare=True)
 
     def steps_of(self, kind: type[S]) -> list[S]:
