@@ -1,31 +1,34 @@
 """`promote diff` of two collaboration revisions evaluating only what differs: `promote.quickdiff`'s fast path for
-sides that are collaboration roots (built in memory, `promote.build.open_collaboration`).
+sides that are collaboration roots (built in memory, `promote.build`).
 
-Why: the slow path builds each side and then evaluates every object of both; evaluating is about as costly as
-building. Two revisions share most objects, and an object the build writes the same on both sides evaluates the
-same, unless what it looks up differs. quickdiff proves that for two published templates by comparing each
-resource's bytes; here the resources are the built ones, compared as data.
+Why: the slow path builds each side whole and then evaluates every object of both. Two revisions share most
+files: the newer side is built from the older one's work (`prepare(previous=...)`: a file with the same bytes
+is not parsed again, an object whose build reads nothing that differs is not built again), and an object built
+the same on both sides evaluates the same unless what it looks up differs, so it is counted unchanged unread.
 
 Why the answer is the slow path's (each step that does not hold -> `Fallback`, the slow path runs):
 
-1. Each side's `Published` is the slow path's own: `open_published`, which builds the root exactly as the slow
-   path does (a build error raises here and the slow path raises it again). Values are fitted as the slow path
-   fits them (`quickdiff._fit_values`: `as_written`, or the environment's values).
-2. A resource whose JSON is the same on both sides (its compact text: types, key order and strings exactly;
-   the build's expressions are plain strings by then, `escaped`) evaluates to the same object, unless an
-   expression in it looks up something that differs. quickdiff's scan (`_LOOKUP`, conservative) is run over that
-   text for the parameters and variables whose values differ or that one side lacks (`quickdiff._differing`, on
-   the templates without their resources: every parameter and variable, evaluated as the slow path does).
-3. Its key is the slow path's: the resource is plain as quickdiff requires (`quickdiff._plain`: a literal type
-   and apiVersion, a `dependsOn` of strings, no condition, copy or nested resources) and its name is
-   `[concat(parameters('factoryName'), '/<x>')]`, `<x>` without quotes, backslashes or control characters; a name
-   seen twice on one side (case-insensitively) falls back.
+1. Each side is built as the slow path builds it: `prepare(files)`, and for the newer side `prepare(files,
+   previous=...)`, which gives the same build (`tests/test_collabdiff.py` holds them equal on every reference
+   pair and random edits; `build_template` says why). A build error raises here and the slow path raises it
+   again. The `Published` of each side is `open_collaboration`'s (`collaboration_published`), holding only the
+   resources evaluated; values are fitted as the slow path fits them (`quickdiff._fit_values`).
+2. A resource the same on both sides evaluates to the same object unless an expression in it looks up
+   something that differs. "The same": the very resource the older build made (taken by the newer one), or an
+   equal JSON text of the escaped resource (types, key order, strings). Its expressions are the build's own
+   (the files' strings starting with `[` are escaped): its name and `dependsOn` (factoryName, factoryId) and
+   its `[parameters(...)]`, each naming one of the resource's `parameters`. So it is evaluated when one of those
+   differs (`quickdiff._differing`, on the templates without resources: every parameter and variable as the
+   slow path evaluates it); a differing factoryName or factoryId falls back.
+3. Its key is the slow path's: the resource is plain as quickdiff requires (`quickdiff._plain`) and named
+   `[concat(parameters('factoryName'), '/<x>')]` (`<x>` without quotes, backslashes or control characters); a
+   name seen twice on one side (case-insensitively) falls back.
 4. The rest is evaluated on each side by the loader's `evaluate` (`quickdiff._evaluate`) and diffed by
    `diff_factories`, whose `unchanged` then counts the identical ones too: quickdiff's points 4 and 5 (the diff,
    environment overrides) hold as they are, since nothing in them depends on where the resources came from.
 
 Errors: as in quickdiff, any exception runs the slow path; an error only evaluation would find inside an object
-identical on both sides is not reported here (the old revision has it too); `validate`, `plan` and `deploy`
+the same on both sides is not reported here (the old revision has it too); `validate`, `plan` and `deploy`
 evaluate everything.
 """
 
@@ -40,9 +43,7 @@ from promote.arm import evaluate_template
 from promote.desired import SideInput
 from promote.diff import Diff, diff_factories
 from promote.factory import ObjectKey, object_key_from_arm
-from promote.loader import Published, open_published
 from promote.quickdiff import (
-    _LOOKUP,
     Fallback,
     _differing,
     _evaluate,
@@ -78,35 +79,56 @@ def is_collaboration_side(files: SourceFiles) -> bool:
 
 def quick_collaboration_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
     """The slow path's diff and warnings for two collaboration sides, evaluating only the objects that differ."""
+    from promote.build import collaboration_published, escaped_resource, prepare
+
     env = before.env
     if after.env is not env:
         raise Fallback("the two sides use different environments")
-    old_pub, old_env, old_values, old_warnings = _fit_values(open_published(before.files), env)
-    new_pub, new_env, new_values, new_warnings = _fit_values(open_published(after.files), env)
-    old_resources, old_header = _resources(old_pub)
-    new_resources, new_header = _resources(new_pub)
+    old_build = prepare(before.files)  # what `open_collaboration` builds, exactly
+    new_build = prepare(after.files, previous=old_build)  # the same as without `previous` (tested), sooner
+    # The Published of each side without its resources: what the slow path fits values to and evaluates with.
+    old_pub, old_env, old_values, old_warnings = _fit_values(collaboration_published(old_build, []), env)
+    new_pub, new_env, new_values, new_warnings = _fit_values(collaboration_published(new_build, []), env)
+    old_header, new_header = old_pub.entry.template, new_pub.entry.template
     old_scope = evaluate_template(old_header, old_values, file=old_pub.entry.display)
     new_scope = evaluate_template(new_header, new_values, file=new_pub.entry.display)
     differing = _differing(old_scope, new_scope, old_header, new_header)
+    if "factoryid" in differing:
+        raise Fallback("the variable factoryId differs")
     factory_name = _factory_name(old_scope)
-    old_keys, new_keys = _keys(old_resources, factory_name), _keys(new_resources, factory_name)
+    old_built, new_built = old_build.template.resources, new_build.template.resources
+    old_keys = _keys([b.resource for b in old_built], factory_name)
+    known = {id(b.resource): key for b, key in zip(old_built, old_keys, strict=True)}  # taken by the newer build
+    new_keys = _keys([b.resource for b in new_built], factory_name, known)
 
     overridden = {(o.object.type, o.object.name.lower()) for o in env.overrides} if env else set()
     new_index = {key: j for j, key in enumerate(new_keys) if key is not None}
-    lookup = _lookup_pattern(differing)
+    old_escaped: dict[int, dict[str, Any]] = {}
+    new_escaped: dict[int, dict[str, Any]] = {}
     identical: list[ObjectKey] = []
+    identical_old: set[int] = set()
     identical_new: set[int] = set()
-    old_rest: list[dict[str, Any]] = []
     for i, key in enumerate(old_keys):
         j = new_index.get(key) if key is not None else None
-        if j is not None and key is not None and (key[0], key[1].lower()) not in overridden:
-            text = _text(old_resources[i])
-            if text is not None and text == _text(new_resources[j]) and (lookup is None or not lookup.search(text)):
-                identical.append(ObjectKey(*key))
-                identical_new.add(j)
+        if j is None or key is None or (key[0], key[1].lower()) in overridden:
+            continue
+        old, new = old_built[i], new_built[j]
+        # The only expressions in a built resource are the build's: its name and dependsOn (factoryName,
+        # factoryId) and its `[parameters(...)]`, every one of which names one of `parameters`.
+        looked_up = {name.lower() for name in (*old.parameters, *new.parameters)}
+        if looked_up & differing:
+            continue
+        if new.resource is not old.resource:  # built again (the revisions differ around it): compare the JSON
+            old_escaped[i] = escaped_resource(old.resource)
+            new_escaped[j] = escaped_resource(new.resource)
+            text = _text(old_escaped[i])
+            if text is None or text != _text(new_escaped[j]):
                 continue
-        old_rest.append(old_resources[i])
-    new_rest = [resource for j, resource in enumerate(new_resources) if j not in identical_new]
+        identical.append(ObjectKey(*key))
+        identical_old.add(i)
+        identical_new.add(j)
+    old_rest = [_escaped(old_escaped, i, b) for i, b in enumerate(old_built) if i not in identical_old]
+    new_rest = [_escaped(new_escaped, j, b) for j, b in enumerate(new_built) if j not in identical_new]
 
     old_factory = _evaluate(old_pub, old_rest, old_values, factory_name)
     new_factory = _evaluate(new_pub, new_rest, new_values, factory_name)
@@ -126,23 +148,28 @@ def quick_collaboration_diff(before: SideInput, after: SideInput) -> tuple[Diff,
     return diff, old_warnings + new_warnings
 
 
-def _resources(published: Published) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The built template's resources, and the template without them (its parameters and variables)."""
-    if published.layout != "single" or len(published.parts) != 1:
-        raise Fallback("not a template built in memory")
-    template = published.entry.template
-    resources = template.get("resources")
-    if type(resources) is not list or any(type(r) is not dict for r in resources):
-        raise Fallback("the built template's resources are not a list of objects")
-    return resources, {**template, "resources": []}
+def _escaped(done: dict[int, dict[str, Any]], index: int, built: Any) -> dict[str, Any]:
+    from promote.build import escaped_resource
+
+    return done[index] if index in done else escaped_resource(built.resource)
 
 
-def _keys(resources: list[dict[str, Any]], factory_name: str) -> list[tuple[str, str] | None]:
+def _keys(
+    resources: list[dict[str, Any]], factory_name: str, known: dict[int, tuple[str, str] | None] | None = None
+) -> list[tuple[str, str] | None]:
     """(type, name) of the object each plain resource makes, as `object_key_from_arm` makes it from the evaluated
     name `factoryName/<x>` (quickdiff's `_keys`, from data rather than text); None for any other resource."""
     keys: list[tuple[str, str] | None] = []
     seen: set[tuple[str, str]] = set()
     for resource in resources:
+        if known is not None and id(resource) in known:  # the same resource: the same key
+            key = known[id(resource)]
+            if key is not None:
+                if (key[0], key[1].lower()) in seen:
+                    raise Fallback(f"{key[0]}/{key[1]} is defined twice")
+                seen.add((key[0], key[1].lower()))
+            keys.append(key)
+            continue
         key = None
         name, kind = resource.get("name"), resource.get("type")
         found = _NAME.fullmatch(name) if type(name) is str else None
@@ -165,12 +192,3 @@ def _text(resource: dict[str, Any]) -> str | None:
         return _COMPACT(resource)
     except (TypeError, ValueError, OverflowError, UnicodeError, RecursionError):
         return None
-
-
-def _lookup_pattern(names: set[str]) -> re.Pattern[str] | None:
-    """quickdiff's scan for a lookup of one of `names` (lower-cased) in a resource's JSON text."""
-    if not names:
-        return None
-    if any(not name.isascii() or not name.isprintable() or set(name) & set("'\"\\") for name in names):
-        raise Fallback("a differing parameter or variable name is not plain ASCII")
-    return re.compile(_LOOKUP.format(names="|".join(re.escape(name) for name in sorted(names))), re.IGNORECASE)

@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 
 import promote.collabdiff as collabdiff
+from promote.build import prepare
+from promote.build.output import render
 from promote.desired import SideInput
 from promote.environment import Environment
+from promote.errors import InputError
 from promote.source import SourceFiles, read_path
 from tests.conftest import reference_path
 from tests.test_quickdiff import compare, environment
@@ -56,6 +59,47 @@ def test_consecutive_collaboration_revisions_equal_the_slow_path(revisions):
             elif result is not None:  # a fallback must have a reason; the answer was the slow path's anyway
                 assert result.fallback, repo
     assert answered >= 60  # the fast path answers nearly every real pair
+
+
+def built(files: SourceFiles, previous=None):
+    """Everything a build gives, or its error."""
+    try:
+        done = prepare(files, previous=previous)
+    except InputError as exc:
+        return ("error", str(exc))
+    rendered = render(done.template, done.era, done.texts)
+    return ("build", rendered, done.template.parameters, done.template.groups, done.warnings)
+
+
+def test_a_build_from_another_revisions_build_is_the_same_build(revisions):
+    """`prepare(previous=...)` (what the fast path builds the newer side with) equals building it alone, on every
+    pair of revisions, both ways, and on random edits."""
+    reused = 0
+    for roots in revisions.values():
+        for a, b in [*itertools.pairwise(roots), *itertools.pairwise(roots[::-1])]:
+            try:
+                before = prepare(a)
+            except InputError:  # a root ADF itself tolerates (a stale copy): nothing to build from
+                continue
+            alone = built(b)
+            assert built(b, before) == alone
+            if alone[0] == "build":
+                again = prepare(b, previous=before)
+                earlier = {id(r.resource) for r in before.template.resources}
+                reused += sum(id(r.resource) in earlier for r in again.template.resources)
+    rng = random.Random(7)
+    for _ in range(30):
+        roots = rng.choice([r for r in revisions.values() if len(r[-1].files) > 20])
+        files = dict(roots[-1].files)
+        for _ in range(rng.randint(1, 3)):
+            _edit(rng, files)
+        edited = SourceFiles("edited", files, roots[-1].factory)
+        try:
+            before = prepare(roots[-1])
+        except InputError:
+            continue
+        assert built(edited, before) == built(edited)
+    assert reused > 500  # the newer side takes most of its objects from the older one
 
 
 def test_identical_revisions_evaluate_nothing(revisions, monkeypatch):
@@ -145,3 +189,46 @@ def test_an_environment_applies_as_in_the_slow_path(revisions, env_name, monkeyp
     for roots in revisions.values():
         for a, b in itertools.pairwise(roots):
             compare(*sides(a, b, env), fast=None)
+
+
+def test_a_warning_of_an_object_taken_from_the_older_build_is_given_again():
+    linked = {"name": "ls1", "properties": {"type": "SomeNewStore", "typeProperties": {"encryptedCredential": "x"}}}
+    pipeline = {"name": "p", "properties": {"activities": [], "description": "one"}}
+    older = {"linkedService/ls1.json": json.dumps(linked).encode(), "pipeline/p.json": json.dumps(pipeline).encode()}
+    newer = {**older, "pipeline/p.json": json.dumps({**pipeline, "properties": {"activities": []}}).encode()}
+    before = prepare(SourceFiles("older", older, "f"))
+    again = built(SourceFiles("newer", newer, "f"), before)
+    assert again == built(SourceFiles("newer", newer, "f"))
+    assert any("newer/linkedService/ls1.json" in w and "SomeNewStore" in w for w in again[4])
+
+
+def test_an_object_whose_reference_was_removed_is_built_again_and_refused():
+    dataset = {"name": "d", "properties": {"type": "Json", "linkedServiceName": {"referenceName": "ls", "type": "x"}}}
+    pipeline = {
+        "name": "p",
+        "properties": {
+            "activities": [
+                {"name": "a", "type": "Lookup", "inputs": [{"referenceName": "d", "type": "DatasetReference"}]}
+            ]
+        },
+    }
+    older = {"dataset/d.json": json.dumps(dataset).encode(), "pipeline/p.json": json.dumps(pipeline).encode()}
+    newer = {"pipeline/p.json": older["pipeline/p.json"]}
+    before = prepare(SourceFiles("older", older, "f"))
+    alone = built(SourceFiles("newer", newer, "f"))
+    assert alone[0] == "error" and "references datasets/d" in alone[1]
+    assert built(SourceFiles("newer", newer, "f"), before) == alone
+
+
+def test_an_object_whose_reference_appears_is_built_again():
+    """A reference to the built-in runtime lists nothing in `dependsOn`; once the root holds a file of that name,
+    it does: the object reading it is built again."""
+    via = {"referenceName": "AutoResolveIntegrationRuntime", "type": "IntegrationRuntimeReference"}
+    linked = {"name": "ls", "properties": {"type": "AzureBlobStorage", "typeProperties": {}, "connectVia": via}}
+    runtime = {"name": "AutoResolveIntegrationRuntime", "properties": {"type": "Managed", "typeProperties": {}}}
+    older = {"linkedService/ls.json": json.dumps(linked).encode()}
+    newer = {**older, "integrationRuntime/AutoResolveIntegrationRuntime.json": json.dumps(runtime).encode()}
+    before = prepare(SourceFiles("older", older, "f"))
+    alone = built(SourceFiles("newer", newer, "f"))
+    assert b"integrationRuntimes/AutoResolveIntegrationRuntime" in alone[1]["ARMTemplateForFactory.json"]
+    assert built(SourceFiles("newer", newer, "f"), before) == alone

@@ -20,12 +20,12 @@ from promote.build.definition import load_definition
 from promote.build.eras import Era, era
 from promote.build.output import SINGLE_TEMPLATE, render
 from promote.build.root import CollaborationRoot, examine_root, is_collaboration_root
-from promote.build.template import BuiltTemplate, build_template, declarations, escaped
+from promote.build.template import BuiltResource, BuiltTemplate, build_template, declarations, escaped, escaped_resource
 from promote.build.texts import TEXTS, Texts
 from promote.errors import InputError
 from promote.source import SourceFiles
 
-__all__ = ["Build", "build", "is_collaboration_root", "open_collaboration", "prepare"]
+__all__ = ["Build", "build", "collaboration_published", "is_collaboration_root", "open_collaboration", "prepare"]
 
 
 @dataclass
@@ -54,15 +54,18 @@ def prepare(
     as_of: dt.date | None = None,
     lenient: bool = False,
     language: str = "en",
+    previous: Build | None = None,
 ) -> Build:
     """Read and check the root and compute its template; nothing is serialised. Raises InputError (exit 2)
-    listing every problem: unreadable files, names, references, an ambiguous factory."""
-    root, problems = examine_root(files, factory=factory or files.factory, lenient=lenient)
+    listing every problem: unreadable files, names, references, an ambiguous factory. `previous`, the build of
+    another revision of the root: what is the same there is not parsed or built again (the result is the same)."""
+    before = previous.root if previous is not None else None
+    root, problems = examine_root(files, factory=factory or files.factory, lenient=lenient, previous=before)
     when = era(as_of)
     definition, found = load_definition(root.definition, root.definition_file, when)
     problems += found
     texts = TEXTS[language]
-    template, found = build_template(root, definition, when, texts)
+    template, found = build_template(root, definition, when, texts, previous.template if previous is not None else None)
     problems += found
     if problems:
         raise InputError(problems)
@@ -85,12 +88,20 @@ def build(
 
 def open_collaboration(files: SourceFiles):  # -> promote.loader.Published (imported late: loader imports us)
     """The loader's seam: a collaboration root as the `Published` of the template a publish would write."""
+    return collaboration_published(prepare(files))
+
+
+def collaboration_published(prepared: Build, resources: list[BuiltResource] | None = None):  # -> Published
+    """`open_collaboration`'s `Published` of a build, its template holding `resources` (default: all; the diff
+    of two revisions evaluates only those that differ, `promote.collabdiff`)."""
     from promote.arm import ParameterSpec
     from promote.loader import Part, Published
 
-    prepared = prepare(files)
+    files = prepared.root.files
     built = prepared.template
-    template = escaped(built.template())
+    template = escaped(built.template() if resources is None else {**built.template(), "resources": []})
+    if resources is not None:
+        template["resources"] = [escaped_resource(r.resource) for r in resources]
     display = f"{files.label.rstrip('/')} (built: {SINGLE_TEMPLATE})"
     part = Part(SINGLE_TEMPLATE, display, template)
     specs = {

@@ -29,15 +29,37 @@ _MILLISECONDS = re.compile(r"\.0+Z$")
 
 @dataclass
 class Context:
-    """What a rule may need to know about other objects of the root."""
+    """What a rule may need to know about other objects of the root. Every lookup is noted in `reads`: a build
+    of another revision takes an object's resource from this one when each gives the same answer there
+    (`promote.build.template.build_template`'s `previous`)."""
 
     names: dict[tuple[str, str], str] = field(default_factory=dict)  # (type, lower name) -> the name as saved
     dataflows: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower name -> properties
     # lower name -> the parameters a linked service declares
     linked_service_parameters: dict[str, frozenset[str]] = field(default_factory=dict)
+    reads: list[tuple[str, Any]] = field(default_factory=list, compare=False)
 
     def canonical(self, kind: str, name: str) -> str:
-        return self.names.get((kind, name.lower()), name)
+        key = (kind, name.lower())
+        self.reads.append(("names", key))
+        return self.names.get(key, name)
+
+    def dataflow(self, name: str) -> dict[str, Any]:
+        """A data flow's properties ({} for none)."""
+        key = name.lower()
+        self.reads.append(("dataflows", key))
+        return self.dataflows.get(key, {})
+
+    def declared_parameters(self, name: str) -> frozenset[str] | None:
+        """The parameters a linked service declares (None for none of that name)."""
+        key = name.lower()
+        self.reads.append(("linked_service_parameters", key))
+        return self.linked_service_parameters.get(key)
+
+    def answer(self, read: tuple[str, Any]) -> Any:
+        """What one of `reads` gave (present or not, for `present`: a set given by the build)."""
+        table, key = read
+        return getattr(self, table).get(key)
 
 
 def publish_form(object_type: str, properties: dict[str, Any], era: Era, context: Context) -> dict[str, Any]:
@@ -80,7 +102,7 @@ def _declared_arguments_only(node: Any, context: Context) -> Any:
     if isinstance(node, dict):
         arguments = node.get("parameters")
         if node.get("type") == "LinkedServiceReference" and isinstance(arguments, dict) and arguments:
-            declared = context.linked_service_parameters.get(str(node.get("referenceName", "")).lower())
+            declared = context.declared_parameters(str(node.get("referenceName", "")))
             if declared is not None and any(k not in declared for k in arguments):
                 return {**node, "parameters": {k: v for k, v in arguments.items() if k in declared}}
             return node
@@ -220,7 +242,7 @@ def _dataflow_reference(kind: str, ref: dict[str, Any], tp: dict[str, Any], cont
     out = dict(ref)
     if kind == "ExecuteDataFlow" and "parameters" not in out:
         out = _insert_after(out, "type", "parameters", {})
-    flow = context.dataflows.get(str(out.get("referenceName", "")).lower(), {})
+    flow = context.dataflow(str(out.get("referenceName", "")))
     found = flow.get("typeProperties")
     flow_tp: dict[str, Any] = found if isinstance(found, dict) else {}
     names = [s.get("name") for s in flow_tp.get("sources", []) if isinstance(s, dict)]

@@ -143,12 +143,18 @@ def read_root(files: SourceFiles, *, factory: str | None = None, lenient: bool =
 
 
 def examine_root(
-    files: SourceFiles, *, factory: str | None = None, lenient: bool = False
+    files: SourceFiles,
+    *,
+    factory: str | None = None,
+    lenient: bool = False,
+    previous: CollaborationRoot | None = None,
 ) -> tuple[CollaborationRoot, list[Problem]]:
     """The root as far as it could be read, and every problem found (so that later checks add theirs).
 
     `unreadable` names the objects whose files could not be read or were refused: their names still count as
-    present, so that a reference to one is not reported a second time."""
+    present, so that a reference to one is not reported a second time. `previous`, another revision of the
+    root: an object file with the same path and bytes there is not parsed again, its parsed document is shared
+    (nothing modifies one), which is what lets a build reuse its work (`build_template`'s `previous`)."""
     problems: list[Problem] = []
     warnings: list[str] = []
     unreadable: set[tuple[str, str]] = set()
@@ -158,6 +164,9 @@ def examine_root(
     definition_file: str | None = None
     decoder = StrictDecoder()  # notes whether any file held a float (promote.build.jsonfmt must check only then)
     base = files.display("")  # every file's display name is this and its path
+    before = previous.files.files if previous is not None else {}
+    parsed_before = {o.path: o.doc for o in previous.objects} if previous is not None else {}
+    shared = False  # whether a document was taken from `previous` (its floats then count)
     for path in sorted(files.files):
         parts = tuple(path.split("/"))
         top = parts[0]
@@ -178,7 +187,11 @@ def examine_root(
                 problems.append(_misplaced(display, parts))
                 continue
             kind, name_from_path = located
-            doc = _parse(files, path, problems, decoder)
+            doc = parsed_before.get(path) if path in parsed_before and before.get(path) == files.files[path] else None
+            if doc is not None:
+                shared = True
+            else:
+                doc = _parse(files, path, problems, decoder)
             if doc is None:
                 unreadable.add((kind, name_from_path.lower()))
                 continue
@@ -209,7 +222,7 @@ def examine_root(
         objects=tuple(objects),
         warnings=tuple(warnings),
         unreadable=frozenset(unreadable),
-        floats=decoder.floats,
+        floats=decoder.floats or (shared and previous is not None and previous.floats),
     )
     return root, problems
 

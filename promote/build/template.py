@@ -82,6 +82,8 @@ class BuiltTemplate:
     warnings: list[str] = field(default_factory=list)
     groups: dict[str, int] = field(default_factory=dict)  # parameter -> 1 names, 2 secrets, 3 the definition's
     floats: bool = True  # whether a value may be a float (a file held one): the writer checks only then
+    # What another revision's build may take from this one (`build_template`'s `previous`).
+    reuse: _Reuse | None = field(default=None, repr=False, compare=False)
 
     def template(self, resources: list[BuiltResource] | None = None) -> dict[str, Any]:
         """The ARM template holding `resources` (default: all) and the parameters they use; its resources are not
@@ -124,10 +126,55 @@ def declarations(parameters: list[Parameter]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class _Record:
+    """What building one object did, to be done again without building it (`build_template`'s `previous`)."""
+
+    doc: dict[str, Any]  # the parsed file it was built from (shared between revisions by `examine_root`)
+    path: str
+    built: BuiltResource
+    declared: tuple[tuple[int, Parameter], ...]  # (1 names, 2 secrets, 3 the definition's; the parameter), in order
+    warning: str | None  # without the file's name
+    reads: tuple[tuple[str, Any], ...]  # what it looked up about other objects (`Context.reads`, `present`)
+
+
+@dataclass(frozen=True)
+class _Reuse:
+    """A build's records and what they were built with."""
+
+    basis: tuple[Any, ...]  # the publish's date and texts, the definition: what every object's build reads
+    context: Context
+    present: set[tuple[str, str]]
+    records: dict[tuple[str, str], _Record]
+
+    def gives_the_same(self, record: _Record, context: Context, present: set[tuple[str, str]]) -> bool:
+        """Whether every lookup `record` made has the same answer in `context` and `present`."""
+        for read in record.reads:
+            if read[0] == "present":
+                if (read[1] in self.present) != (read[1] in present):
+                    return False
+            else:
+                before, now = self.context.answer(read), context.answer(read)
+                if before is not now and before != now:
+                    return False
+        return True
+
+
 def build_template(
-    root: CollaborationRoot, definition: Definition, era: Era, texts: Texts
+    root: CollaborationRoot,
+    definition: Definition,
+    era: Era,
+    texts: Texts,
+    previous: BuiltTemplate | None = None,
 ) -> tuple[BuiltTemplate, list[Problem]]:
-    """The template a publish of `root` writes, and the problems that make it unpublishable."""
+    """The template a publish of `root` writes, and the problems that make it unpublishable.
+
+    `previous`, the template of another revision of the root: an object built there from the same parsed file
+    (`examine_root`'s `previous`), and without problems, is not built again when everything else its build read
+    is the same: the publish's date and texts, the definition, and each answer it got about other objects (which
+    exist, their names, data flows and linked service parameters: `Context.reads`). Its resource is taken and its
+    parameters declared again, in order, so the result is the same as without `previous`
+    (`tests/test_collabdiff.py` builds every reference pair and random edits both ways)."""
     metadata = texts.factory_name if era.has("descriptions_lower_case") else "Data Factory Name"
     factory_parameter = Parameter("factoryName", "string", root.factory_name, metadata=metadata)
     named: dict[str, Parameter] = {}
@@ -135,12 +182,17 @@ def build_template(
     defined: dict[str, Parameter] = {}
 
     used: list[str] = []  # the parameters of the object being built
+    declared: list[tuple[int, Parameter]] = []  # and the declarations it made
+    tables = {1: named, 2: secure, 3: defined}
 
     def declare_in(table: dict[str, Parameter]):
+        group = 2 if table is secure else 3
+
         def declare(parameter: Parameter) -> str:
             if parameter.name not in secure and parameter.name not in defined:
                 table[parameter.name] = parameter
             used.append(parameter.name)
+            declared.append((group, parameter))
             return parameter.name
 
         return declare
@@ -157,13 +209,40 @@ def build_template(
             if o.type == "linkedServices" and isinstance(o.properties.get("parameters") or {}, dict)
         },
     )
+    basis = (era, texts, definition.sections)
+    reuse = previous.reuse if previous is not None and previous.reuse and previous.reuse.basis == basis else None
+    reusable = reuse.records if reuse is not None else {}
+    records: dict[tuple[str, str], _Record] = {}
     warnings = list(root.warnings)
     problems: list[Problem] = []
     resources: list[BuiltResource] = []
     for obj in objects:
         used.clear()
+        declared.clear()
+        context.reads.clear()
+        record = reusable.get((obj.type, obj.name.lower()))
+        if (
+            reuse is not None
+            and record is not None
+            and record.doc is obj.doc
+            and record.path == obj.path
+            and reuse.gives_the_same(record, context, present)
+        ):
+            for group, parameter in record.declared:
+                if group == 1:
+                    named[parameter.name] = parameter
+                elif parameter.name not in secure and parameter.name not in defined:
+                    tables[group][parameter.name] = parameter
+            if record.warning:
+                warnings.append(f"{obj.display}: {record.warning}")
+            was = record.built
+            built = BuiltResource(was.key, was.resource, was.depends_on, obj.display, was.parameters, was.expressions)
+            records[(obj.type, obj.name.lower())] = record
+            resources.append(built)
+            continue
         entity = obj.name.split("/")[-1]
         properties = obj.properties
+        warning = None
         if obj.type == "linkedServices":
             properties, warning = secure_parameters(entity, properties, declare_in(secure), era, texts)
             if warning:
@@ -178,11 +257,16 @@ def build_template(
             # Until 2020 a runtime's name was a parameter of the template.
             name = f"integrationRuntime_{obj.name}"
             named[name] = Parameter(name, "string", obj.name, metadata="Integration runtime name")
+            declared.append((1, named[name]))
             built.resource["name"] = f"[concat(parameters('factoryName'), '/', parameters('{name}'))]"
             used.insert(0, name)
         built.parameters = tuple(dict.fromkeys(used))
         problems.extend(found)
         resources.append(built)
+        if not found:
+            records[(obj.type, obj.name.lower())] = _Record(
+                obj.doc, obj.path, built, tuple(declared), warning, tuple(context.reads)
+            )
     global_parameters = root.global_parameters
     if root.publish_config.get("includeGlobalParamsTemplate") is True:
         resource = {"properties": global_parameters}
@@ -204,6 +288,7 @@ def build_template(
     parameters = [factory_parameter, *named.values(), *secure.values(), *defined.values()]
     groups = {name: group for group, table in enumerate((named, secure, defined), 1) for name in table}
     template = BuiltTemplate(root.factory_name, parameters, resources, global_parameters, warnings, groups, root.floats)
+    template.reuse = _Reuse(basis, context, present, records)
     return template, problems
 
 
@@ -245,6 +330,7 @@ def _resource(
         if key == own or key in done:
             continue
         done.add(key)
+        context.reads.append(("present", key))
         if key not in present:
             if key in _BUILT_IN:
                 continue
@@ -354,7 +440,11 @@ def _pipeline_references(properties: dict[str, Any]) -> Iterator[tuple[str, str]
 
 def escaped(template: dict[str, Any]) -> dict[str, Any]:
     """`template` as the files would give it to the evaluator: what ARM would read as an expression escaped."""
-    return {**template, "resources": [{**r, "properties": escape(r["properties"])} for r in template["resources"]]}
+    return {**template, "resources": [escaped_resource(r) for r in template["resources"]]}
+
+
+def escaped_resource(resource: dict[str, Any]) -> dict[str, Any]:
+    return {**resource, "properties": escape(resource["properties"])}
 
 
 def escape(value: Any) -> Any:
