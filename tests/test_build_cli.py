@@ -39,6 +39,38 @@ def changes(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str, st
     return [(c["type"], c["name"], c["action"]) for c in json.loads(result.stdout)["changes"]]
 
 
+def test_build_output_replaces_an_earlier_publish_in_place_without_writing_through_links(tmp_path: Path):
+    from promote.commands.build import replace_published
+
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "target.json").write_text("outside")
+    (outside / "linked.json").write_text("outside")
+    (out / "linkedTemplates" / "old").mkdir(parents=True)
+    (out / "linkedTemplates" / "old" / "x.json").write_text("stale")
+    (out / "linkedTemplates" / "ArmTemplate_0.json").symlink_to(outside / "target.json")
+    (out / "linkedTemplates" / "ArmTemplate_1.json").hardlink_to(outside / "linked.json")
+    (out / "linkedTemplates" / "ArmTemplate_9.json").write_text("stale")
+    (out / "ARMTemplateForFactory.json").mkdir()  # a folder where a file goes
+    (out / "ARMTemplateParametersForFactory.json").write_text("an older, longer parameters file")
+    (out / "README.md").write_text("kept")
+    files = {
+        "ARMTemplateForFactory.json": b"{}",
+        "ARMTemplateParametersForFactory.json": b"{1}",
+        "linkedTemplates/ArmTemplate_0.json": b"{0}",
+        "linkedTemplates/ArmTemplate_1.json": b"{1}",
+    }
+
+    replace_published(out, files)
+
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted([*files, "README.md"])
+    assert all((out / rel).read_bytes() == data for rel, data in files.items())
+    assert not (out / "linkedTemplates" / "ArmTemplate_0.json").is_symlink()
+    assert (outside / "target.json").read_text() == "outside"  # neither link written through
+    assert (outside / "linked.json").read_text() == "outside"
+    assert (out / "README.md").read_text() == "kept"
+
+
 def test_build_writes_what_adf_published(repo: Repo):
     out = repo.path / "out" / FACTORY
     (out / "linkedTemplates").mkdir(parents=True)

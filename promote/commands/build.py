@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -74,21 +76,40 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def replace_published(out: Path, files: dict[str, bytes]) -> None:
-    """Write `files` into `out`, first removing what an earlier publish wrote there (and nothing else)."""
+    """Write `files` into `out`, leaving nothing else of what an earlier publish wrote there (`PUBLISHED_PATHS`)
+    and touching nothing outside those. A file already there is overwritten in place rather than removed and
+    created again (half the time of writing a build); what the new files do not hold is removed (`_prune`)."""
+    folders = {rel.rsplit("/", depth)[0] for rel in files for depth in range(1, rel.count("/") + 1)}
     for name in PUBLISHED_PATHS:
-        target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    made: set[Path] = set()
+        _prune(out, name, files, folders)
+    made: set[str] = set()
     for rel, data in files.items():
-        path = out / rel
-        if path.parent not in made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made.add(path.parent)
-        with open(path, "wb") as handle:
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        if folder not in made:
+            (out / folder).mkdir(parents=True, exist_ok=True)
+            made.add(folder)
+        with open(out / rel, "wb") as handle:
             handle.write(data)
+
+
+def _prune(out: Path, rel: str, files: dict[str, bytes], folders: set[str]) -> None:
+    """Remove what `out / rel` holds that the new files will not overwrite: files `files` lacks, folders none of
+    them is in, a folder where a file goes, symbolic links and hard links (a file is written in place only when
+    writing changes nothing else)."""
+    path = out / rel
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        if rel in folders:
+            for entry in os.scandir(path):
+                _prune(out, f"{rel}/{entry.name}", files, folders)
+        else:
+            shutil.rmtree(path)
+    elif rel not in files or not stat.S_ISREG(mode) or info.st_nlink > 1:
+        path.unlink()
 
 
 def publish_message(commit: str, when: dt.datetime, texts: Texts) -> str:
