@@ -11,7 +11,15 @@ import pytest
 
 from promote.build import build, jsonfmt
 from promote.build.definition import Ref, count_refs
-from promote.build.jsonfmt import encode, encode_template_value, escaped, exact, exact_template_value, fast
+from promote.build.jsonfmt import (
+    encode,
+    encode_template_value,
+    escaped,
+    exact,
+    exact_template_value,
+    fast,
+    fast_utf8,
+)
 from promote.build.root import examine_root
 from promote.source import SourceFiles, read_path
 from tests.conftest import reference_path
@@ -68,6 +76,23 @@ def test_escaping_keeps_the_builds_expressions_and_escapes_the_files_text():
         assert encode_template_value(value, "\t\t", refs) == exact_template_value(value, "\t\t")
 
 
+def test_the_utf8_writer_and_escaping_give_the_texts_bytes():
+    rng = random.Random(13)
+    escaped_some = 0
+    for _ in range(3000):
+        value = {"properties": random_value(rng, refs=True)}
+        text, data = fast(value), fast_utf8(value)
+        assert data == (text.encode() if text is not None else None)
+        if text is None:
+            continue
+        refs = count_refs(value)
+        for told in (refs, refs + 1, max(refs - 1, 0)):
+            by_text = escaped(text, told)
+            assert escaped(data, told) == (by_text.encode() if by_text is not None else None)
+        escaped_some += escaped(text, refs) not in (None, text)
+    assert escaped_some > 100
+
+
 def test_text_of_the_files_never_becomes_an_expression():
     value = {"a": Ref("[parameters('p')]"), "b": "[parameters('p')]", "c": ["[x", Ref("[parameters('q')]")]}
     text = encode_template_value(value, "", count_refs(value))
@@ -121,11 +146,32 @@ def test_every_reference_folder_builds_to_the_exact_writers_bytes(monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(jsonfmt, "fast", lambda value, floats=True: None)
         patch.setattr("promote.build.output.fast", lambda value, floats=True: None)
+        patch.setattr("promote.build.output.fast_utf8", lambda value, floats=True: None)
         for entry in entries:
             when = dt.datetime.fromtimestamp(entry["published"][0]["commit_time"], dt.timezone.utc).date()
             fast_then, fast_now = built[entry["collab_commit"]]
             assert both(entry, when) == fast_then, entry["collab_commit"]
             assert both(entry, None) == fast_now, entry["collab_commit"]
+
+
+def test_resources_written_together_are_written_as_one_by_one(monkeypatch):
+    """`promote.build.output` writes all resources in one call and cuts the text apart; a string of a file that
+    reads like an expression the build wrote makes it write them one by one, to the same bytes as `exact`."""
+    from tests.test_build_root import root, saved
+
+    secret = {"type": "AzureBlobStorage", "typeProperties": {"connectionString": "DefaultEndpointsProtocol=https"}}
+    tricky = {"activities": [], "description": "[parameters('ls_blob_connectionString')]", "annotations": ["[x"]}
+    for extra in ({}, {"pipeline/tricky.json": saved("tricky", tricky)}):
+        files = SourceFiles("adf", root(**{"linkedService/ls_blob.json": saved("ls_blob", secret), **extra}))
+        together = build(files).files
+        with monkeypatch.context() as patch:
+            patch.setattr("promote.build.output.fast_utf8", lambda value, floats=True: None)
+            one_by_one = build(files).files
+            patch.setattr("promote.build.output.fast", lambda value, floats=True: None)
+            assert together == one_by_one == build(files).files
+        template = together["ARMTemplateForFactory.json"].decode()
+        assert "\"[parameters('ls_blob_connectionString')]\"" in template
+        assert ("\"[[parameters('ls_blob_connectionString')]\"" in template) == bool(extra)
 
 
 @pytest.mark.parametrize("value", [{"x": (1, 2)}, {"x": {1, 2}}, {"x": float("nan")}, {"x": b"bytes"}])

@@ -15,14 +15,25 @@ None. `tests/test_build_jsonfmt.py` holds both to the same bytes.
 
 from __future__ import annotations
 
+import io
+import itertools
 import math
 import re
 from json.encoder import encode_basestring  # the C encoder, non-ASCII kept as is (ensure_ascii=False)
-from typing import Any
+from typing import Any, AnyStr
 
 import rapidjson
 
-__all__ = ["dumps", "encode", "encode_template_value", "escaped", "exact", "exact_template_value", "fast"]
+__all__ = [
+    "dumps",
+    "encode",
+    "encode_template_value",
+    "escaped",
+    "exact",
+    "exact_template_value",
+    "fast",
+    "fast_utf8",
+]
 
 _PRETTY = rapidjson.Encoder(
     indent="\t",
@@ -35,9 +46,13 @@ _PRETTY = rapidjson.Encoder(
 # A float token: a digit then a point or an exponent, up to the end of its line (a number ends its line; a string
 # ends with a quote).
 _FLOAT = re.compile(r"\d[.eE][-+.eE\d]*,?(?:\n|\Z)")
-# A user string starting with `[`, escaped for ARM, that reads like an expression the build wrote.
-_EXPRESSION = "\"[parameters('"
-_ESCAPED_EXPRESSION = "\"[[parameters('"
+_FLOAT_UTF8 = re.compile(_FLOAT.pattern.encode())
+# For `escaped`, in text and in UTF-8: a string starting with `[`, what precedes a string, what the build's
+# expressions start with, the escaped form.
+_ESCAPES: dict[type, tuple[Any, Any, Any, Any]] = {
+    str: ('"[', ("\t", " "), "parameters('", '"[['),
+    bytes: (b'"[', (b"\t", b" "), b"parameters('", b'"[['),
+}
 
 
 def dumps(value: Any, *, floats: bool = True) -> bytes:
@@ -80,19 +95,45 @@ def fast(value: Any, *, floats: bool = True) -> str | None:
     return text
 
 
-def escaped(text: str, expressions: int) -> str | None:
-    """`text` (`fast`'s) with every string and key starting with `[` escaped as `[[`, but for the `expressions`
-    `[parameters('...')]` the build wrote; None when a string of the files reads like one of those (`exact`
-    tells them apart by type). `expressions` must be exact (`promote.build.definition.count_refs`): fewer is
-    safe (None), more would unescape a string of the files."""
-    if '"[' not in text:
+def fast_utf8(value: Any, *, floats: bool = True) -> bytes | None:
+    """`fast`'s text in UTF-8, written as bytes by rapidjson (no `str` of a whole template made, then encoded)."""
+    stream = io.BytesIO()
+    try:
+        _PRETTY(value, stream)
+    except (TypeError, ValueError, OverflowError, UnicodeError, RecursionError):
+        return None
+    data = stream.getvalue()
+    if b"\\u00" in data or (floats and _FLOAT_UTF8.search(data)):
+        return None  # as in `fast`
+    return data
+
+
+def escaped(text: AnyStr, expressions: int) -> AnyStr | None:
+    """`text` (`fast`'s, or its UTF-8) with every string and key starting with `[` escaped as `[[`, but for the
+    `expressions` `[parameters('...')]` the build wrote; None when a string of the files reads like one of those
+    (`exact` tells them apart by type). `expressions` must be exact (`promote.build.definition.count_refs`):
+    fewer is safe (None), more would unescape a string of the files."""
+    quote, starts, call, doubled = _ESCAPES[type(text)]
+    pieces = text.split(quote)
+    if len(pieces) == 1:
         return text if not expressions else None
     # In this layout a string starts after a tab (a key, a list item) or after `": ` (a value), and a quote
-    # inside a string is escaped: these are exactly the strings that start with `[`.
-    text = text.replace('\t"[', '\t"[[').replace(' "[', ' "[[')
-    if text.count(_ESCAPED_EXPRESSION) != expressions:
+    # inside a string is escaped: these are exactly the strings that start with `[`. Looked for by the rare `"[`
+    # rather than by the tabs and spaces, which are everywhere.
+    out = [pieces[0]]
+    found = 0
+    for before, piece in itertools.pairwise(pieces):
+        if before[-1:] not in starts:
+            out.append(quote)
+        elif piece.startswith(call):  # reads like an expression the build wrote: one when the count says so
+            found += 1
+            out.append(quote)
+        else:
+            out.append(doubled)
+        out.append(piece)
+    if found != expressions:
         return None
-    return text.replace(_ESCAPED_EXPRESSION, _EXPRESSION) if expressions else text
+    return text[:0].join(out)
 
 
 def exact(value: Any, indent: str) -> str:

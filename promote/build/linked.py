@@ -35,10 +35,15 @@ PART_SIZE = 20
 
 def linked_order(resources: list[BuiltResource]) -> list[BuiltResource]:
     """The resources in ADF's linked order (module docstring)."""
-    ordered = [r for r in resources if r.key == GLOBAL_PARAMETERS]
-    remaining = [r for r in resources if r.key != GLOBAL_PARAMETERS]
+    ordered: list[BuiltResource] = []
+    remaining: list[BuiltResource] = []
+    for resource in resources:  # (by type: no object of the root has the global parameters' type)
+        (ordered if resource.key.type == GLOBAL_PARAMETERS.type else remaining).append(resource)
     # Keys as plain (type, lower-case name) tuples: `dependsOn` targets are lower-cased already.
     done: set[tuple[str, str]] = {_folded(r.key) for r in ordered}
+    levels = _levels(remaining, done)
+    if levels is not None:  # the round each resource is taken in, without running the rounds
+        return ordered + [remaining[i] for i in sorted(range(len(remaining)), key=levels.__getitem__)]
     needs = {id(r): [(d.type, d.name) for d in r.depends_on if d is not None] for r in remaining}
     while remaining:
         taken = [r for r in remaining if all(d in done for d in needs[id(r)])]
@@ -49,6 +54,38 @@ def linked_order(resources: list[BuiltResource]) -> list[BuiltResource]:
         ordered.extend(taken)
         remaining = [r for r in remaining if id(r) not in chosen]
     return ordered
+
+
+def _levels(remaining: list[BuiltResource], done: set[tuple[str, str]]) -> list[int] | None:
+    """The round of `linked_order` that takes each resource: 0 when everything it depends on is `done`, else one
+    more than the latest round among what it depends on (by induction, exactly when the rounds take it). None
+    when the rounds must run: a cycle, a dependency on something not there, a key twice."""
+    position: dict[tuple[str, str], int] = {}
+    for index, resource in enumerate(remaining):
+        key = _folded(resource.key)
+        if key in position or key in done:
+            return None
+        position[key] = index
+    dependents: list[list[int]] = [[] for _ in remaining]
+    missing = [0] * len(remaining)
+    for index, resource in enumerate(remaining):
+        for target in resource.depends_on:
+            if target is None or (target.type, target.name) in done:
+                continue
+            found = position.get((target.type, target.name))
+            if found is None:
+                return None
+            dependents[found].append(index)
+            missing[index] += 1
+    levels = [0] * len(remaining)
+    ready = [index for index, count in enumerate(missing) if not count]
+    for index in ready:  # grows while it is walked: a resource is ready once all it depends on was
+        for dependent in dependents[index]:
+            levels[dependent] = max(levels[dependent], levels[index] + 1)
+            missing[dependent] -= 1
+            if not missing[dependent]:
+                ready.append(dependent)
+    return levels if len(ready) == len(remaining) else None
 
 
 def _folded(key: ObjectKey) -> tuple[str, str]:
@@ -63,13 +100,20 @@ def parts(built: BuiltTemplate) -> list[list[BuiltResource]]:
     out = []
     for chunk in chunks:
         keys = {_folded(r.key) for r in chunk}
-        out.append([_within(resource, keys) for resource in chunk])
+        kept: list[BuiltResource] = []
+        for resource in chunk:
+            for target in resource.depends_on:
+                if target is not None and (target.type, target.name) not in keys:
+                    kept.append(_within(resource, keys))
+                    break
+            else:
+                kept.append(resource)
+        out.append(kept)
     return out
 
 
 def _within(resource: BuiltResource, keys: set[tuple[str, str]]) -> BuiltResource:
-    if all(target is None or (target.type, target.name) in keys for target in resource.depends_on):
-        return resource
+    """A copy of `resource` whose `dependsOn` keeps only what `keys` holds."""
     entries = resource.resource.get("dependsOn") or []
     kept = [
         (entry, target)

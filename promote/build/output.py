@@ -10,7 +10,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from promote.build.eras import Era
-from promote.build.jsonfmt import encode, encode_template_value, escaped, fast
+from promote.build.jsonfmt import encode, encode_template_value, escaped, fast, fast_utf8
 from promote.build.linked import master, parts
 from promote.build.template import BuiltResource, BuiltTemplate
 from promote.build.texts import Texts
@@ -27,12 +27,16 @@ _RESOURCE_INDENT = "\t\t"
 # A resource written inside a wrapper of its template's depth, so that its text has its indentation at once.
 _WRAPPER_HEAD = '{\n\t"resources": [\n' + _RESOURCE_INDENT
 _WRAPPER_TAIL = "\n" + _RESOURCE_INDENT + "}\n\t]\n}"
+# Between two resources of the wrapper: the only lines at the resources' own depth are their braces.
+_BATCH_HEAD = (_WRAPPER_HEAD + "{\n").encode()
+_BATCH_TAIL = _WRAPPER_TAIL.encode()
+_BETWEEN = ("\n" + _RESOURCE_INDENT + "},\n" + _RESOURCE_INDENT + "{\n").encode()
 
 
 def render(built: BuiltTemplate, era: Era, texts: Texts) -> dict[str, bytes]:
     """Relative path (inside the factory's folder) -> content, for every file a publish writes."""
     floats = built.floats
-    bodies = {id(r): (_RESOURCE_INDENT + _body(r, floats)).encode("utf-8") for r in built.resources}
+    bodies = _bodies(built.resources, floats)
     by_key = {r.key: r for r in built.resources}  # every resource but its dependsOn, once
     blocks = {id(r): _with_depends_on(bodies[id(r)], r.resource) for r in built.resources}
     out: dict[str, bytes] = {
@@ -67,6 +71,39 @@ def _template_text(
         return text[:-2] + b',\n\t"resources": []\n}'
     body = b",\n".join([blocks[id(r)] for r in resources])
     return b"".join((text[:-2], b',\n\t"resources": [\n', body, b"\n\t]\n}"))
+
+
+def _bodies(resources: list[BuiltResource], floats: bool) -> dict[int, bytes]:
+    """id(resource) -> `_body`'s text, indentation of its first line included, in UTF-8. The resources are
+    written by one call of the fast writer and escaped at once, then cut apart (a fifth of the time of one call
+    each); any doubt, and a resource is written alone by `_body`."""
+    batch = [r for r in resources if next(iter(r.resource)) == "name"]
+    texts = _batched(batch, floats)
+    out = dict(zip(map(id, batch), texts, strict=True)) if texts is not None else {}
+    for resource in resources:
+        if id(resource) not in out:
+            out[id(resource)] = (_RESOURCE_INDENT + _body(resource, floats)).encode("utf-8")
+    return out
+
+
+def _batched(resources: list[BuiltResource], floats: bool) -> list[bytes] | None:
+    """`_body`'s texts of `resources` (each with `name` first), None when the batch cannot prove them."""
+    rest = [{k: v for k, v in r.resource.items() if k != "name" and k != "dependsOn"} for r in resources]
+    data = fast_utf8({"resources": rest}, floats=floats) if resources else None
+    if data is not None:
+        # The expressions of all the resources counted at once: a string of the files reading like one of them
+        # makes the count differ, as it does for one resource.
+        data = escaped(data, sum(r.expressions for r in resources))
+    if data is None or not data.startswith(_BATCH_HEAD) or not data.endswith(_BATCH_TAIL):
+        return None
+    pieces = data[len(_BATCH_HEAD) : -len(_BATCH_TAIL)].split(_BETWEEN)
+    if len(pieces) != len(resources):
+        return None
+    first = f'{_RESOURCE_INDENT}{{\n{_RESOURCE_INDENT}\t"name": '
+    return [
+        f"{first}{encode_basestring(r.resource['name'])},\n".encode() + piece
+        for r, piece in zip(resources, pieces, strict=True)
+    ]
 
 
 def _body(built: BuiltResource, floats: bool) -> str:

@@ -24,6 +24,7 @@ when it looks like an object of a factory (a `name` and `properties`), as a miss
 
 from __future__ import annotations
 
+import codecs
 import difflib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -74,6 +75,7 @@ SKIPPED_FOLDERS = frozenset(
 )
 ROOT_MARKERS = frozenset({*KIND_FOLDERS, FACTORY_FOLDER, PUBLISH_CONFIG, DEFINITION_FILE})
 _PLAIN = StrictDecoder()
+_BOM = codecs.BOM_UTF8
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,8 @@ def _parse(files: SourceFiles, path: str, problems: list[Problem], decoder: Stri
     """The file's JSON, or None with a problem recorded (naming the line, as a person must find it)."""
     data = files.files[path]
     try:
-        text = data.decode("utf-8-sig")
+        # "utf-8-sig" by hand: the codec by that name is Python code, a tenth of the time of parsing a small file
+        text = (data[3:] if data[:3] == _BOM else data).decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(
             Problem(

@@ -396,19 +396,33 @@ def _references(node: Any) -> list[tuple[str, str]]:
 
 def _collect(node: Any, found: list[tuple[str, str]]) -> None:
     if type(node) is dict:
-        name = node.get("referenceName")
-        if name is not None:
-            kind = node.get("type")
-            target = _REFERENCE_PATHS.get(kind) if isinstance(kind, str) else None
-            if target is not None and isinstance(name, str):
-                found.append((target, name))
-        for value in node.values():
-            if type(value) is dict or type(value) is list:
-                _collect(value, found)
+        _collect_dict(node, found)
     elif type(node) is list:
-        for value in node:
-            if type(value) is dict or type(value) is list:
-                _collect(value, found)
+        _collect_list(node, found)
+
+
+def _collect_dict(node: dict[str, Any], found: list[tuple[str, str]]) -> None:
+    name = node.get("referenceName")
+    if name is not None:
+        kind = node.get("type")
+        target = _REFERENCE_PATHS.get(kind) if isinstance(kind, str) else None
+        if target is not None and isinstance(name, str):
+            found.append((target, name))
+    for value in node.values():
+        kind = type(value)
+        if kind is dict:
+            _collect_dict(value, found)
+        elif kind is list:
+            _collect_list(value, found)
+
+
+def _collect_list(node: list[Any], found: list[tuple[str, str]]) -> None:
+    for value in node:
+        kind = type(value)
+        if kind is dict:
+            _collect_dict(value, found)
+        elif kind is list:
+            _collect_list(value, found)
 
 
 _NESTED = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
