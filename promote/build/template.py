@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from promote.build.definition import Definition, Parameter, Ref, count_refs, parameterize
 from promote.build.eras import Era
@@ -126,9 +126,9 @@ def declarations(parameters: list[Parameter]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
-class _Record:
-    """What building one object did, to be done again without building it (`build_template`'s `previous`)."""
+class _Record(NamedTuple):
+    """What building one object did, to be done again without building it (`build_template`'s `previous`). A
+    named tuple: one is made per object of every build, and a frozen dataclass costs twice as much to make."""
 
     doc: dict[str, Any]  # the parsed file it was built from (shared between revisions by `examine_root`)
     path: str
@@ -197,6 +197,7 @@ def build_template(
 
         return declare
 
+    declare_secure, declare_defined = declare_in(secure), declare_in(defined)  # (per object: `used`, `declared`)
     objects = sorted(root.objects, key=lambda o: (_ORDER.get(o.type, len(_ORDER)), o.name))
     # (type, lower-case name) of every object, as plain tuples: looked up once per reference
     present = {(o.type, o.name.lower()) for o in objects} | set(root.unreadable)
@@ -244,13 +245,13 @@ def build_template(
         properties = obj.properties
         warning = None
         if obj.type == "linkedServices":
-            properties, warning = secure_parameters(entity, properties, declare_in(secure), era, texts)
+            properties, warning = secure_parameters(entity, properties, declare_secure, era, texts)
             if warning:
                 warnings.append(f"{obj.display}: {warning}")
         properties = publish_form(obj.type, properties, era, context)
         resource = {"properties": properties}
         template = definition.template_for(ARM_TYPES[obj.type], properties.get("type"))
-        resource = parameterize(resource, template, entity, declare_in(defined), texts)
+        resource = parameterize(resource, template, entity, declare_defined, texts)
         built, found = _resource(obj, resource["properties"], present, context)
         built.expressions = count_refs(built.resource["properties"], obj.properties) if used else 0
         if obj.type == "integrationRuntimes" and not era.has("integration_runtime_names_fixed"):
