@@ -26,6 +26,7 @@ parameterizes nothing).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +122,12 @@ class Spec:
         return cls(action.strip(), name.strip(), type_.strip().split(":")[0].lower())
 
 
+@functools.lru_cache(maxsize=1024)
+def _spec(text: str) -> Spec:
+    """`Spec.parse`, once per leaf text: a definition's few texts are met at every object of their type."""
+    return Spec.parse(text)
+
+
 Namer = Callable[[list[str], str], str]
 
 
@@ -141,7 +148,7 @@ def parameterize(
 
 def _walk(template: Any, value: Any, path: list[str], entity: str, declare: _Declare) -> Any:
     if isinstance(template, str):
-        return _leaf(Spec.parse(template), value, path, entity, declare)
+        return _leaf(_spec(template), value, path, entity, declare)
     if isinstance(template, dict) and isinstance(value, dict):
         return _walk_dict(template, value, path, entity, declare)
     if isinstance(template, list) and template and isinstance(value, list):

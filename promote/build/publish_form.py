@@ -106,8 +106,14 @@ def _declared_arguments_only(node: Any, context: Context) -> Any:
             if declared is not None and any(k not in declared for k in arguments):
                 return {**node, "parameters": {k: v for k, v in arguments.items() if k in declared}}
             return node
-        changed = {k: _declared_arguments_only(v, context) for k, v in node.items()}
-        return node if all(changed[k] is node[k] for k in node) else changed
+        changed: dict[str, Any] | None = None  # a copy only once something below changed
+        for key, value in node.items():
+            new = _declared_arguments_only(value, context) if isinstance(value, (dict, list)) else value
+            if new is not value and changed is None:
+                changed = dict(node)
+            if changed is not None:
+                changed[key] = new
+        return node if changed is None else changed
     if isinstance(node, list):
         items = [_declared_arguments_only(v, context) for v in node]
         return node if all(a is b for a, b in zip(items, node, strict=True)) else items

@@ -300,9 +300,9 @@ def _one_per_name(
 ) -> ObjectFile | None:
     """The one file ADF publishes for an object name: the file named after it (ADF names are case-insensitive)."""
     matching = [o for o in group if o.path.rsplit("/", 1)[-1][: -len(".json")] == o.name.split("/")[-1]]
-    label = f"{group[0].type}/{group[0].name}"
     if len(group) == 1 and matching:
         return group[0]
+    label = f"{group[0].type}/{group[0].name}"
     if len(group) == 1:
         obj = group[0]
         message = (
