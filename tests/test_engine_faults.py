@@ -56,10 +56,9 @@ class Write:
 
 
 def setup(project: Project, old: str) -> dict[str, str]:
+    """An empty emulator with `old` deployed (in this process: the scene, not the action); its trigger states."""
     project.emulator.admin("POST", "/reset")
-    result = project.deploy(old)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return project.live_triggers()
+    return project.deployed(old)
 
 
 _CLEAN_DEPLOYS: dict[tuple[str, str], tuple[list[Write], dict[str, str], int]] = {}

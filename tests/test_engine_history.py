@@ -37,7 +37,7 @@ def test_each_commit_of_the_history_deploys_to_exactly_its_desired_state(project
 
 def test_a_second_deploy_of_the_same_commit_writes_nothing(project: Project):
     head = project.mirror()[-1]
-    assert project.deploy(head).returncode == 0
+    project.deployed(head)
     before = project.emulator.stats()
     second = project.deploy(head)
     assert second.returncode == 0, second.stderr
@@ -49,19 +49,18 @@ def test_a_second_deploy_of_the_same_commit_writes_nothing(project: Project):
 
 def test_rollback_returns_to_the_previous_good_commit(project: Project):
     commits = project.mirror()
-    assert project.deploy(commits[4]).returncode == 0
-    assert project.deploy(commits[5]).returncode == 0
+    project.deployed(commits[4])
+    project.deployed(commits[5])
     result = project.promote("rollback", "--env", "local", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "smoke: run pipeline" not in result.stdout  # the commit gone back to passed its smoke runs already
     assert project.in_sync(commits[4])
-    status = json.loads(project.promote("status", "--env", "local", "--format", "json").stdout)
-    assert status["commit"] == commits[4]
+    assert project.record().commit == commits[4]
 
 
 def test_drift_finds_a_change_made_by_hand(project: Project):
     head = project.mirror()[-1]
-    assert project.deploy(head).returncode == 0
+    project.deployed(head)
     assert project.promote("drift", "--env", "local").returncode == 0
     with project.emulator.adf_client() as adf:
         rg, factory = "adf-promote-local", "adf-ml-project-local"

@@ -28,11 +28,9 @@ SMOKE_RUN = r"/pipelines/ingest_mnist/createRun$"
 
 
 def deployed(project: Project, *refs: str, env: str = "local") -> dict[str, str]:
-    """Deploy each ref in turn (each must succeed); the trigger states the last one leaves."""
-    for ref in refs:
-        result = project.promote("deploy", "--env", env, "--ref", ref, "--yes")
-        assert result.returncode == 0, out(result)
-    return project.live_triggers()
+    """Deploy each ref in turn (each must succeed; in this process: the scene, not the action); the trigger
+    states the last one leaves."""
+    return project.deployed(*refs, env=env)
 
 
 def fail(
@@ -45,6 +43,7 @@ def fail(
 
 
 def status(project: Project, env: str = "local") -> dict[str, Any]:
+    """What `promote status` shows (a subprocess: what it shows is the behaviour under test)."""
     result = project.promote("status", "--env", env, "--format", "json")
     assert result.returncode == 0, out(result)
     return json.loads(result.stdout)
@@ -97,7 +96,7 @@ def test_a_recovered_run_that_fails_before_writing_still_rolls_back_what_the_kil
     assert "Nothing had been written" not in again.stdout, out(again)
     assert project.in_sync(old), out(again)
     assert project.live_triggers() == before
-    assert status(project)["commit"] == old
+    assert project.record().commit == old
 
 
 def test_a_rollback_that_fails_is_finished_by_the_next_rollback_to_the_same_commit(project: Project):
@@ -198,10 +197,10 @@ def test_a_rolled_back_commit_no_longer_counts_as_good(project: Project):
     rolled = project.promote("rollback", "--env", "local", "--yes")
     assert rolled.returncode == 0, out(rolled)
     assert project.in_sync(old)
-    info = status(project)
-    assert info["commit"] == old
+    record = project.record()
+    assert record.commit == old
     # a second rollback goes further back, never forward to the commit just rolled back
-    assert info["previous_commit"] and older.startswith(info["previous_commit"]), info
+    assert record.previous_commit and older.startswith(record.previous_commit), record
     refused = project.promote("deploy", "--env", "prodlike", "--ref", new, "--yes")
     assert refused.returncode == 2, "a commit rolled back in local still counts as good there:\n" + out(refused)
     assert "has not succeeded in local" in refused.stderr
@@ -330,8 +329,7 @@ def test_a_run_killed_on_a_machine_that_is_gone_is_recovered_from_the_factory(pr
     assert "which the factory records as in progress" in again.stdout
     assert project.live_triggers()["nightly_training"] == "Started"
     assert project.in_sync(new, env="previous")
-    status = json.loads(project.promote("status", "--env", "previous", "--format", "json").stdout)
-    assert status["commit"] == new
+    assert project.record("previous").commit == new
     with project.emulator.adf_client() as adf:
         adf._config.subscription_id = LOCAL_SUBSCRIPTION
         tags = adf.factories.get(LOCAL_RESOURCE_GROUP, LOCAL_FACTORY).tags or {}

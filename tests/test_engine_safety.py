@@ -192,7 +192,7 @@ def test_a_saved_plan_applies_exactly_and_only_as_made(project: Project, tmp_pat
         asked = project.promote(*command)
         assert asked.returncode == 2 and "--yes" in asked.stderr, out(asked)
     assert writes_since(project) == [], "a run refused for want of --yes wrote to the factory"
-    assert project.deploy(old).returncode == 0
+    project.deployed(old)
     plan_file = tmp_path / "plan.json"
     made = project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file))
     assert made.returncode == 0, out(made)
@@ -217,8 +217,8 @@ def test_a_saved_plan_applies_exactly_and_only_as_made(project: Project, tmp_pat
     assert applied.returncode == 0, out(applied)
     assert "confirm" not in (applied.stdout + applied.stderr).lower()
     assert project.in_sync(new)
-    status = json.loads(project.promote("status", "--env", "local", "--format", "json").stdout)
-    assert status["commit"] == new and status["plan"] == json.loads(text)["hash"]
+    record = project.record()
+    assert record.commit == new and record.plan == json.loads(text)["hash"]
 
     # deploy with no terminal and without --yes: refused before anything is written
     seq, before = last_seq(project), object_writes(project)
@@ -232,7 +232,7 @@ def test_a_saved_plan_applies_exactly_and_only_as_made(project: Project, tmp_pat
 def test_a_plan_whose_factory_changed_since_is_refused_as_stale(project: Project, tmp_path: Path):
     commits = project.mirror()
     old, new = commits[4], commits[5]
-    assert project.deploy(old).returncode == 0
+    project.deployed(old)
     plan_file = tmp_path / "plan.json"
     assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
     with project.emulator.adf_client() as adf:  # someone edits a pipeline in the portal meanwhile
@@ -262,7 +262,7 @@ def wait_for_line(proc: subprocess.Popen[str], marker: str, seen: list[str]) -> 
 
 def test_one_promoter_per_environment(project: Project):
     commits = project.mirror()
-    assert project.deploy(commits[4]).returncode == 0
+    project.deployed(commits[4])
     # The first run's smoke run stays InProgress until the emulator's clock is moved on: the run holds its lock
     # (from planning to the end) as long as the test wants.
     project.emulator.settings(run_seconds=3600)
@@ -344,7 +344,7 @@ def test_requires_accepts_only_commits_that_succeeded_in_the_environment_before(
     assert f"{first[:8]} has not succeeded in local" in refused.stderr, out(refused)
     assert prodlike_writes() == [], "a refused run wrote to the factory"
 
-    assert project.deploy(first).returncode == 0
+    project.deployed(first)
     accepted = deploy_prodlike(first)
     assert accepted.returncode == 0, out(accepted)
 
@@ -378,7 +378,7 @@ def commit_partial_source(project: Project, keep: tuple[str, ...]) -> str:
 
 def test_a_source_that_would_delete_too_much_is_refused(project: Project):
     head = project.mirror()[-1]
-    assert project.deploy(head).returncode == 0
+    project.deployed(head)
     before_names = live_names(project)
     partial = commit_partial_source(project, keep=("linkedservices", "globalparameters"))
     seq, before = last_seq(project), object_writes(project)
@@ -419,11 +419,11 @@ def test_a_saved_plan_is_refused_once_the_factory_records_another_deployment(pro
     was made, but the factory's record is not: the plan would record a stale list of good commits."""
     commits = project.mirror()
     old, new = commits[4], commits[5]
-    assert project.deploy(old).returncode == 0
+    project.deployed(old)
     plan_file = tmp_path / "plan.json"
     assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
-    assert project.deploy(new).returncode == 0
-    assert project.deploy(old).returncode == 0
+    project.deployed(new)
+    project.deployed(old)
     seq, before = last_seq(project), object_writes(project)
     replay = project.promote("apply", str(plan_file))
     assert replay.returncode == 2, out(replay)
@@ -436,7 +436,7 @@ def test_deploy_and_rollback_refuse_what_validate_refuses_before_the_first_write
     """A publish whose pipeline names a dataset that exists nowhere: validate refuses it, and so do deploy,
     apply and rollback --to, with exit 2 and nothing written (not a deployment that fails half way)."""
     head = project.mirror()[-1]
-    assert project.deploy(head).returncode == 0
+    project.deployed(head)
     path = project.path / MIRROR / "ARMTemplateForFactory.json"
     template = json.loads(path.read_text())
     pipeline = next(r for r in template["resources"] if r["type"].endswith("/pipelines"))

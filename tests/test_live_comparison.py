@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.emulator_fixtures import EmulatorHandle
-from tests.engine_project import PROMOTE
+from tests.engine_project import PROMOTE, session_in_process
 from tests.gitrepo import Repo
 
 FOLDER = "adf-shop-dev"
@@ -124,15 +124,17 @@ class Shop:
     def environment(self, **kwargs: Any) -> None:
         self.repo.write("environments/staging.yaml", environment(self.emulator, **kwargs))
 
-    def promote(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
+    def env(self) -> dict[str, str]:
+        return {
             **os.environ,
             "PROMOTE_EMULATOR_URL": self.emulator.endpoint,
             "PROMOTE_EMULATOR_CA": self.emulator.ca_file,
             **SECRETS,
         }
+
+    def promote(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [PROMOTE, *args], cwd=self.repo.path, env=env, capture_output=True, text=True, timeout=300,
+            [PROMOTE, *args], cwd=self.repo.path, env=self.env(), capture_output=True, text=True, timeout=300,
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -145,10 +147,18 @@ class Shop:
         return self.promote("diff", "--env", "staging", "--ref", ref, "--exit-code")
 
     def assert_in_sync(self, ref: str) -> None:
-        diff = self.diff(ref)
-        assert diff.returncode == 0, diff.stdout + diff.stderr
-        drift = self.promote("drift", "--env", "staging")
-        assert drift.returncode == 0, drift.stdout + drift.stderr
+        """What `promote diff --env staging --ref REF` and `promote drift --env staging` would say, asked of the
+        same service in this process: no change either way, and the factory records REF as deployed."""
+        from promote.record.tags import read_record
+        from promote.render.text import render_diff
+
+        with session_in_process(self.repo.path, "staging", self.env()) as s:
+            live = s.read_live()
+            diff = s.live_diff(ref, live)
+            assert not diff.changes, render_diff(diff)
+            assert read_record(live.tags).commit == ref
+            drift = s.live_diff(ref, live, drift=True)
+            assert not drift.changes, render_diff(drift)
 
     def deployments_since(self, seq: int) -> list[dict[str, Any]]:
         return [
