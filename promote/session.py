@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from promote.diff import Diff
     from promote.plan import Plan
     from promote.record.journal import Journal
+    from promote.runs import RunsSeen
 
 Review = Callable[["Plan"], None]  # shows a plan to a person and returns, or raises to refuse it
 
@@ -148,15 +149,17 @@ class EnvironmentSession:
         undo_creates: Iterable[ObjectKey] = (),
         rotate_secrets: bool = False,
         now: datetime | None = None,
+        seen: RunsSeen | None = None,
     ) -> Plan:
         """The plan that takes the live factory to `ref`'s desired state, checked first (`deployable`).
         `rollback`, `undo_creates`: see `promote.plan.build_plan` (a rollback runs no smoke pipelines: the commit
         gone back to passed them); `rotate_secrets`: `promote.normalise.rotated`; `now`: the plan's time (a saved
-        plan is made again at its own time, `apply`)."""
+        plan is made again at its own time, `apply`); `seen`: the runs in progress it shows, when not read now
+        (a saved plan is made again with the runs it showed: what apply does about runs is decided at the step)."""
         from promote.apply.runner import without_smoke
         from promote.diff import diff_factories
         from promote.normalise import desired_vs_live, rotated
-        from promote.plan import build_plan
+        from promote.plan import build_plan, with_runs_seen
 
         side = self.deployable(ref)
         assert side.revision is not None  # `desired` refuses a folder
@@ -178,7 +181,25 @@ class EnvironmentSession:
             undo_creates=undo_creates,
             rotate_secrets=rotate_secrets,
         )
+        plan = with_runs_seen(plan, seen if seen is not None else self.runs_seen(plan))
         return without_smoke(plan) if rollback else plan
+
+    def runs_seen(self, plan: Plan) -> RunsSeen:
+        """The runs in progress of the pipelines the plan's runs step names, for its reviewer. A failure to read
+        them does not stop the plan (the read identity may lack `queryPipelineRuns`): the plan says so, and
+        apply looks again, with the deploying identity, before its first write."""
+        from promote.azure.errors import AzureError
+        from promote.azure.operations import runs_in_progress
+        from promote.plan import SettleRuns
+        from promote.runs import RunsSeen
+
+        steps = plan.steps_of(SettleRuns)
+        if not steps:
+            return RunsSeen()
+        try:
+            return RunsSeen(tuple(runs_in_progress(self.conn, steps[0].names)))
+        except AzureError as exc:
+            return RunsSeen(note=f"not read ({exc}); apply looks again right before the first write")
 
     def plan(self, ref: str, *, full: bool = False, rotate_secrets: bool = False) -> Plan:
         """`promote plan`: checked first, then (a `local` environment's factory created on first use) planned
@@ -224,8 +245,11 @@ class EnvironmentSession:
         )
 
     def _rollback_plan(self, commit: str, live: LiveState, created: frozenset[ObjectKey]) -> Plan:
-        """How the runner plans the automatic rollback to the last good commit."""
-        return self.plan_for(commit, live, rollback=True, undo_creates=created)
+        """How the runner plans the automatic rollback to the last good commit (without a runs step: runs
+        are not read for it, `promote.apply.runner.going_back`)."""
+        from promote.runs import RunsSeen
+
+        return self.plan_for(commit, live, rollback=True, undo_creates=created, seen=RunsSeen())
 
     def deploy(self, ref: str, *, full: bool = False, rotate_secrets: bool = False, review: Review) -> RunReport:
         """Plan `ref` against the live factory (inside the run's lock), let `review` see it, apply it."""
@@ -250,7 +274,7 @@ class EnvironmentSession:
         records as applied (by its hash, and no run of it left unfinished here) is not applied again: "already
         applied", exit 0, nothing written."""
         from promote.apply.runner import AlreadyApplied, run
-        from promote.plan import ensure_fresh
+        from promote.plan import ensure_fresh, runs_seen
         from promote.plan.proof import ensure_proven, plan_time
         from promote.record.tags import read_record
 
@@ -283,6 +307,7 @@ class EnvironmentSession:
                 rollback=plan.rollback,
                 rotate_secrets=plan.rotate_secrets,
                 now=made_at,
+                seen=runs_seen(plan),  # what its reviewer saw in progress then; the runs step looks again
             )
             ensure_proven(plan, again, file)
             review(plan)

@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promote.azure.errors import AzureCallError
+from promote.azure.errors import AzureCallError, WaitTimeout
 from promote.azure.operations import RunResult
 from promote.factory import OBJECT_TYPES, Factory, FactoryObject, ObjectKey
 from promote.live import EVENT_TRIGGER_TYPES, LiveState, TriggerState
+from promote.runs import RunInfo, top_most
 
 _NAME = re.compile(r"^\[concat\(parameters\('factoryName'\), '/(.*)'\)\]$")
 
@@ -29,6 +30,16 @@ class FakeFactory:
     failures: dict[str, list[int]] = field(default_factory=dict)  # call kind -> the call numbers that fail
     smoke_fails: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)  # (kind, what), in order
+    runs: dict[str, RunInfo] = field(default_factory=dict)  # runs in progress, by id
+    runs_end: bool = True  # runs in progress end while a run waits for them (else the wait times out)
+    ended: dict[str, str] = field(default_factory=dict)  # run id -> how it ended
+
+    def start_run(self, pipeline: str, run_id: str, parent: str | None = None) -> RunInfo:
+        """A run in progress (started by a trigger, or by `parent`'s Execute Pipeline activity)."""
+        kind, by = ("PipelineActivity", f"call_{pipeline}") if parent else ("ScheduleTrigger", "nightly")
+        run = RunInfo(run_id, pipeline, "InProgress", "2024-05-01T02:00:00Z", None, by, kind, parent)
+        self.runs[run_id] = run
+        return run
 
     @classmethod
     def holding(cls, factory: Factory, states: Mapping[str, str] | None = None) -> FakeFactory:
@@ -150,6 +161,39 @@ class FakeFactory:
         return "Disabled"
 
     # ---------------------------------------------------------------------------------------- runs
+
+    def runs_in_progress(self, pipelines: Sequence[str]) -> list[RunInfo]:
+        self._call("runs_in_progress", ",".join(pipelines))
+        names = {p.casefold() for p in pipelines}
+        return [run for run in self.runs.values() if run.pipeline.casefold() in names]
+
+    def wait_for_runs(
+        self,
+        pipelines: Sequence[str],
+        *,
+        time_limit: float,
+        cancel: bool,
+        progress: Callable[[str], None] | None = None,
+    ) -> list[RunInfo]:
+        self._call("wait_for_runs", ",".join(pipelines))
+        waited = self.runs_in_progress(pipelines)
+        if cancel:
+            for run in top_most(waited):
+                self._call("cancel_run", run.run_id)
+                self._end(run.run_id, "Cancelled")
+        elif self.runs_end:
+            for run in waited:
+                self._end(run.run_id, "Succeeded")
+        else:
+            raise WaitTimeout("the runs in progress to end", time_limit, f"{len(waited)} in progress")
+        return waited
+
+    def _end(self, run_id: str, status: str) -> None:
+        """End a run and, as a recursive cancel does, every run it started."""
+        self.runs.pop(run_id, None)
+        self.ended[run_id] = status
+        for child in [r for r in self.runs.values() if r.parent_run_id == run_id]:
+            self._end(child.run_id, status)
 
     def run_pipeline(self, name: str, parameters: Mapping[str, Any], *, timeout: float) -> RunResult:
         self._call("run_pipeline", name)

@@ -36,6 +36,7 @@ def accepted() -> set[str]:
     keys |= {f"triggers.{k}" for k in reader.TRIGGER_KEYS}
     keys |= {f"deletion.{k}" for k in reader.DELETION_KEYS}
     keys |= {f"smoke[].{k}" for k in reader.SMOKE_KEYS}
+    keys |= {f"runs.{k}" for k in reader.RUNS_KEYS}
     return keys
 
 
@@ -54,6 +55,8 @@ def test_the_reference_lists_every_key_the_reader_accepts_and_no_other():
         ("deletion.enabled", "true" if model.DeletionPolicy().enabled else "false"),
         ("deletion.max_share", f"{model.DEFAULT_MAX_SHARE}"),
         ("smoke[].timeout", f"{model.DEFAULT_SMOKE_TIMEOUT}"),
+        ("runs.in_progress", model.RunsPolicy().in_progress),
+        ("runs.timeout", f"{model.DEFAULT_RUNS_TIMEOUT}"),
     ],
 )
 def test_the_documented_defaults_are_the_models(key: str, default: str):

@@ -26,6 +26,7 @@ from promote.plan.steps import (
     Plan,
     RecordTriggers,
     RunPipeline,
+    SettleRuns,
     StartTrigger,
     Step,
     StopTrigger,
@@ -34,6 +35,7 @@ from promote.plan.steps import (
 from promote.record.journal import Journal
 from promote.record.marker import fits
 from promote.record.triggers import TriggerRecord
+from promote.runs import RunsInFlight, duration_text, run_line
 
 Progress = Callable[[str], None]
 
@@ -200,6 +202,29 @@ class Executor:
         self.factory.stop_trigger(step.name)
         return "unsubscribed and stopped" if step.unsubscribe else "stopped"
 
+    def visit_settle_runs(self, step: SettleRuns) -> str:
+        """Right before the first write: the runs in progress of the affected pipelines, as the environment says.
+        Under `fail` the runner has looked before the first step; a run found here started since (exit 4: the
+        triggers this run stopped are put back, nothing else had been written)."""
+        n = len(step.pipelines)
+        runs = self.factory.runs_in_progress(step.names)
+        if not runs:
+            return f"no run in progress of the {n} pipeline{'s' if n != 1 else ''}"
+        if step.policy == "fail":
+            raise RunsInFlight(self.plan.environment, runs)
+        for run in runs:
+            self._waiting(f"in progress: {run_line(run)}")
+        verb = "cancelling them and waiting" if step.policy == "cancel" else "waiting"
+        self._waiting(
+            f"{verb} for them to end, at most {duration_text(step.timeout)} (runs.in_progress: {step.policy})"
+        )
+        ended = self.factory.wait_for_runs(
+            step.names, time_limit=step.timeout, cancel=step.policy == "cancel", progress=self._waiting
+        )
+        m = len(ended)
+        done = "cancelled, and ended" if step.policy == "cancel" else "ended"
+        return f"{m} run{'s' if m != 1 else ''} {done}: " + ", ".join(f"{r.pipeline} {r.run_id}" for r in ended)
+
     def visit_deploy(self, step: Deploy) -> str:
         self.factory.deploy_template(
             step.name,
@@ -267,6 +292,9 @@ def step_title(step: Step) -> str:
     if isinstance(step, StopTrigger):
         verb = "unsubscribe and stop" if step.unsubscribe else "stop"
         return f"{verb} trigger {step.name} ({'; '.join(step.reasons)})"
+    if isinstance(step, SettleRuns):
+        names = ", ".join(step.names[:6]) + (" ..." if len(step.names) > 6 else "")
+        return f"runs in progress of {names}: {step.policy} (at most {duration_text(step.timeout)})"
     if isinstance(step, Deploy):
         names = ", ".join(str(w.key) for w in step.writes[:6]) + (" ..." if len(step.writes) > 6 else "")
         return f"deploy {len(step.writes)} object(s) [{step.part}/{step.parts}]: {names}"

@@ -7,11 +7,12 @@ one target factory, so nothing above this seam holds a connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from promote.factory import ObjectKey
 from promote.live import LiveState, TriggerState
+from promote.runs import RunInfo
 
 Progress = Callable[[str], None]
 
@@ -83,3 +84,15 @@ class FactoryApi(Protocol):
 
     # runs
     def run_pipeline(self, name: str, parameters: Mapping[str, Any], *, timeout: float) -> PipelineRun: ...
+
+    def runs_in_progress(self, pipelines: Sequence[str]) -> Sequence[RunInfo]:
+        """The runs of these pipelines that have not ended (Queued, InProgress, Canceling), oldest first."""
+        ...
+
+    def wait_for_runs(
+        self, pipelines: Sequence[str], *, time_limit: float, cancel: bool, progress: Progress | None = None
+    ) -> Sequence[RunInfo]:
+        """Wait until no run of these pipelines is in progress (WaitTimeout after `time_limit` seconds); with
+        `cancel`, cancel each one found first, recursively. Every run waited for. `progress` hears what a long
+        wait waits for, and each cancel."""
+        ...

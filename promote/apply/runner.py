@@ -29,12 +29,13 @@ from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, Prom
 from promote.factory import ObjectKey
 from promote.live import LiveState
 from promote.plan.planfile import with_hash
-from promote.plan.steps import Plan, RunPipeline
+from promote.plan.steps import Plan, RunPipeline, SettleRuns
 from promote.record import journal as journals
 from promote.record.journal import Journal
 from promote.record.rollback import journal_of_marker, last_good
 from promote.record.tags import read_record
 from promote.record.triggers import TriggerRecord
+from promote.runs import RunsInFlight
 
 SUCCEEDED = journals.SUCCEEDED
 ROLLED_BACK = journals.ROLLED_BACK
@@ -168,6 +169,7 @@ def run(
         except AlreadyApplied as done:  # before any step and any journal: nothing was written
             return RunReport(status=ALREADY_APPLIED, plan=done.plan, environment=context.environment, note=done.detail)
         parameters = deployment_parameters(plan, context.environ)  # a missing variable refuses before any step
+        _refuse_runs_in_flight(context, plan)  # `runs.in_progress: fail` refuses before any step too
         good = last_good(interrupted, record)
         journal = Journal(
             environment=context.environment,
@@ -245,6 +247,24 @@ def without_smoke(plan: Plan) -> Plan:
     return with_hash(dataclasses.replace(plan, steps=steps, hash=""))
 
 
+def going_back(plan: Plan) -> Plan:
+    """The automatic rollback's plan: no smoke runs (`without_smoke`), and no runs step either: the failed run
+    dealt with the runs in progress moments before, and a rollback that waited for runs, or refused, would leave
+    the factory half deployed."""
+    steps = tuple(s for s in plan.steps if not isinstance(s, (RunPipeline, SettleRuns)))
+    return with_hash(dataclasses.replace(plan, steps=steps, hash=""))
+
+
+def _refuse_runs_in_flight(context: RunContext, plan: Plan) -> None:
+    """Under `runs.in_progress: fail`, a run in progress of an affected pipeline refuses the run before its first
+    step (RunsInFlight, exit 2): nothing written, not even the trigger stops that come before the runs step."""
+    for step in plan.steps_of(SettleRuns):
+        if step.policy == "fail":
+            runs = context.factory.runs_in_progress(step.names)
+            if runs:
+                raise RunsInFlight(plan.environment, runs)
+
+
 def _roll_back(
     context: RunContext,
     journal: Journal,
@@ -270,7 +290,7 @@ def _roll_back(
             _settle_deployments(context)  # a deployment whose wait timed out would write behind the rollback
             live = context.factory.read_live()
             rollback_plan = plan_for_commit(target, live, created)
-            rollback_plan = without_smoke(rollback_plan)
+            rollback_plan = going_back(rollback_plan)
             report.rollback_plan = rollback_plan
             executor = Executor(
                 context.factory,

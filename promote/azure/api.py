@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ from promote.azure import operations, reader
 from promote.azure.connection import Connection
 from promote.factory import ObjectKey
 from promote.live import LiveState, TriggerState
+from promote.runs import RunInfo
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,11 @@ class AzureFactoryApi:
 
     def run_pipeline(self, name: str, parameters: Mapping[str, Any], *, timeout: float) -> operations.RunResult:
         return operations.run_pipeline(self.conn, name, parameters, timeout=timeout)
+
+    def runs_in_progress(self, pipelines: Sequence[str]) -> list[RunInfo]:
+        return operations.runs_in_progress(self.conn, pipelines)
+
+    def wait_for_runs(
+        self, pipelines: Sequence[str], *, time_limit: float, cancel: bool, progress: Progress | None = None
+    ) -> list[RunInfo]:
+        return operations.wait_for_runs(self.conn, pipelines, time_limit=time_limit, cancel=cancel, progress=progress)

@@ -35,6 +35,7 @@ from promote.azure.errors import (
     WaitTimeout,
 )
 from promote.factory import ObjectKey, object_key_from_arm
+from promote.runs import RUN_IN_PROGRESS, RunInfo, runs_text, top_most
 from promote.untrusted import ENVELOPE_DEPTH, parse_json
 
 T = TypeVar("T")
@@ -58,7 +59,6 @@ _SEGMENTS: dict[str, str] = {
     "adfcdcs": "adfcdcs",
 }
 _RUN_FINAL = frozenset({"Succeeded", "Failed", "Cancelled", "Canceled"})
-RUN_IN_PROGRESS = ("Queued", "InProgress", "Canceling")
 RUN_HISTORY_DAYS = 45  # how long ADF keeps pipeline runs: no run in progress can have been updated earlier
 _RUN_QUERY_CHUNK = 100  # pipeline names per query (the In filter's values)
 
@@ -98,25 +98,6 @@ class DeploymentRecord:
     tags: dict[str, str]
     error_code: str | None = None
     error_message: str | None = None
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """A pipeline run that has not ended: what a deploy that changes its pipeline would cut into.
-
-    `invoked_by_type` is ADF's (`Manual`, `ScheduleTrigger`, `TumblingWindowTrigger`, `BlobEventsTrigger`,
-    `PipelineActivity`, ...) and `invoked_by` the trigger's or activity's name; `parent_run_id` the run whose
-    Execute Pipeline activity started this one, if any.
-    """
-
-    run_id: str
-    pipeline: str
-    status: str  # Queued | InProgress | Canceling
-    run_start: str | None
-    last_updated: str | None
-    invoked_by: str
-    invoked_by_type: str
-    parent_run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -755,3 +736,58 @@ def cancel_run(conn: Connection, run_id: str, *, recursive: bool = True) -> None
     the factory does not know is ADF's 400 `ReferencedPipelineRunNotFound`."""
     with sdk_call(f"cancel run {run_id}"):
         conn.adf.pipeline_runs.cancel(conn.resource_group, conn.factory, run_id, is_recursive=recursive)
+
+
+@dataclass
+class _RunsNow:
+    """What one look at the runs in progress found (its text is what a long wait reports)."""
+
+    runs: list[RunInfo]
+
+    def __str__(self) -> str:
+        return runs_text(self.runs)
+
+
+def wait_for_runs(
+    conn: Connection,
+    pipelines: Iterable[str],
+    *,
+    time_limit: float,
+    cancel: bool = False,
+    progress: Progress | None = None,
+) -> list[RunInfo]:
+    """Wait until no run of these pipelines is in progress, at most `time_limit` seconds (then WaitTimeout naming
+    the runs still in progress), saying through `progress` every `progress_interval` seconds what it waits for.
+
+    With `cancel`, every run found in progress is cancelled first, recursively (only the top-most of a tree: the
+    cancel takes the runs it started with it), and so is a run that starts while waiting. Returns every run
+    waited for, in the order first seen.
+    """
+    names = list(pipelines)
+    seen: dict[str, RunInfo] = {}
+    cancelled: set[str] = set()
+
+    def look() -> _RunsNow:
+        runs = runs_in_progress(conn, names)
+        for run in runs:
+            seen.setdefault(run.run_id, run)
+        if cancel:
+            for run in top_most(runs):
+                if run.run_id not in cancelled:
+                    cancel_run(conn, run.run_id, recursive=True)
+                    cancelled.add(run.run_id)
+                    if progress is not None:
+                        progress(f"cancelled run {run.run_id} of {run.pipeline} (and the runs it started)")
+        return _RunsNow(runs)
+
+    wait_for(
+        f"the runs in progress of {len(names)} pipeline{'s' if len(names) != 1 else ''} to end",
+        look,
+        lambda now: not now.runs,
+        time_limit=time_limit,
+        interval=_poll_interval(conn),
+        backoff_max=conn.settings.backoff_max,
+        progress=progress,
+        progress_every=conn.settings.progress_interval,
+    )
+    return list(seen.values())

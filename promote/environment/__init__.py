@@ -9,7 +9,7 @@ Three consumers use the result:
   placeholder (so secrets never reach a diff or a printout), plus the ARM deployment parameters that carry the
   real values or Key Vault references for the deploy itself;
 - the desired state, through `apply_overrides`: property values that ADF did not parameterize;
-- the plan and apply stages: trigger, deletion and smoke-test policy.
+- the plan and apply stages: trigger, deletion, smoke-test and runs-in-progress policy.
 
 The package, by what each module holds (import from `promote.environment`, which re-exports the public names):
 
@@ -48,6 +48,7 @@ from promote.environment.model import (
     Match,
     Override,
     ParameterValue,
+    RunsPolicy,
     SmokePipeline,
     Target,
     TemplateValues,
@@ -68,6 +69,7 @@ __all__ = [
     "Match",
     "Override",
     "ParameterValue",
+    "RunsPolicy",
     "SmokePipeline",
     "Target",
     "TemplateValues",

@@ -1,8 +1,9 @@
 """What an environment file means once read: plain frozen values, no I/O and no validation.
 
-`Environment` and the policies it carries (`Target`, `TriggerPolicy`, `DeletionPolicy`, `SmokePipeline`), a
-parameter value (`ParameterValue`, `KeyVaultRef`), an override and its property path (`Override`, the `Key`,
-`Index` and `Match` segments), and `TemplateValues`, the result of checking the parameters against a template.
+`Environment` and the policies it carries (`Target`, `TriggerPolicy`, `DeletionPolicy`, `SmokePipeline`,
+`RunsPolicy`), a parameter value (`ParameterValue`, `KeyVaultRef`), an override and its property path (`Override`,
+the `Key`, `Index` and `Match` segments), and `TemplateValues`, the result of checking the parameters against a
+template.
 These are what the rest of promote holds on to (the plan, the apply stages, the Azure clients); the other
 modules of this package build them from a file and check them against a template or a factory.
 """
@@ -16,6 +17,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal, Union
 
 from promote.factory import ObjectKey
+from promote.runs import RunPolicy
 from promote.secrets import keyvault_placeholder
 
 DEFAULT_LOCATION = "westeurope"
@@ -27,6 +29,7 @@ StartPolicy = Literal["previous", "template"]
 DEFAULT_SUBSCRIPTION_TIMEOUT = 300
 DEFAULT_MAX_SHARE = 0.5
 DEFAULT_SMOKE_TIMEOUT = 600
+DEFAULT_RUNS_TIMEOUT = 1800  # 30 minutes
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,16 @@ class DeletionPolicy:
 
 
 @dataclass(frozen=True)
+class RunsPolicy:
+    """What a deploy does about runs in progress of the pipelines it changes or deletes (`promote.runs`), right
+    before its first write: `wait` for them to end, `cancel` them (recursively) and wait until they have ended,
+    or `fail` (refuse the deploy, nothing written). `timeout`: seconds a wait may take, then the deploy fails."""
+
+    in_progress: RunPolicy = "wait"
+    timeout: float = DEFAULT_RUNS_TIMEOUT
+
+
+@dataclass(frozen=True)
 class SmokePipeline:
     """A pipeline run after a deploy; the deploy counts as good only when it succeeds within `timeout` s."""
 
@@ -186,6 +199,7 @@ class Environment:
     triggers: TriggerPolicy = TriggerPolicy()
     deletion: DeletionPolicy = DeletionPolicy()
     smoke: tuple[SmokePipeline, ...] = ()
+    runs: RunsPolicy = RunsPolicy()
     requires: str | None = None
     source: str | None = None
     # Line of each top-level key, so that later checks can point at a section that has no line of its own.

@@ -37,6 +37,8 @@ _TEXT_TAGS = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary")  # kept
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)\s*$")
+_SECONDS_PER = {"s": 1, "m": 60, "min": 60, "h": 3600}
 
 
 def node_kind(node: Node) -> str:
@@ -322,6 +324,18 @@ class NodeReader:
             self.add(node, where, f"{value:g} is out of range: expected a number {bounds}", hint)
             return None
         return value
+
+    def duration(self, node: Node, where: str) -> float | None:
+        """A time limit: a number of seconds, or a number with a unit (`90s`, `30m`, `2h`); more than 0."""
+        value = self.scalar(node, where) if isinstance(node, ScalarNode) else None
+        if isinstance(value, str):
+            match = _DURATION.match(value)
+            seconds = float(match.group(1)) * _SECONDS_PER[match.group(2)] if match else None
+            if seconds is None or seconds <= 0:
+                self.add(node, where, f"'{value}' is not a time limit", "write seconds (1800) or 90s, 30m, 2h")
+                return None
+            return seconds
+        return self.number(node, where, minimum=0, strict=True)
 
     def strings(self, node: Node, where: str) -> list[tuple[int, str, Node]]:
         """A list of strings (null is an empty list)."""

@@ -28,6 +28,7 @@ from promote.environment.model import (
     KeyVaultRef,
     Override,
     ParameterValue,
+    RunsPolicy,
     Segment,
     SmokePipeline,
     StartPolicy,
@@ -40,15 +41,17 @@ from promote.environment.paths import ValueSyntaxError, format_path, parse_objec
 from promote.environment.variables import variables
 from promote.errors import EnvironmentFileError
 from promote.factory import OBJECT_TYPES, ObjectKey
+from promote.runs import RUN_POLICIES, RunPolicy
 from promote.untrusted import MAX_DEPTH
 
-TOP_KEYS = ("target", "parameters", "overrides", "triggers", "deletion", "smoke", "requires", "source")
+TOP_KEYS = ("target", "parameters", "overrides", "triggers", "deletion", "smoke", "runs", "requires", "source")
 TARGET_KEYS = ("subscription", "resource_group", "factory", "location", "endpoint")
 KEYVAULT_KEYS = ("vault", "id", "secret", "version", "resource_group", "subscription")
 OVERRIDE_KEYS = ("object", "path", "value")
 TRIGGER_KEYS = ("stop", "start", "subscription_timeout")
 DELETION_KEYS = ("enabled", "protected", "max_share")
 SMOKE_KEYS = ("pipeline", "parameters", "timeout")
+RUNS_KEYS = ("in_progress", "timeout")
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
@@ -79,6 +82,7 @@ class _Reader(NodeReader):
         triggers = self.triggers(value["triggers"]) if "triggers" in value else TriggerPolicy()
         deletion = self.deletion(value["deletion"]) if "deletion" in value else DeletionPolicy()
         smoke = self.smoke(value["smoke"]) if "smoke" in value else ()
+        runs = self.runs(value["runs"]) if "runs" in value else RunsPolicy()
         requires = self.requires(value["requires"], path) if "requires" in value else None
         source = self.source(value["source"]) if "source" in value else None
         if self.problems or target is None:
@@ -92,6 +96,7 @@ class _Reader(NodeReader):
             triggers=triggers,
             deletion=deletion,
             smoke=smoke,
+            runs=runs,
             requires=requires,
             source=source,
             key_lines=key_lines,
@@ -361,6 +366,25 @@ class _Reader(NodeReader):
             if pipeline is not None and timeout is not None:
                 out.append(SmokePipeline(pipeline, parameters, timeout, line_of(item)))
         return tuple(out)
+
+    def runs(self, node: Node) -> RunsPolicy:
+        if not isinstance(node, MappingNode) and not is_null(node):
+            self.add(
+                node,
+                "runs",
+                f"expected a mapping, got {node_kind(node)}",
+                "write runs: {in_progress: wait, timeout: 30m} (or cancel, or fail)",
+            )
+            return RunsPolicy()
+        fields = self.section(node, "runs", RUNS_KEYS) or {}
+        policy = RunsPolicy()
+        if "in_progress" in fields:
+            choice = self.choice(fields["in_progress"][1], "runs.in_progress", RUN_POLICIES)
+            policy = dataclasses.replace(policy, in_progress=cast(RunPolicy, choice or policy.in_progress))
+        if "timeout" in fields:
+            timeout = self.duration(fields["timeout"][1], "runs.timeout")
+            policy = dataclasses.replace(policy, timeout=policy.timeout if timeout is None else float(timeout))
+        return policy
 
     def requires(self, node: Node, path: Path) -> str | None:
         if is_null(node):

@@ -102,8 +102,12 @@ def allows(environments: Sequence[GitHubEnvironment], name: str, branch: str) ->
 
 # ------------------------------------------------------------------------------------------- the setup commands
 
-# What reading needs beyond Reader (a trigger's event subscription status); the only custom role.
-READ_ACTIONS = ("Microsoft.DataFactory/factories/triggers/getEventSubscriptionStatus/action",)
+# What reading needs beyond Reader (a trigger's event subscription status, the pipeline runs in progress a plan
+# lists: Azure registers both as actions, which Reader's `*/read` does not cover); the only custom role.
+READ_ACTIONS = (
+    "Microsoft.DataFactory/factories/triggers/getEventSubscriptionStatus/action",
+    "Microsoft.DataFactory/factories/querypipelineruns/action",
+)
 DEPLOY_ROLE = "Data Factory Contributor"
 
 
@@ -174,12 +178,12 @@ def setup_commands(
     out += [
         "",
         "# 2. Azure: one identity per GitHub environment, federated with it, with roles on its resource group.",
-        "#    A custom role for what reading needs beyond Reader (event triggers' subscription status):",
+        "#    A custom role for what reading needs beyond Reader (event subscription status, runs in progress):",
     ]
     scopes = sorted({f"/subscriptions/{t.subscription}" for t in targets.values()})
     role = {
         "Name": f"adf-promote reader ({slug})",
-        "Description": "Reads what Reader cannot: a trigger's event subscription status (adf-promote)",
+        "Description": "Reads what Reader cannot: event subscription status, runs in progress (adf-promote)",
         "Actions": list(READ_ACTIONS),
         "AssignableScopes": scopes or ["/subscriptions/<subscription id>"],
     }

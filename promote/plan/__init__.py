@@ -8,7 +8,7 @@
 - `proof`: a saved plan against the plan made again at apply time (`ensure_proven`): what differs, named.
 """
 
-from promote.plan.builder import build_plan, deployment_name
+from promote.plan.builder import build_plan, deployment_name, runs_seen, with_runs_seen
 from promote.plan.planfile import ensure_fresh, from_json, is_stale, plan_hash, to_json
 from promote.plan.steps import (
     FORMAT_VERSION,
@@ -23,6 +23,7 @@ from promote.plan.steps import (
     PlanTarget,
     RecordTriggers,
     RunPipeline,
+    SettleRuns,
     StartTrigger,
     Step,
     StepVisitor,
@@ -48,6 +49,7 @@ __all__ = [
     "PlanTarget",
     "RecordTriggers",
     "RunPipeline",
+    "SettleRuns",
     "StartTrigger",
     "Step",
     "StepVisitor",
@@ -61,5 +63,7 @@ __all__ = [
     "from_json",
     "is_stale",
     "plan_hash",
+    "runs_seen",
     "to_json",
+    "with_runs_seen",
 ]

@@ -7,6 +7,9 @@ The steps, in the order they run (the total order itself lives in `promote.plan.
    trigger) or they are deleted; event triggers among them also unsubscribe. With `triggers.stop: pipelines`,
    also started triggers that run a pipeline that changes, directly or through Execute Pipeline at any depth
    (a changed grandchild changes a run just as much). Nothing else: a needless stop is a bug users hate.
+2b. SettleRuns: when an existing pipeline changes or goes, the runs in progress of it and of the pipelines that
+   call it (`promote.runs.affected_pipelines`) are waited for, cancelled or refused, as `runs.in_progress` says,
+   after the trigger stops (so that the stopped triggers start no new run meanwhile) and before the first write.
 3. Deploy: the new and changed objects (every desired object when `full`), in dependency waves, through one or
    more generated templates.
 4. DeleteObject: what the source no longer has, after every write, in reverse dependency order. Never an object
@@ -64,6 +67,7 @@ from promote.plan.steps import (
     PlanTarget,
     RecordTriggers,
     RunPipeline,
+    SettleRuns,
     StartTrigger,
     Step,
     StopTrigger,
@@ -75,6 +79,7 @@ from promote.plan.steps import (
 )
 from promote.plan.template import DEFAULT_LIMITS, Limits, secure_parameters_from, split_templates
 from promote.record.tags import next_record, read_record
+from promote.runs import RunsSeen, affected_pipelines
 from promote.secrets import secret_tag_values
 
 if TYPE_CHECKING:
@@ -145,6 +150,7 @@ def build_plan(
     records = _trigger_records(live)
     stops = _stops(records, desired, live, diff, env, writes, deletes)
     starts, notes = _starts(records, stops, desired, live, env, deletes)
+    settle = _settle_runs(live, writes, deletes, env)
     deploys, write_notes = _deployments(desired, writes, env, commit, now, secure_parameters, limits)
     smoke, smoke_notes = _smoke(desired, env)
     current = read_record(live.tags)
@@ -154,7 +160,7 @@ def build_plan(
     # A run that stops triggers says so on the factory first, for a runner that will not have its journal.
     marker = [MarkRunInProgress(tuple(r.name for r in records if r.started))] if stops else []
 
-    steps: list[Step] = [RecordTriggers(records), *marker, *stops, *deploys, *deletes, *starts, *smoke, tag]
+    steps: list[Step] = [RecordTriggers(records), *marker, *stops, *settle, *deploys, *deletes, *starts, *smoke, tag]
     steps.sort(key=step_order)
     plan = Plan(
         format=FORMAT_VERSION,
@@ -535,6 +541,47 @@ def _starts(
     return starts, notes
 
 
+# --------------------------------------------------------------------------------------------------- runs
+
+
+def _settle_runs(
+    live: LiveState, writes: Mapping[ObjectKey, _WriteInfo], deletes: Iterable[DeleteObject], env: Environment
+) -> list[SettleRuns]:
+    """The runs step, when an existing pipeline changes (an update or a rename in letter case) or goes."""
+    live_pipelines = _by_folded(live.factory.objects, "pipelines")
+    changed: dict[str, str] = {}
+    for key, info in writes.items():
+        if key.type == "pipelines" and info.action == "update":
+            existing = live_pipelines.get((info.renamed_from or key.name).casefold())
+            if existing is not None:
+                changed[existing.key.name] = "it changes"
+    for delete in deletes:
+        if delete.key.type == "pipelines":
+            changed[delete.key.name] = "it is deleted"
+    if not changed:
+        return []
+    calls = {
+        obj.key.name: {dep.name for dep in dependencies_of(obj) if dep.type == "pipelines"}
+        for obj in live_pipelines.values()
+    }
+    policy = env.runs
+    return [SettleRuns(affected_pipelines(changed, calls), policy.in_progress, float(policy.timeout))]
+
+
+def with_runs_seen(plan: Plan, seen: RunsSeen) -> Plan:
+    """The plan with what was found in progress when it was made (`SettleRuns.seen`), hash and all. The plan is
+    built without I/O; the runs are read afterwards, for the pipelines its step names."""
+    if not plan.steps_of(SettleRuns):
+        return plan
+    steps = tuple(replace(step, seen=seen) if isinstance(step, SettleRuns) else step for step in plan.steps)
+    return with_hash(replace(plan, steps=steps, hash=""))
+
+
+def runs_seen(plan: Plan) -> RunsSeen | None:
+    """What the plan's runs step found when it was made; None when it has none."""
+    return next((step.seen for step in plan.steps_of(SettleRuns)), None)
+
+
 # --------------------------------------------------------------------------------------------------- smoke
 
 
@@ -554,4 +601,4 @@ def _smoke(desired: Factory, env: Environment) -> tuple[list[RunPipeline], list[
     return runs, notes
 
 
-__all__ = ["MAX_DEPLOYMENT_NAME", "build_plan", "deployment_name"]
+__all__ = ["MAX_DEPLOYMENT_NAME", "build_plan", "deployment_name", "runs_seen", "with_runs_seen"]

@@ -26,9 +26,11 @@ from promote.live import EVENT_TRIGGER_TYPES
 from promote.record.marker import marker_tags
 from promote.record.tags import NextRecord, RecordBasis, arm_deployment_tags, deployment_tags
 from promote.record.triggers import TriggerRecord
+from promote.runs import AffectedPipeline, RunPolicy, RunsSeen
 
-FORMAT_VERSION = 3  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
+FORMAT_VERSION = 4  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
 # 3: the plan records how it was asked for (`rollback`, `rotate_secrets`), so that apply can make it again
+# 4: the SettleRuns step: runs in progress of the pipelines the plan changes, and what is done about them
 
 
 class Phase(IntEnum):
@@ -36,16 +38,18 @@ class Phase(IntEnum):
 
     RECORD_TRIGGERS = 1
     STOP_TRIGGERS = 2
-    WRITE = 3
-    DELETE = 4
-    START_TRIGGERS = 5
-    VERIFY = 6
-    RECORD_DEPLOYMENT = 7
+    SETTLE_RUNS = 3
+    WRITE = 4
+    DELETE = 5
+    START_TRIGGERS = 6
+    VERIFY = 7
+    RECORD_DEPLOYMENT = 8
 
 
 PHASE_TITLES: dict[Phase, str] = {
     Phase.RECORD_TRIGGERS: "Record trigger states",
     Phase.STOP_TRIGGERS: "Stop triggers",
+    Phase.SETTLE_RUNS: "Runs in progress",
     Phase.WRITE: "Write objects",
     Phase.DELETE: "Delete objects",
     Phase.START_TRIGGERS: "Start triggers",
@@ -121,6 +125,34 @@ class StopTrigger:
 
     def accept(self, visitor: StepVisitor[R]) -> R:
         return visitor.visit_stop_trigger(self)
+
+
+@dataclass(frozen=True)
+class SettleRuns:
+    """Step 2b, right before the first write, in plans that change or delete an existing pipeline: look for runs
+    in progress of the pipelines it affects (`promote.runs.affected_pipelines`: those pipelines and their
+    callers) and do what the environment's `runs.in_progress` says: `wait` until they have ended, `cancel` them
+    (recursively) and wait until they have ended, or `fail` (the run is refused before its first step, nothing
+    written: the runner checks first). A wait takes at most `timeout` seconds, then the step fails.
+
+    It comes after the trigger stops, so that the triggers the plan stops start no new run while it waits.
+    `seen` is what the planner found when the plan was made, for the reviewer: an observation, not a decision
+    (apply makes the plan again with the approved plan's `seen`, and looks again before the first write).
+    """
+
+    pipelines: tuple[AffectedPipeline, ...]
+    policy: RunPolicy
+    timeout: float
+    seen: RunsSeen = field(default_factory=RunsSeen)
+
+    phase: ClassVar[Phase] = Phase.SETTLE_RUNS
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.pipelines)
+
+    def accept(self, visitor: StepVisitor[R]) -> R:
+        return visitor.visit_settle_runs(self)
 
 
 WriteAction = Literal["create", "update", "rewrite"]
@@ -283,12 +315,21 @@ class TagFactory:
 
 
 Step = Union[  # noqa: UP007
-    RecordTriggers, MarkRunInProgress, StopTrigger, Deploy, DeleteObject, StartTrigger, RunPipeline, TagFactory
+    RecordTriggers,
+    MarkRunInProgress,
+    StopTrigger,
+    SettleRuns,
+    Deploy,
+    DeleteObject,
+    StartTrigger,
+    RunPipeline,
+    TagFactory,
 ]
 STEP_TYPES: tuple[type, ...] = (
     RecordTriggers,
     MarkRunInProgress,
     StopTrigger,
+    SettleRuns,
     Deploy,
     DeleteObject,
     StartTrigger,
@@ -305,6 +346,7 @@ class StepVisitor(Protocol[R]):
     def visit_record_triggers(self, step: RecordTriggers) -> R: ...
     def visit_mark_run_in_progress(self, step: MarkRunInProgress) -> R: ...
     def visit_stop_trigger(self, step: StopTrigger) -> R: ...
+    def visit_settle_runs(self, step: SettleRuns) -> R: ...
     def visit_deploy(self, step: Deploy) -> R: ...
     def visit_delete_object(self, step: DeleteObject) -> R: ...
     def visit_start_trigger(self, step: StartTrigger) -> R: ...

@@ -7,7 +7,14 @@ import html
 import re
 
 from promote.plan.steps import PHASE_TITLES, Deploy, Phase, Plan
-from promote.render.plan_text import describe, empty_phase_text, inert_plan_lines, kept_line, running_untouched
+from promote.render.plan_text import (
+    describe,
+    empty_phase_text,
+    inert_plan_lines,
+    kept_line,
+    running_untouched,
+    runs_in_flight_line,
+)
 
 
 def _code(text: str) -> str:
@@ -38,6 +45,9 @@ def render_plan(plan: Plan) -> str:
         f"| {s.get('create', 0)} | {s.get('update', 0)} | {s.get('delete', 0)} | {s.get('unchanged', 0)} |",
         "",
     ]
+    in_flight = runs_in_flight_line(plan)
+    if in_flight:
+        lines += [f"**{_text(in_flight)}**", ""]
     number = 0
     for phase in Phase:
         lines += [f"### {PHASE_TITLES[phase]}", ""]

@@ -25,6 +25,7 @@ from promote.plan.steps import (
     Plan,
     RecordTriggers,
     RunPipeline,
+    SettleRuns,
     StartTrigger,
     Step,
     StopTrigger,
@@ -33,6 +34,7 @@ from promote.plan.steps import (
 )
 from promote.record.marker import TAG_RUN_ID, TAG_STARTED
 from promote.record.tags import TAG_COMMIT, TAG_GOOD, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_RUN, TAG_TIME
+from promote.runs import duration_text, run_line
 from promote.secrets import TAG_SECRETS
 
 GLYPHS = {"create": "+", "update": "~", "rewrite": "=", "delete": "-"}
@@ -108,6 +110,36 @@ class Describer:
         if step.unsubscribe:
             action += f" and unsubscribe it from events (wait up to {_seconds(step.subscription_timeout)})"
         return StepText(f"{action}: {'; '.join(step.reasons)}")
+
+    def visit_settle_runs(self, step: SettleRuns) -> StepText:
+        n = len(step.pipelines)
+        of = f"{n} pipeline{'s' if n != 1 else ''}"
+        limit = duration_text(step.timeout)
+        if step.policy == "wait":
+            title = f"wait until no run of {of} is in progress, at most {limit} (runs.in_progress: wait)"
+        elif step.policy == "cancel":
+            title = (
+                f"cancel the runs in progress of {of} (and the runs they started), and wait until they have "
+                f"ended, at most {limit} (runs.in_progress: cancel)"
+            )
+        else:
+            title = f"refuse to go on while a run of {of} is in progress (runs.in_progress: fail)"
+        details = ["pipelines: " + ", ".join(f"{p.name} ({p.reason})" for p in step.pipelines)]
+        seen = step.seen
+        if seen.note:
+            details.append(f"runs in progress when the plan was made: {seen.note}")
+        elif not seen.runs:
+            details.append("none in progress when the plan was made; apply looks again right before the first write")
+        else:
+            m = len(seen.runs)
+            details.append(
+                f"{m} run{'s' if m != 1 else ''} in progress when the plan was made (apply looks again right before "
+                "the first write):"
+            )
+            details.extend(f"  {run_line(run)}" for run in seen.runs)
+            if step.policy == "fail":
+                details.append("apply refuses (exit 2, nothing written) unless they have ended by then")
+        return StepText(title, details)
 
     def visit_deploy(self, step: Deploy) -> StepText:
         n = len(step.writes)
@@ -191,7 +223,28 @@ def header_lines(plan: Plan) -> list[str]:
         + (f" {len(plan.kept)} of the deletions are kept (see {PHASE_TITLES[Phase.DELETE]})." if plan.kept else "")
         + (" Full deployment: every object is written." if plan.full else ""),
     ]
+    in_flight = runs_in_flight_line(plan)
+    if in_flight:
+        lines.append(in_flight)
     return lines
+
+
+def runs_in_flight_line(plan: Plan) -> str | None:
+    """Up front, when runs were in progress that the plan would cut into: how many, and what apply does."""
+    for step in plan.steps_of(SettleRuns):
+        if step.seen.runs:
+            n = len(step.seen.runs)
+            does = {
+                "wait": "apply waits for them to end",
+                "cancel": "apply cancels them",
+                "fail": "apply refuses unless they have ended",
+            }[step.policy]
+            return (
+                f"Runs in progress: {n} run{'s' if n != 1 else ''} of pipelines this plan changes, or of their "
+                f"callers, when the plan was made; {does} (runs.in_progress: {step.policy}, see "
+                f"{PHASE_TITLES[Phase.SETTLE_RUNS]})."
+            )
+    return None
 
 
 def running_untouched(plan: Plan) -> list[str]:
@@ -205,6 +258,8 @@ def empty_phase_text(plan: Plan, phase: Phase) -> str:
     if phase == Phase.STOP_TRIGGERS:
         running = running_untouched(plan)
         return "no trigger is stopped" + (f" ({', '.join(running)} keep running)" if running else "")
+    if phase == Phase.SETTLE_RUNS:
+        return "no existing pipeline changes or goes: no run in progress is cut into"
     if phase == Phase.WRITE:
         return "nothing to write"
     if phase == Phase.DELETE:
