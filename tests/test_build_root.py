@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -216,3 +217,18 @@ def test_a_root_at_any_git_revision(tmp_path):
     on_disk, _ = read_source(str(repo.path / "adf"), folder="adf")
     assert "second" in build(on_disk).files["ARMTemplateForFactory.json"].decode()
     assert read_path(repo.path / "adf").files.keys() == files.files.keys()
+
+
+def test_a_build_leaves_the_garbage_collector_as_it_found_it():
+    """The build pauses Python's cyclic collector while it runs (promote.build._uncollected), and only then."""
+    assert gc.isenabled()
+    build(SourceFiles("adf", root()))
+    assert gc.isenabled()
+    problems_of(root(**{"pipeline/broken.json": b"{"}))  # raises out of the paused section
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build(SourceFiles("adf", root()))
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()

@@ -13,7 +13,10 @@ without writing anything.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from promote.build.definition import load_definition
@@ -60,13 +63,15 @@ def prepare(
     listing every problem: unreadable files, names, references, an ambiguous factory. `previous`, the build of
     another revision of the root: what is the same there is not parsed or built again (the result is the same)."""
     before = previous.root if previous is not None else None
-    root, problems = examine_root(files, factory=factory or files.factory, lenient=lenient, previous=before)
-    when = era(as_of)
-    definition, found = load_definition(root.definition, root.definition_file, when)
-    problems += found
-    texts = TEXTS[language]
-    template, found = build_template(root, definition, when, texts, previous.template if previous is not None else None)
-    problems += found
+    with _uncollected():
+        root, problems = examine_root(files, factory=factory or files.factory, lenient=lenient, previous=before)
+        when = era(as_of)
+        definition, found = load_definition(root.definition, root.definition_file, when)
+        problems += found
+        texts = TEXTS[language]
+        previous_template = previous.template if previous is not None else None
+        template, found = build_template(root, definition, when, texts, previous_template)
+        problems += found
     if problems:
         raise InputError(problems)
     return Build(root, template, when, texts, {})
@@ -82,8 +87,25 @@ def build(
 ) -> Build:
     """`prepare`, then every file a publish writes."""
     prepared = prepare(files, factory=factory, as_of=as_of, lenient=lenient, language=language)
-    prepared.files = render(prepared.template, prepared.era, prepared.texts)
+    with _uncollected():
+        prepared.files = render(prepared.template, prepared.era, prepared.texts)
     return prepared
+
+
+@contextlib.contextmanager
+def _uncollected() -> Iterator[None]:
+    """Python's cyclic garbage collector paused: a build makes a few hundred thousand objects that all live until
+    it ends (the parsed files, the resources, their texts) and no cyclic garbage, so each collection the
+    allocations trigger walks them for nothing (about a twelfth of a build's time). Freed memory is still freed at
+    once (reference counting); the collector runs again as soon as the build ends."""
+    if not gc.isenabled():  # paused by a caller (or by a build in another thread): left as it is
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def open_collaboration(files: SourceFiles):  # -> promote.loader.Published (imported late: loader imports us)
