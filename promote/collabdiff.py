@@ -19,7 +19,9 @@ Why the answer is the slow path's (each step that does not hold -> `Fallback`, t
    (the files' strings starting with `[` are escaped): its name and `dependsOn` (factoryName, factoryId) and
    its `[parameters(...)]`, each naming one of the resource's `parameters`. So it is evaluated when one of those
    differs (`quickdiff._differing`, on the templates without resources: every parameter and variable as the
-   slow path evaluates it); a differing factoryName or factoryId falls back.
+   slow path evaluates it); a differing factoryName or factoryId falls back. When both builds declare the very
+   same parameters with the same values, the two headers are the same and are evaluated once
+   (`_same_parameters`).
 3. Its key is the slow path's: the resource is plain as quickdiff requires (`quickdiff._plain`) and named
    `[concat(parameters('factoryName'), '/<x>')]` (`<x>` without quotes, backslashes or control characters); a
    name seen twice on one side (case-insensitively) falls back.
@@ -35,7 +37,7 @@ evaluate everything.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rapidjson
 
@@ -51,8 +53,12 @@ from promote.quickdiff import (
     _fit_values,
     _overridden,
     _plain,
+    _same,
 )
 from promote.source import SourceFiles
+
+if TYPE_CHECKING:
+    from promote.build.template import BuiltTemplate
 
 __all__ = ["is_collaboration_side", "quick_collaboration_diff"]
 
@@ -91,7 +97,10 @@ def quick_collaboration_diff(before: SideInput, after: SideInput) -> tuple[Diff,
     new_pub, new_env, new_values, new_warnings = _fit_values(collaboration_published(new_build, []), env)
     old_header, new_header = old_pub.entry.template, new_pub.entry.template
     old_scope = evaluate_template(old_header, old_values, file=old_pub.entry.display)
-    new_scope = evaluate_template(new_header, new_values, file=new_pub.entry.display)
+    if _same_parameters(old_build.template, new_build.template) and _same(old_values, new_values):
+        new_scope = old_scope  # the same header and values: the same evaluation (point 2), made once
+    else:
+        new_scope = evaluate_template(new_header, new_values, file=new_pub.entry.display)
     differing = _differing(old_scope, new_scope, old_header, new_header)
     if "factoryid" in differing:
         raise Fallback("the variable factoryId differs")
@@ -146,6 +155,20 @@ def quick_collaboration_diff(before: SideInput, after: SideInput) -> tuple[Diff,
     diff = diff_factories(old_factory, new_factory, from_label=before.label, to_label=after.label)
     diff.unchanged += len(identical)
     return diff, old_warnings + new_warnings
+
+
+def _same_parameters(old: BuiltTemplate, new: BuiltTemplate) -> bool:
+    """Whether the two builds declare the very same parameters: each the same object (the newer build takes an
+    object's declarations with its resource), `factoryName` (every build makes its own) equal. A header is made
+    from the parameters alone (`BuiltTemplate.template`, `collaboration_published`, `_fit_values`), so both
+    headers are then the same, and evaluate the same: the evaluator refuses what is not deterministic
+    (`utcNow`, `newGuid`)."""
+    before, after = old.parameters, new.parameters
+    return (
+        len(before) == len(after)
+        and before[0] == after[0]
+        and all(a is b for a, b in zip(before[1:], after[1:], strict=True))
+    )
 
 
 def _escaped(done: dict[int, dict[str, Any]], index: int, built: Any) -> dict[str, Any]:

@@ -232,3 +232,33 @@ def test_an_object_whose_reference_appears_is_built_again():
     alone = built(SourceFiles("newer", newer, "f"))
     assert b"integrationRuntimes/AutoResolveIntegrationRuntime" in alone[1]["ARMTemplateForFactory.json"]
     assert built(SourceFiles("newer", newer, "f"), before) == alone
+
+
+def test_the_header_is_evaluated_once_when_both_builds_declare_the_same_parameters(monkeypatch):
+    """A change that leaves every parameter as it was evaluates the parameters once for both sides; a change to a
+    parameter (here a linked service's secret, and its default) evaluates each side's, and the diff shows it."""
+    headers: list[str] = []
+    real = collabdiff.evaluate_template
+
+    def counting(template, values, *, file):
+        headers.append(file)
+        return real(template, values, file=file)
+
+    monkeypatch.setattr(collabdiff, "evaluate_template", counting)
+    linked = {"type": "AzureBlobStorage", "typeProperties": {"connectionString": "DefaultEndpointsProtocol=https"}}
+    pipeline = {"activities": [], "description": "one"}
+    older = {
+        "linkedService/ls.json": json.dumps({"name": "ls", "properties": linked}).encode(),
+        "pipeline/p.json": json.dumps({"name": "p", "properties": pipeline}).encode(),
+    }
+    described = {**older, "pipeline/p.json": json.dumps({"name": "p", "properties": {"activities": []}}).encode()}
+    url = {**linked, "typeProperties": {"serviceEndpoint": "https://x.blob.core.windows.net/"}}
+    rekeyed = {**older, "linkedService/ls.json": json.dumps({"name": "ls", "properties": url}).encode()}
+
+    result = compare(*sides(SourceFiles("A", older, "f"), SourceFiles("B", described, "f")))
+    assert result is not None and [c.key.name for c in result.diff.changes] == ["p"]
+    assert len(headers) == 1
+    headers.clear()
+    result = compare(*sides(SourceFiles("A", older, "f"), SourceFiles("B", rekeyed, "f")))
+    assert result is not None and [c.key.name for c in result.diff.changes] == ["ls"]
+    assert len(headers) == 2
