@@ -115,6 +115,13 @@ def test_a_deploy_cancels_the_runs_it_would_cut_into_with_the_runs_they_started(
     orchestrator = start_run(project, "mnist_orchestrator")["runId"]  # calls train_mnist, which changes
     (child,) = [r for r in runs_of(project, "ingest_mnist") if r.status == "InProgress"]  # its Execute Pipeline
     train = start_run(project, "train_mnist")["runId"]
+    # a plan made by an identity that may not query runs (Reader) says so, and is made all the same
+    denied = "does not have authorization to perform action 'Microsoft.DataFactory/factories/querypipelineruns/action'"
+    project.emulator.fault(method="POST", path=QUERY, times=1, status=403, code="AuthorizationFailed", message=denied)
+    planned = project.promote("plan", "--env", "local", "--ref", commits[3])
+    assert planned.returncode == 0, out(planned)
+    assert "runs in progress when the plan was made: not read (" in planned.stdout and denied in planned.stdout
+    assert "apply looks again right before the first write" in planned.stdout
     since = last_seq(project)
     result = project.deploy(commits[3])
     assert result.returncode == 0, out(result)
