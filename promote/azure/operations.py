@@ -722,12 +722,23 @@ def _run_info(run: Any) -> RunInfo:
         run_id=str(run.run_id),
         pipeline=str(run.pipeline_name or ""),
         status=_text(run.status),
-        run_start=run.run_start.isoformat() if run.run_start else None,
-        last_updated=run.last_updated.isoformat() if run.last_updated else None,
+        run_start=_utc_text(run.run_start),
+        last_updated=_utc_text(run.last_updated),
         invoked_by=str(getattr(invoked, "name", None) or ""),
         invoked_by_type=str(getattr(invoked, "invoked_by_type", None) or ""),
         parent_run_id=getattr(invoked, "pipeline_run_id", None) or None,
     )
+
+
+def _utc_text(when: Any) -> str | None:
+    """A time ADF answered, as people read it in a plan: `2025-03-01T02:00:00Z` (to the second, in UTC)."""
+    if when is None:
+        return None
+    import datetime as dt
+
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return str(when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def cancel_run(conn: Connection, run_id: str, *, recursive: bool = True) -> None:
