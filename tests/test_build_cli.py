@@ -39,7 +39,7 @@ def changes(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str, st
     return [(c["type"], c["name"], c["action"]) for c in json.loads(result.stdout)["changes"]]
 
 
-def test_build_output_replaces_an_earlier_publish_in_place_without_writing_through_links(tmp_path: Path):
+def test_build_output_replaces_an_earlier_publish_without_writing_through_links(tmp_path: Path):
     from promote.commands.build import replace_published
 
     out, outside = tmp_path / "out", tmp_path / "outside"

@@ -77,11 +77,13 @@ def run_build(args: argparse.Namespace) -> int:
 
 def replace_published(out: Path, files: dict[str, bytes]) -> None:
     """Write `files` into `out`, leaving nothing else of what an earlier publish wrote there (`PUBLISHED_PATHS`)
-    and touching nothing outside those. A file already there is overwritten in place rather than removed and
-    created again (half the time of writing a build); what the new files do not hold is removed (`_prune`)."""
+    and touching nothing outside those. The earlier files are removed one by one and the new ones created, in
+    the folders already there (`_prune`): a file overwritten in place waits for the disk when it was written
+    shortly before (ext4 starts writing back a file truncated and written again as it is closed), and removing
+    the folders and making them again costs more than their files (both measured: bench/README.md)."""
     folders = {rel.rsplit("/", depth)[0] for rel in files for depth in range(1, rel.count("/") + 1)}
     for name in PUBLISHED_PATHS:
-        _prune(out, name, files, folders)
+        _prune(out, name, folders)
     made: set[str] = set()
     for rel, data in files.items():
         folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
@@ -92,23 +94,20 @@ def replace_published(out: Path, files: dict[str, bytes]) -> None:
             handle.write(data)
 
 
-def _prune(out: Path, rel: str, files: dict[str, bytes], folders: set[str]) -> None:
-    """Remove what `out / rel` holds that the new files will not overwrite: files `files` lacks, folders none of
-    them is in, a folder where a file goes, symbolic links and hard links (a file is written in place only when
-    writing changes nothing else)."""
+def _prune(out: Path, rel: str, folders: set[str]) -> None:
+    """Remove what `out / rel` holds but the folders the new files go into (`folders`): every file, symbolic
+    links included (removed, never followed), and every other folder."""
     path = out / rel
     try:
-        info = path.lstat()
+        mode = path.lstat().st_mode
     except FileNotFoundError:
         return
-    mode = info.st_mode
-    if stat.S_ISDIR(mode):
-        if rel in folders:
-            for entry in os.scandir(path):
-                _prune(out, f"{rel}/{entry.name}", files, folders)
-        else:
-            shutil.rmtree(path)
-    elif rel not in files or not stat.S_ISREG(mode) or info.st_nlink > 1:
+    if stat.S_ISDIR(mode) and rel in folders:
+        for entry in os.scandir(path):
+            _prune(out, f"{rel}/{entry.name}", folders)
+    elif stat.S_ISDIR(mode):
+        shutil.rmtree(path)
+    else:
         path.unlink()
 
 
