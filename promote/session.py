@@ -253,7 +253,7 @@ class EnvironmentSession:
 
     def deploy(self, ref: str, *, full: bool = False, rotate_secrets: bool = False, review: Review) -> RunReport:
         """Plan `ref` against the live factory (inside the run's lock), let `review` see it, apply it."""
-        from promote.apply.runner import run
+        from promote.apply.runner import refuse_runs_seen, run
 
         commit = self.commit_of(ref)
         self.check_requires(commit)
@@ -261,6 +261,7 @@ class EnvironmentSession:
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
             plan = self.plan_for(commit, live, full=full, rotate_secrets=rotate_secrets)
+            refuse_runs_seen(plan)  # `runs.in_progress: fail`: refused before anyone is asked to confirm
             review(plan)
             return plan
 
@@ -359,13 +360,14 @@ class EnvironmentSession:
 
     def rollback(self, to: str | None, *, review: Review) -> RunReport:
         """Deploy the previous good commit (or `to`) through the same machinery, without smoke runs."""
-        from promote.apply.runner import run
+        from promote.apply.runner import refuse_runs_seen, run
 
         commit = self.commit_of(to if to is not None else self.rollback_target())
         self.deployable(commit)  # before the run: a refused run creates no `local` factory either
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
             plan = self.plan_for(commit, live, rollback=True)
+            refuse_runs_seen(plan)
             review(plan)
             return plan
 

@@ -170,6 +170,7 @@ def test_fail_refuses_a_deploy_and_a_saved_plan_while_a_run_is_in_progress_and_t
         assert refused.returncode == 2, out(refused)
         assert "runs.in_progress: fail: 1 run in progress" in refused.stderr and held in refused.stderr
         assert writes_since(project, since) == [], args  # nothing written, not even a trigger stop
+    assert "Plan for local" not in refused.stdout  # a deploy is refused before it shows a plan to confirm
     assert run_status(project, held) == "InProgress"  # and the run left alone
 
     # once it has ended, the plan approved while it ran applies as it is

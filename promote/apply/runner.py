@@ -255,6 +255,14 @@ def going_back(plan: Plan) -> Plan:
     return with_hash(dataclasses.replace(plan, steps=steps, hash=""))
 
 
+def refuse_runs_seen(plan: Plan) -> None:
+    """A plan made just now under `runs.in_progress: fail` that found runs in progress is refused at once
+    (RunsInFlight, exit 2), before anyone is asked to confirm it."""
+    for step in plan.steps_of(SettleRuns):
+        if step.policy == "fail" and step.seen.runs:
+            raise RunsInFlight(plan.environment, step.seen.runs)
+
+
 def _refuse_runs_in_flight(context: RunContext, plan: Plan) -> None:
     """Under `runs.in_progress: fail`, a run in progress of an affected pipeline refuses the run before its first
     step (RunsInFlight, exit 2): nothing written, not even the trigger stops that come before the runs step."""
