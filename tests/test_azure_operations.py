@@ -646,3 +646,37 @@ def test_cancel_run_of_an_unknown_run_is_adfs_error(emulator: EmulatorHandle, co
     with pytest.raises(AzureCallError) as info:
         ops.cancel_run(conn, "00000000-0000-0000-0000-000000000000")
     assert (info.value.status, info.value.code) == (400, "ReferencedPipelineRunNotFound")
+
+
+def test_waiting_for_runs_cancels_the_top_most_run_of_each_tree_and_waits_until_they_have_ended(
+    emulator: EmulatorHandle, conn: Connection
+) -> None:
+    seed(emulator, [pipeline("child"), _caller("parent", "child"), pipeline("other")])
+    parent = _held_run(emulator, "parent")
+    other = _held_run(emulator, "other")
+    heard: list[str] = []
+    waited = ops.wait_for_runs(conn, ["parent", "child"], time_limit=30, cancel=True, progress=heard.append)
+    assert {r.pipeline for r in waited} == {"parent", "child"}
+    assert ops.runs_in_progress(conn, ["parent", "child"]) == []
+    cancels = emulator.requests(method="POST", path="/cancel$")
+    assert [c["path"].rsplit("/", 2)[1] for c in cancels] == [parent]  # the child went with it
+    assert heard[0] == f"cancelled run {parent} of parent (and the runs it started)"
+    assert [r.run_id for r in ops.runs_in_progress(conn, ["other"])] == [other]  # not named: left alone
+
+
+def test_waiting_for_runs_says_what_it_waits_for_and_gives_up_at_its_limit(emulator: EmulatorHandle) -> None:
+    seed(emulator, [pipeline("p")])
+    held = _held_run(emulator, "p")  # it never ends by itself: the limit is certain to pass
+    heard: list[str] = []
+    conn = connection(emulator, progress_interval=0)
+    try:
+        with pytest.raises(WaitTimeout) as info:
+            ops.wait_for_runs(conn, ["p"], time_limit=0.3, progress=heard.append)
+    finally:
+        conn.close()
+    assert info.value.last == f"1 run in progress: p run {held} (InProgress)"
+    assert heard and heard[0].startswith(
+        f"waiting for the runs in progress of 1 pipeline to end (1 run in progress: p run {held} (InProgress), "
+    )
+    assert heard[0].endswith("of at most 0.3 s)")
+    assert emulator.requests(method="POST", path="/cancel$") == []  # waited for, never cancelled
