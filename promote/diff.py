@@ -20,7 +20,7 @@ Path form (stable; the same syntax environment overrides use to address a proper
 Secrets: opaque placeholders (`<keyvault:...>`, `<secure:...>`, see `promote.secrets`) name where a secret comes
 from; they are compared as they are and shown only as that source (`<secret from Key Vault kv/name>`). The
 views print values only through `PathChange.before` / `.after`, which this module fills with display text that
-is already safe: short scalars only, and `<secret>` wherever a value could be a secret.
+is already safe (`promote.shown`: masked wherever a value could be a secret, abridged with a digest when long).
 
 Trigger `runtimeState` between two versions is compared: it is read-only to ARM, but it is what Microsoft's
 post-deployment script (and `triggers.start: template`) starts, so a reviewer must see `Started -> Stopped`.
@@ -39,16 +39,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from promote.factory import OBJECT_TYPES, Factory, FactoryObject, ObjectKey
-from promote.secrets import describe
+from promote.outline import Fact
 from promote.secrets import is_placeholder as is_placeholder
+from promote.shown import SECRET, has_placeholder, is_secret_object, is_sensitive_key, shown
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 PathKind = Literal["add", "remove", "change", "reorder"]
 
-SECRET = "<secret>"
-MAX_SHOWN = 80  # longest value text a view may show; longer values are left out rather than cut (a cut hides
-# exactly the part that differs)
 
 # Kinds a version of the factory manages only when it holds them. ADF's publish leaves global parameters out of
 # the templates unless "Include global parameters in ARM template" is on (factories that deploy them apart, with
@@ -91,15 +89,6 @@ READ_ONLY: dict[str, frozenset[str]] = {
 # factory `promote.normalise` decides, per the environment's start policy.
 _COMPARED_IN_TEMPLATES = {"triggers": frozenset({"runtimeState"})}
 
-# Values under these keys, or inside `{"type": "SecureString" | "AzureKeyVaultSecret", ...}` (also a pipeline
-# parameter declared `securestring`), are never shown: a connection string carries an account key, a header an
-# authorization token. Over-hiding costs a reviewer a click; under-hiding leaks a secret into a public log.
-_SENSITIVE_KEY = re.compile(
-    r"password|passwd|pwd|secret|token|credential|connectionstring|sas|authorization|pfx|cert|key$",
-    re.IGNORECASE,
-)
-_SECRET_TYPES = frozenset({"securestring", "secureobject", "azurekeyvaultsecret"})  # compared lower-cased
-
 # Same rules as promote.environment's path syntax, so a printed path can be pasted into an override.
 _BARE_KEY = re.compile(r"[^.\[\]\"']+")
 _BARE_NAME = re.compile(r"[^\[\]\"'\s](?:[^\[\]\"']*[^\[\]\"'\s])?")
@@ -110,10 +99,11 @@ _BARE_NAME = re.compile(r"[^\[\]\"'\s](?:[^\[\]\"']*[^\[\]\"'\s])?")
 
 @dataclass(frozen=True)
 class PathChange:
-    """One changed path of an updated object, with display text that is already safe to print.
+    """One changed path of an updated object, with display text that is already safe to print
+    (`promote.shown.shown`: `SECRET` or the secret's source where it could be one, abridged when long).
 
-    `before` / `after` are None when the value is not shown (compound, too long, or absent for add/remove);
-    `SECRET` when it could be a secret.
+    `before` / `after` are None on the side where the path is absent, and for an element added to or removed
+    from a list by name, or a list reordered (the path says which).
     """
 
     path: str
@@ -134,6 +124,11 @@ class Change:
     after: dict[str, Any] | None
     details: list[PathChange] = field(default_factory=list)
     renamed_from: str | None = None  # the other side's name when it differs only in letter case
+    # What a reviewer needs beyond the paths (`promote.explain` fills them in; empty until then):
+    outline: tuple[Fact, ...] = ()  # a create's or a delete's main properties (`promote.outline`)
+    referrers: tuple[str, ...] = ()  # a delete: the objects that reference it (`pipelines/p`)
+    rename: str | None = None  # one side of a rename (a delete and a create with equal properties): the other
+    impact: tuple[str, ...] = ()  # its impact classes (`promote.impact`)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -144,6 +139,14 @@ class Change:
         }
         if self.details:
             doc["details"] = [{k: v for k, v in dataclasses.asdict(d).items() if v is not None} for d in self.details]
+        if self.impact:
+            doc["impact"] = list(self.impact)
+        if self.outline:
+            doc["outline"] = {fact.label: fact.text for fact in self.outline}
+        if self.referrers:
+            doc["referenced_by"] = list(self.referrers)
+        if self.rename is not None:
+            doc["rename"] = self.rename
         return doc
 
 
@@ -156,6 +159,7 @@ class Diff:
     from_label: str
     to_label: str
     notes: list[str] = field(default_factory=list)  # what was left out of the comparison, and why
+    impact: dict[str, int] | None = None  # changes per impact class, once explained (`promote.explain`)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -170,13 +174,17 @@ class Diff:
 
     def to_json(self) -> dict[str, Any]:
         """The `--format json` contract of DESIGN.md; each update also carries its `details` (the values the
-        text views show), and `notes` appears when something was left out of the comparison."""
+        text views show), each explained change its `impact`, `outline`, `referenced_by` and `rename` (when it
+        has them) and the diff its `impact` counts, and `notes` appears when something was left out of the
+        comparison."""
         doc: dict[str, Any] = {
             "from": self.from_label,
             "to": self.to_label,
             "changes": [change.to_json() for change in self.changes],
             "summary": self.summary,
         }
+        if self.impact is not None:
+            doc["impact"] = dict(self.impact)
         if self.notes:
             doc["notes"] = list(self.notes)
         return doc
@@ -381,25 +389,23 @@ def _walk(old: Any, new: Any, path: str, secret: bool, out: list[PathChange]) ->
     if old == new:
         return
     if isinstance(old, dict) and isinstance(new, dict):
-        secret = secret or _is_secret_object(old) or _is_secret_object(new)
+        secret = secret or is_secret_object(old) or is_secret_object(new)
         for key in sorted(old.keys() | new.keys()):
             child = _key_path(path, key)
-            child_secret = secret or bool(_SENSITIVE_KEY.search(key))
+            child_secret = secret or is_sensitive_key(key)
             if key not in new:
-                out.append(PathChange(child, "remove", before=_shown(old[key], child_secret)))
+                out.append(PathChange(child, "remove", before=shown(old[key], child_secret)))
             elif key not in old:
-                out.append(PathChange(child, "add", after=_shown(new[key], child_secret)))
+                out.append(PathChange(child, "add", after=shown(new[key], child_secret)))
             else:
                 _walk(old[key], new[key], child, child_secret, out)
         return
     if isinstance(old, list) and isinstance(new, list) and not (_all_scalars(old) and _all_scalars(new)):
         _walk_list(old, new, path, secret, out)
         return
-    secret = secret or _has_placeholder(old) or _has_placeholder(new)
-    shown_old, shown_new = _shown(old, secret), _shown(new, secret)
-    if shown_old is None or shown_new is None:
-        shown_old = shown_new = None
-    elif shown_old == shown_new and secret:  # the same source, other text around it: nothing more to show
+    secret = secret or has_placeholder(old) or has_placeholder(new)
+    shown_old, shown_new = shown(old, secret), shown(new, secret)
+    if shown_old == shown_new and secret:  # the same source, other text around it: nothing more to show
         shown_old = shown_new = SECRET
     out.append(PathChange(path, "change", shown_old, shown_new))
 
@@ -424,9 +430,9 @@ def _walk_list(old: list[Any], new: list[Any], path: str, secret: bool, out: lis
     for index in range(max(len(old), len(new))):
         child = f"{path}[{index}]"
         if index >= len(new):
-            out.append(PathChange(child, "remove", before=_shown(old[index], secret)))
+            out.append(PathChange(child, "remove", before=shown(old[index], secret)))
         elif index >= len(old):
-            out.append(PathChange(child, "add", after=_shown(new[index], secret)))
+            out.append(PathChange(child, "add", after=shown(new[index], secret)))
         else:
             _walk(old[index], new[index], child, secret, out)
 
@@ -467,31 +473,5 @@ def _format_name(name: str) -> str:
     return json.dumps(name, ensure_ascii=False)
 
 
-# --- what may be shown ----------------------------------------------------------------------------
-
-
-def _has_placeholder(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(is_placeholder(item) for item in value)
-    return is_placeholder(value)
-
-
-def _is_secret_object(value: dict[str, Any]) -> bool:
-    kind = value.get("type")
-    return isinstance(kind, str) and kind.lower() in _SECRET_TYPES
-
-
 def _all_scalars(items: list[Any]) -> bool:
     return all(not isinstance(item, (dict, list)) for item in items)
-
-
-def _shown(value: Any, secret: bool) -> str | None:
-    """Display text for a value, or None when it is not worth or not safe to show. Secrets become `SECRET`."""
-    if isinstance(value, dict) or (isinstance(value, list) and not _all_scalars(value)):
-        return None
-    if isinstance(value, str) and is_placeholder(value):
-        return describe(value)  # where the secret comes from (never the value): safe, and what changed
-    if secret or _has_placeholder(value):
-        return SECRET
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= MAX_SHOWN else None

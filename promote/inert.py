@@ -23,6 +23,7 @@ the stream underneath (`command_stream()`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from typing import Any, TextIO
@@ -45,13 +46,17 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(char):04x}"
 
 
-def abridged(text: str, limit: int = MAX_TEXT) -> str:
-    """`text` cut in the middle when longer than `limit`, saying how long it was."""
+def abridged(text: str, limit: int = MAX_TEXT, *, digest: bool = False) -> str:
+    """`text` cut in the middle when longer than `limit`, saying how long it was; with `digest`, also the first
+    12 hex digits of the sha256 of the whole text, so that two long texts can be told apart (`promote.shown`)."""
     if len(text) <= limit:
         return text
     tail = max(limit // 5, 1)
     head = max(limit - tail - 1, 1)
-    return f"{text[:head]}…{text[-tail:]} ({len(text):,} characters)"
+    mark = ""
+    if digest:
+        mark = ", sha256 " + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{text[:head]}…{text[-tail:]} ({len(text):,} characters{mark})"
 
 
 def _defused(text: str) -> str:

@@ -134,10 +134,12 @@ class EnvironmentSession:
         live_side, desired = desired_vs_live(side.factory, live, start=self.env.triggers.start)
         live_label = f"live {self.env.target.factory} ({self.env.name})"
         if drift:
-            return diff_factories(
+            diff = diff_factories(
                 desired, live_side, from_label=f"deployed {side.label}", to_label=live_label, source="before"
             )
-        return diff_factories(live_side, desired, from_label=live_label, to_label=side.label)
+        else:
+            diff = diff_factories(live_side, desired, from_label=live_label, to_label=side.label)
+        return explained(diff, live, side)
 
     def plan_for(
         self,
@@ -167,6 +169,7 @@ class EnvironmentSession:
         diff = diff_factories(live_side, desired)
         if rotate_secrets:
             diff = rotated(diff, live_side, desired)
+        explained(diff, live, side)
         plan = build_plan(
             desired=side.factory,
             live=live,
@@ -379,6 +382,18 @@ class EnvironmentSession:
         from promote.azure.operations import list_deployments
 
         return list_deployments(self.conn, prefix=deployment_prefix(self.env.name))
+
+
+def explained(diff: Diff, live: LiveState, side: Side) -> Diff:
+    """`diff` (desired × live, either way round) explained for its reviewer (`promote.explain`): deletes'
+    referrers in the live factory, and pipelines that the live factory's started triggers run, by the live and
+    the desired definitions."""
+    from promote.explain import explain
+    from promote.impact import started_runs
+
+    started = [name for name, state in live.triggers.items() if state.runtime_state == "Started"]
+    runs = started_runs(started, (live.factory.objects, side.factory.objects))
+    return explain(diff, referrers_in=live.factory.objects, runs_started=runs)
 
 
 def _not_a_revision(ref: str) -> InputError:

@@ -52,11 +52,25 @@ def test_whole_history_lists_every_object_the_history_changed():
             "name": "ls_adls_mnist",
             "action": "update",
             "paths": ["typeProperties.accountKey"],
-            "details": [{"path": "typeProperties.accountKey", "kind": "add"}],
+            "details": [
+                {
+                    "path": "typeProperties.accountKey",
+                    "kind": "add",
+                    "after": '{"type": "SecureString", "value": "<secret from parameter ls_adls_mnist_accountKey>"}',
+                }
+            ],
+            "impact": ["infrastructure"],
         }
     ]
     assert doc["summary"] == {"create": 18, "update": 1, "delete": 0, "unchanged": 0}
-    assert set(doc) == {"from", "to", "changes", "summary"}
+    assert doc["impact"] == {
+        "destructive": 0,
+        "trigger-affecting": 4,  # the four triggers created
+        "infrastructure": 3,  # the three linked services
+        "parameter-only": 0,
+        "content": 12,
+    }
+    assert set(doc) == {"from", "to", "changes", "summary", "impact"}
 
 
 EXPECTED = {

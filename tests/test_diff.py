@@ -4,6 +4,7 @@ of the changed-object set against an independent comparison."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 import re
@@ -337,7 +338,7 @@ def test_scalar_list_is_one_path_with_its_values() -> None:
 def test_added_and_removed_keys_and_type_changes() -> None:
     change = only_change(diff_of({"a": 1, "b": {"c": 1}, "d": "x"}, {"a": 1, "b": [1], "e": True}, "datasets"))
     assert change.details == [
-        PathChange("b", "change"),  # object became a list: nothing short to show
+        PathChange("b", "change", '{"c": 1}', "[1]"),  # an object became a list: both shown
         PathChange("d", "remove", before='"x"'),
         PathChange("e", "add", after="true"),
     ]
@@ -378,11 +379,16 @@ def test_paths_parse_as_environment_override_paths() -> None:
     ]
 
 
-def test_long_values_are_not_shown() -> None:
-    change = only_change(diff_of({"sql": "x" * 79}, {"sql": "y" * 100}, "datasets"))
-    assert change.details == [PathChange("sql", "change")]
-    change = only_change(diff_of({"sql": "x" * 10}, {"sql": "y" * 78}, "datasets"))
-    assert change.details[0].after == json.dumps("y" * 78)
+def test_long_values_are_abridged_with_a_digest() -> None:
+    change = only_change(diff_of({"sql": "x" * 79}, {"sql": "y" * 200}, "datasets"))
+    [detail] = change.details
+    assert detail.before == json.dumps("x" * 79)  # up to 120 characters: whole
+    assert detail.after is not None and detail.after.startswith('"yyyy') and "…" in detail.after
+    digest = hashlib.sha256(json.dumps("y" * 200).encode()).hexdigest()[:12]
+    assert detail.after.endswith(f'yyy" (202 characters, sha256 {digest})')
+    # the digest tells apart long values that share their start and end
+    other = only_change(diff_of({"sql": "x"}, {"sql": "y" * 100 + "z" + "y" * 99}, "datasets")).details[0].after
+    assert other is not None and other != detail.after and len(other) == len(detail.after)
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -441,7 +447,8 @@ def test_a_placeholder_shows_its_source_and_the_other_side_stays_hidden() -> Non
 
 def test_added_secret_is_not_shown() -> None:
     change = only_change(diff_of({}, {"password": "hunter2", "keys": ["<secure:a>"]}, "linkedServices"))
-    assert [d.after for d in change.details] == [SECRET, SECRET]
+    # a placeholder shows the source it names, never a value
+    assert [d.after for d in change.details] == ['["<secret from parameter a>"]', SECRET]
 
 
 # --- the JSON contract ----------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def test_text_view(diff: Diff) -> None:
         "- pipelines/old",
         "~ pipelines/train_mnist",
         '~ activities[name=train].typeProperties.command: "python train.py" -> "python train.py --epochs 5"',
-        "~ activities[name=train].typeProperties.folderPath",  # 100 characters: left out, not cut
+        '~ activities[name=train].typeProperties.folderPath: "a" -> "' + "b" * 100 + '"',  # up to 120: whole
         "Changes: 2 to create, 2 to update, 1 to delete, 1 unchanged.",
     ]
 
@@ -114,7 +114,7 @@ def test_markdown_view(diff: Diff) -> None:
     assert lines[start + 1 : end] == [
         "```text",
         '~ activities[name=train].typeProperties.command: "python train.py" -> "python train.py --epochs 5"',
-        "~ activities[name=train].typeProperties.folderPath",
+        '~ activities[name=train].typeProperties.folderPath: "a" -> "' + "b" * 100 + '"',
         "```",
     ]
 

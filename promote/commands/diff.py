@@ -9,6 +9,7 @@ import sys
 from promote.desired import evaluate_side, read_side
 from promote.diff import Diff
 from promote.errors import EXIT_CHANGES, EXIT_OK, PromoteError
+from promote.explain import explain
 from promote.quickdiff import diff_versions
 
 
@@ -36,7 +37,7 @@ def run_diff(args: argparse.Namespace) -> int:
     result = diff_versions(before, after)
     for warning in dict.fromkeys(result.warnings):
         print(f"warning: {warning}", file=sys.stderr)
-    diff = result.diff
+    diff = explain(result.diff)  # no live factory: referrers from the old side, no trigger is started
     sys.stdout.write(render(diff, args.format))
     return EXIT_CHANGES if args.exit_code and diff.changes else EXIT_OK
 

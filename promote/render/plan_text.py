@@ -9,8 +9,6 @@ parameter values that could be secret show as `<secret>`.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,12 +34,10 @@ from promote.record.marker import TAG_RUN_ID, TAG_STARTED
 from promote.record.tags import TAG_COMMIT, TAG_GOOD, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_RUN, TAG_TIME
 from promote.runs import duration_text, run_line
 from promote.secrets import TAG_SECRETS
+from promote.shown import is_sensitive_key, shown
 
 GLYPHS = {"create": "+", "update": "~", "rewrite": "=", "delete": "-"}
 MAX_PATHS = 5  # changed paths shown per object; `promote diff` shows them all, with values
-SECRET = "<secret>"
-_SENSITIVE = re.compile(r"password|passwd|pwd|secret|token|credential|connectionstring|sas|key$", re.IGNORECASE)
-_PLACEHOLDER = re.compile(r"<(?:keyvault|secure):")
 KEPT_REASONS = {
     "deletion-disabled": "deletion is disabled",
     "protected": "protected",
@@ -82,11 +78,8 @@ def _seconds(value: float) -> str:
 
 
 def shown_value(key: str, value: Any) -> str:
-    """A smoke parameter value, or `<secret>` where it could be one."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if _SENSITIVE.search(key) or _PLACEHOLDER.search(text):
-        return SECRET
-    return json.dumps(value, ensure_ascii=False) if len(text) <= 80 else "(long value)"
+    """A smoke parameter value as every value is shown (`promote.shown`), `<secret>` where it could be one."""
+    return shown(value, is_sensitive_key(key))
 
 
 class Describer:
