@@ -78,5 +78,6 @@ def test_drift_finds_a_change_made_by_hand(project: Project):
             "action": "update",
             "paths": ["description"],
             "details": [{"path": "description", "kind": "add", "after": '"edited in the portal"'}],
+            "impact": ["trigger-affecting"],  # the started trigger score_on_inference_data runs it
         }
     ]
