@@ -232,7 +232,7 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
     validate = run.job("promote/validate")
     assert validate.environment == {"name": "staging-read", "deployment": False}
     assert "## ADF diff: `live adf-promote-staging (staging)`" in validate.summary
-    assert "`+ pipelines/ingest_mnist`" in validate.summary
+    assert "<summary>+ pipelines/ingest_mnist [content]</summary>" in validate.summary
     assert commands(run, "validate") == [
         ["validate", "--ref", commit],
         ["diff", "--env", "staging", "--ref", commit, "--format", "markdown"],
