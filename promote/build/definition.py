@@ -260,6 +260,9 @@ def reference(name: str) -> Ref:
     return Ref(f"[parameters('{name}')]")
 
 
+_NOTHING: dict[str, Any] = {}
+
+
 def count_refs(value: Any, original: Any = None) -> int:
     """How many expressions of the build (`Ref`) `value` holds, exactly (the writer tells them from text of the
     files by this count). What `value` shares with `original`, the properties as the file held them (the build
@@ -269,13 +272,18 @@ def count_refs(value: Any, original: Any = None) -> int:
     kind = type(value)
     if kind is Ref:
         return 1
+    total = 0  # (loops, not sum() of a generator: this runs for every object a definition parameterizes)
     if kind is dict:
-        before = original if type(original) is dict else {}
-        return sum(count_refs(item, before.get(key)) for key, item in value.items() if type(item) is not str)
-    if kind is list:
+        before = original if type(original) is dict else _NOTHING
+        for key, item in value.items():
+            if type(item) is not str and type(item) is not int and item is not None:
+                total += count_refs(item, before.get(key))
+    elif kind is list:
         items = original if type(original) is list and len(original) == len(value) else [None] * len(value)
-        return sum(count_refs(item, old) for item, old in zip(value, items, strict=True) if type(item) is not str)
-    return 0
+        for item, old in zip(value, items, strict=True):
+            if type(item) is not str and type(item) is not int and item is not None:
+                total += count_refs(item, old)
+    return total
 
 
 def json_type(value: Any) -> str:

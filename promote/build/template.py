@@ -427,6 +427,7 @@ def _collect_list(node: list[Any], found: list[tuple[str, str]]) -> None:
 
 
 _NESTED = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
+_CONTAINERS = frozenset((*_NESTED, "cases"))  # an activity holding none of these is walked whole at once
 
 
 def _pipeline_references(properties: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -439,7 +440,7 @@ def _pipeline_references(properties: dict[str, Any]) -> Iterator[tuple[str, str]
         nested: list[dict[str, Any]] = []
         for activity in level:
             tp = activity.get("typeProperties")
-            if isinstance(tp, dict):
+            if isinstance(tp, dict) and not _CONTAINERS.isdisjoint(tp):
                 inner = [tp.get(k) for k in _NESTED] + [
                     c.get("activities") for c in tp.get("cases") or [] if isinstance(c, dict)
                 ]
