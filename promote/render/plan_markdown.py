@@ -30,6 +30,13 @@ def _text(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
 
 
+def _item(detail: str) -> str:
+    """A step's detail as a list item below it; a detail indented in the text view (the runs a step names under
+    its own detail) nests one level deeper."""
+    nested = len(detail) - len(detail.lstrip(" ")) > 0
+    return f"{'     ' if nested else '   '}- {_text(detail.lstrip(' '))}"
+
+
 def render_plan(plan: Plan) -> str:
     t = plan.target
     s = plan.summary
@@ -70,7 +77,7 @@ def render_plan(plan: Plan) -> str:
                 ]
                 continue
             lines.append(f"{number}. {_text(text.title)}")
-            lines.extend(f"   - {_text(detail)}" for detail in text.details)
+            lines.extend(_item(detail) for detail in text.details)
         if steps and not isinstance(steps[-1], Deploy):
             lines.append("")
         if phase == Phase.STOP_TRIGGERS and steps and running_untouched(plan):
