@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 
@@ -82,21 +83,42 @@ class Project:
     def deploy(self, ref: str, *extra: str) -> subprocess.CompletedProcess[str]:
         return self.promote("deploy", "--env", "local", "--ref", ref, "--yes", *extra)
 
-    def session(self, env: str = "local") -> contextlib.AbstractContextManager[EnvironmentSession]:
-        return session_in_process(self.path, env, self.env())
+    def session(self, env: str = "local", **extra: str) -> contextlib.AbstractContextManager[EnvironmentSession]:
+        return session_in_process(self.path, env, self.env(**extra))
 
-    def deployed(self, *refs: str, env: str = "local") -> dict[str, str]:
+    def deployed(self, *refs: str, env: str = "local", **extra: str) -> dict[str, str]:
         """Set the scene: deploy each ref in turn, in this process, through the same service and runner as
         `promote deploy --yes` (each must succeed); the trigger states the last one leaves."""
         for ref in refs:
             lines: list[str] = []
-            with self.session(env) as s:
+            with self.session(env, **extra) as s:
                 s.progress = lines.append
                 report = s.deploy(ref, review=lambda plan: None)
             assert report.exit_code == 0, "\n".join([*lines, report.render()])
         return self.live_triggers(env)
 
-    def in_sync(self, ref: str, *, env: str = "local", stopped: tuple[str, ...] = ()) -> bool:
+    def planned(self, ref: str, out: Path, *, env: str = "local", full: bool = False, **extra: str) -> str:
+        """Set the scene: what `promote plan --env ENV --ref REF --out OUT [--full]` saves, made in this process by
+        the same service; the file's text."""
+        from promote.plan import to_json
+
+        with self.session(env, **extra) as s:
+            text = to_json(s.plan(ref, full=full))
+        out.write_text(text)
+        return text
+
+    def applied(self, plan_file: Path, **extra: str) -> None:
+        """Set the scene: what `promote apply PLAN` does, in this process by the same service (it must succeed)."""
+        from promote.plan import from_json
+
+        plan = from_json(plan_file.read_bytes(), str(plan_file))
+        lines: list[str] = []
+        with self.session(plan.environment, **extra) as s:
+            s.progress = lines.append
+            report = s.apply(plan, str(plan_file), review=lambda checked: None)
+        assert report.exit_code == 0, "\n".join([*lines, report.render()])
+
+    def in_sync(self, ref: str, *, env: str = "local", stopped: tuple[str, ...] = (), **extra: str) -> bool:
         """The live factory equals REF's desired state, as `promote diff --env ENV --ref REF --exit-code` says it
         (the same `live_diff`, in this process).
 
@@ -104,7 +126,7 @@ class Project:
         Started. Under `triggers.start: template` (the `local` environment) that is a difference a deploy would
         undo, `runtimeState: "Stopped" -> "Started"`, and then it must be the only one.
         """
-        with self.session(env) as s:
+        with self.session(env, **extra) as s:
             diff = s.live_diff(ref, s.read_live())
         changes = {(c["type"], c["name"], tuple(c["paths"])) for c in diff.to_json()["changes"]}
         return changes == {("triggers", name, ("runtimeState",)) for name in stopped}
@@ -128,15 +150,19 @@ class Project:
 def session_in_process(root: Path, env: str, environ: Mapping[str, str]) -> Iterator[EnvironmentSession]:
     """Environment `env` of the repository at `root`, connected to its factory in this process as a `promote`
     process with `environ` would connect (the same file, the same `${VAR}` values, the same endpoint decision:
-    the test's emulator, the real SDK clients); warnings and progress are dropped."""
+    the test's emulator, the real SDK clients); warnings and progress are dropped.
+
+    The process environment is `environ` for the block, as it would be for that process: what the service reads
+    from it later (a `requires:` environment's endpoint, a secure value at apply time) comes from there too."""
     from promote.endpoints import open_target
     from promote.environment import find_environment, load_environment
     from promote.environment.variables import variables
     from promote.session import EnvironmentSession
 
-    environment = load_environment(find_environment(env, root), env=variables(environ))
-    with open_target(environment, root, environ=environ) as conn:
-        yield EnvironmentSession(root, environment, conn, warn=lambda line: None, progress=lambda line: None)
+    with mock.patch.dict(os.environ, environ, clear=True):
+        environment = load_environment(find_environment(env, root), env=variables(environ))
+        with open_target(environment, root, environ=environ) as conn:
+            yield EnvironmentSession(root, environment, conn, warn=lambda line: None, progress=lambda line: None)
 
 
 def local_lock(project: Project) -> Path:

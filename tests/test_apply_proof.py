@@ -87,12 +87,9 @@ def test_an_edited_plan_with_a_recomputed_hash_is_refused_and_writes_nothing(pro
     create_factory(project, OTHER_FACTORY)  # another factory of the same resource group
     commits = project.mirror()
     old, new = commits[4], commits[5]
-    first = project.promote("deploy", "--env", "vault", "--ref", old, "--yes", **variables)
-    assert first.returncode == 0, out(first)
+    project.deployed(old, env="vault", **variables)
     plan_file = tmp_path / "plan.json"
-    made = project.promote("plan", "--env", "vault", "--ref", new, "--full", "--out", str(plan_file), **variables)
-    assert made.returncode == 0, out(made)
-    text = plan_file.read_text()
+    text = project.planned(new, plan_file, env="vault", full=True, **variables)
     assert any(p.get("env_var") == SECRET_VAR for d in deploys(json.loads(text)) for p in d["parameters"])
     results = []
 
@@ -174,8 +171,7 @@ def test_an_edited_plan_with_a_recomputed_hash_is_refused_and_writes_nothing(pro
     # the plan as made is applied
     applied = project.promote("apply", str(plan_file), **variables)
     assert applied.returncode == 0, out(applied)
-    diff = project.promote("diff", "--env", "vault", "--ref", new, "--exit-code", **variables)
-    assert diff.returncode == 0, out(diff)
+    assert project.in_sync(new, env="vault", **variables)
     assert other_canary not in json.dumps(project.emulator.requests())
 
 
@@ -197,13 +193,9 @@ def test_a_plan_cannot_carry_a_commit_the_gate_never_passed(project: Project, tm
     commits = project.mirror()
     start, passed, never = commits[3], commits[4], commits[6]
     for env, ref in (("local", start), ("prodlike", start), ("local", passed)):
-        done = project.promote("deploy", "--env", env, "--ref", ref, "--yes")
-        assert done.returncode == 0, out(done)
-    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
-    for ref, path in ((passed, good), (never, bad)):
-        made = project.promote("plan", "--env", "prodlike", "--ref", ref, "--out", str(path))
-        assert made.returncode == 0, out(made)
-    good_text, bad_text = good.read_text(), bad.read_text()
+        project.deployed(ref, env=env)
+    good_text = project.planned(passed, tmp_path / "good.json", env="prodlike")
+    bad_text = project.planned(never, tmp_path / "bad.json", env="prodlike")
     plan_file = tmp_path / "plan.json"
 
     refused_with_nothing_written(project, plan_file, bad_text, f"{never[:8]} has not succeeded in local")
@@ -230,8 +222,7 @@ def test_a_plan_cannot_carry_a_commit_the_gate_never_passed(project: Project, tm
     plan_file.write_text(good_text)
     applied = project.promote("apply", str(plan_file))
     assert applied.returncode == 0, out(applied)
-    status = json.loads(project.promote("status", "--env", "prodlike", "--format", "json").stdout)
-    assert status["commit"] == passed
+    assert project.record("prodlike").commit == passed
 
 
 # --------------------------------------------------------------------------------------------------- replay
@@ -269,19 +260,18 @@ def test_replay_and_a_missing_factory_are_refused_before_anything_is_written(pro
     assert writes_since(project) == [] and not factory_exists(project)
 
     # plan, apply, go back to an earlier commit, apply the same file again: refused as stale
-    assert project.deploy(old).returncode == 0
+    project.deployed(old)
     plan_file = tmp_path / "plan.json"
-    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
-    applied = project.promote("apply", str(plan_file))
-    assert applied.returncode == 0, out(applied)
-    assert project.deploy(old).returncode == 0
+    project.planned(new, plan_file)
+    project.applied(plan_file)
+    project.deployed(old)
     assert project.in_sync(old)
     replay = refused_with_nothing_written(project, plan_file, plan_file.read_text(), "saved plan is stale")
     assert "records another deployment" in replay.stderr
     assert project.in_sync(old)
 
     # a plan whose factory is gone meanwhile: stale, and apply does not create the factory to find out
-    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
+    project.planned(new, plan_file)
     with project.emulator.adf_client() as adf:
         adf._config.subscription_id = LOCAL_SUBSCRIPTION
         adf.factories.delete(LOCAL_RESOURCE_GROUP, LOCAL_FACTORY)

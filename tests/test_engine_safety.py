@@ -194,9 +194,7 @@ def test_a_saved_plan_applies_exactly_and_only_as_made(project: Project, tmp_pat
     assert writes_since(project) == [], "a run refused for want of --yes wrote to the factory"
     project.deployed(old)
     plan_file = tmp_path / "plan.json"
-    made = project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file))
-    assert made.returncode == 0, out(made)
-    text = plan_file.read_text()
+    text = project.planned(new, plan_file)
 
     # edited by hand (a delete step dropped): refused, nothing written
     edited = json.loads(text)
@@ -234,7 +232,7 @@ def test_a_plan_whose_factory_changed_since_is_refused_as_stale(project: Project
     old, new = commits[4], commits[5]
     project.deployed(old)
     plan_file = tmp_path / "plan.json"
-    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
+    project.planned(new, plan_file)
     with project.emulator.adf_client() as adf:  # someone edits a pipeline in the portal meanwhile
         adf._config.subscription_id = LOCAL_SUBSCRIPTION
         pipeline = adf.pipelines.get(LOCAL_RESOURCE_GROUP, LOCAL_FACTORY, "ingest_mnist")
@@ -394,12 +392,10 @@ def test_protected_objects_survive_a_deploy_that_removes_them(project: Project, 
     write_env(project, "guarded", replace={"  protected: []": "  protected: [pipelines/evaluate_*]"})
     commits = project.mirror()
     old, new = commits[4], commits[5]  # `new` drops pipelines/evaluate_mnist and two datasets
-    assert project.promote("deploy", "--env", "guarded", "--ref", old, "--yes").returncode == 0
+    project.deployed(old, env="guarded")
     assert "evaluate_mnist" in live_names(project)["pipelines"]
     plan_file = tmp_path / "plan.json"
-    made = project.promote("plan", "--env", "guarded", "--ref", new, "--out", str(plan_file))
-    assert made.returncode == 0, out(made)
-    plan = json.loads(plan_file.read_text())
+    plan = json.loads(project.planned(new, plan_file, env="guarded"))
     kept = {(k["key"]["type"], k["key"]["name"]): k["reason"] for k in plan["kept"]}
     assert kept[("pipelines", "evaluate_mnist")] == "protected"
     deleted = {(s["key"]["type"], s["key"]["name"]) for s in plan["steps"] if s["kind"] == "DeleteObject"}
@@ -421,7 +417,7 @@ def test_a_saved_plan_is_refused_once_the_factory_records_another_deployment(pro
     old, new = commits[4], commits[5]
     project.deployed(old)
     plan_file = tmp_path / "plan.json"
-    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
+    project.planned(new, plan_file)
     project.deployed(new)
     project.deployed(old)
     seq, before = last_seq(project), object_writes(project)
@@ -474,11 +470,10 @@ def test_deploy_and_rollback_refuse_what_validate_refuses_before_the_first_write
 def test_a_plan_applied_a_second_time_is_already_applied_and_writes_nothing(project: Project, tmp_path: Path):
     commits = project.mirror()
     old, new = commits[4], commits[5]
-    assert project.deploy(old).returncode == 0
+    project.deployed(old)
     plan_file = tmp_path / "plan.json"
-    assert project.promote("plan", "--env", "local", "--ref", new, "--out", str(plan_file)).returncode == 0
-    first = project.promote("apply", str(plan_file))
-    assert first.returncode == 0, out(first)
+    project.planned(new, plan_file)
+    project.applied(plan_file)
     seq, before = last_seq(project), object_writes(project)
     again = project.promote("apply", str(plan_file))
     assert again.returncode == 0, out(again)
