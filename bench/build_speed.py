@@ -38,8 +38,8 @@ from promote.build.root import examine_root  # noqa: E402
 from promote.build.template import build_template  # noqa: E402
 from promote.commands.build import replace_published  # noqa: E402
 from promote.desired import SideInput  # noqa: E402
-from promote.quickdiff import diff_versions  # noqa: E402
 from promote.source import read_path  # noqa: E402
+from promote.versiondiff import diff_versions  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "reference"
 COLLABORATION = REFERENCE / "collaboration"

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from promote.desired import SideInput  # noqa: E402
-from promote.quickdiff import diff_versions, slow_diff  # noqa: E402
 from promote.source import read_path  # noqa: E402
+from promote.versiondiff import diff_versions, slow_diff  # noqa: E402
 
 SAMPLE = ROOT / "adf_publish_mirror" / "adf-ml-project" / "ARMTemplateForFactory.json"
 

@@ -1,8 +1,8 @@
 """The command line: parse arguments, call one command, map the outcome to an exit code.
 
-This is the only module that decides exit codes (DESIGN.md's contract). Commands live in `promote.commands`,
-each a function taking parsed arguments and returning an int; they import the Azure SDKs themselves, so that
-`promote --help` and the offline commands start fast.
+This is the only module that decides exit codes (docs/architecture.md, "Exit codes"). Commands live in
+`promote.commands`, each a function taking parsed arguments and returning an int; they import the Azure SDKs
+themselves, so that `promote --help` and the offline commands start fast.
 """
 
 from __future__ import annotations
@@ -433,7 +433,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "emulator":
         from pathlib import Path
 
-        from promote.emulator.server import run_emulator_command
+        from promote.commands.emulator import run_emulator_command
         from promote.writable import writable_folder
 
         return run_emulator_command(args.port, writable_folder("--state-dir", Path(args.state_dir)))

@@ -85,7 +85,9 @@ def is_collaboration_side(files: SourceFiles) -> bool:
 
 def quick_collaboration_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
     """The slow path's diff and warnings for two collaboration sides, evaluating only the objects that differ."""
-    from promote.build import collaboration_published, escaped_resource, prepare
+    from promote.build import prepare
+    from promote.build.template import escaped_resource
+    from promote.loader import collaboration_published
 
     env = before.env
     if after.env is not env:
@@ -172,7 +174,7 @@ def _same_parameters(old: BuiltTemplate, new: BuiltTemplate) -> bool:
 
 
 def _escaped(done: dict[int, dict[str, Any]], index: int, built: Any) -> dict[str, Any]:
-    from promote.build import escaped_resource
+    from promote.build.template import escaped_resource
 
     return done[index] if index in done else escaped_resource(built.resource)
 

@@ -173,10 +173,10 @@ class Diff:
         return bool(self.changes)
 
     def to_json(self) -> dict[str, Any]:
-        """The `--format json` contract of DESIGN.md; each update also carries its `details` (the values the
-        text views show), each explained change its `impact`, `outline`, `referenced_by` and `rename` (when it
-        has them) and the diff its `impact` counts, and `notes` appears when something was left out of the
-        comparison."""
+        """The `--format json` contract (docs/architecture.md, "The diff's JSON"); each update also carries its
+        `details` (the values the text views show), each explained change its `impact`, `outline`, `referenced_by`
+        and `rename` (when it has them) and the diff its `impact` counts, and `notes` appears when something was
+        left out of the comparison."""
         doc: dict[str, Any] = {
             "from": self.from_label,
             "to": self.to_label,

@@ -1,8 +1,9 @@
 """Error types and the exit codes they map to.
 
 Exit codes are decided only at the command-line edge (`promote.cli`); everything below raises one of these.
-The codes are a contract (see DESIGN.md): 0 success, 1 failure, 2 bad input or refused (nothing in Azure was
-touched), 3 changes present, 4 deploy failed and was rolled back, 5 rollback incomplete, 130 interrupted.
+The codes are a contract (docs/architecture.md, "Exit codes"): 0 success, 1 failure, 2 bad input or refused
+(nothing in Azure was touched), 3 changes present, 4 deploy failed and was rolled back, 5 rollback incomplete,
+130 interrupted.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A factory as data: objects keyed by (type, name), with their evaluated properties and references.
 
-This is the shape every later arrow of the flow works on (diff, plan, emulator). Identity follows DESIGN.md's
+This is the shape every later arrow of the flow works on (diff, plan, emulator). Identity follows docs/architecture.md's
 contract: `type` is the ARM type after `factories/` in a fixed casing (`pipelines`, `linkedServices`,
 `managedVirtualNetworks/managedPrivateEndpoints`, ...) and `name` is the name below the factory
 (`default/mpe1` for a private endpoint).

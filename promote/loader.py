@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promote.arm import DeploymentContext, ParameterSpec, evaluate_template, parse_template
 from promote.arm.template import convert_value
@@ -30,6 +30,10 @@ from promote.source import (
     SINGLE_TEMPLATE,
     SourceFiles,
 )
+
+if TYPE_CHECKING:
+    from promote.build import Build
+    from promote.build.template import BuiltResource
 
 # Parameters a linked master needs only to fetch its parts from a storage account; the promoter reads the
 # parts from the folder instead, so these never need values.
@@ -267,7 +271,7 @@ def open_published(files: SourceFiles) -> Published:
     for prefix in (f"{LINKED_DIR}/", ""):
         if f"{prefix}{LINKED_MASTER}" in files.files:
             return _open_linked(files, prefix)
-    from promote.build import is_collaboration_root, open_collaboration
+    from promote.build import is_collaboration_root
 
     if is_collaboration_root(files):  # the folder ADF Studio saves into: built as a publish would build it
         return open_collaboration(files)
@@ -275,6 +279,48 @@ def open_published(files: SourceFiles) -> Published:
         files.label,
         f"no {SINGLE_TEMPLATE} and no {LINKED_DIR}/{LINKED_MASTER} here",
         hint="point at the folder ADF publishes a factory into (its name is the factory's)",
+    )
+
+
+def open_collaboration(files: SourceFiles) -> Published:
+    """A collaboration root as the `Published` of the template a publish would write (`promote.build`)."""
+    from promote.build import prepare
+
+    return collaboration_published(prepare(files))
+
+
+def collaboration_published(prepared: Build, resources: list[BuiltResource] | None = None) -> Published:
+    """`open_collaboration`'s `Published` of a build, its template holding `resources` (default: all; the diff
+    of two revisions evaluates only those that differ, `promote.collabdiff`)."""
+    from promote.build.template import declarations, escaped, escaped_resource
+
+    files = prepared.root.files
+    built = prepared.template
+    template = escaped(built.template() if resources is None else {**built.template(), "resources": []})
+    if resources is not None:
+        template["resources"] = [escaped_resource(r.resource) for r in resources]
+    display = f"{files.label.rstrip('/')} (built: {SINGLE_TEMPLATE})"
+    part = Part(SINGLE_TEMPLATE, display, template)
+    specs = {
+        name: ParameterSpec(
+            name=name,
+            type=str(spec["type"]).lower(),
+            has_default="defaultValue" in spec,
+            default=spec.get("defaultValue"),
+            metadata=spec.get("metadata"),
+        )
+        for name, spec in declarations(built.parameters).items()
+    }
+    origins = {(r.key.type, r.key.name.lower()): r.file for r in built.resources if r.file}
+    return Published(
+        files=files,
+        layout="single",
+        entry=part,
+        parts=(part,),
+        parameters=specs,
+        published_values={p.name: p.value for p in built.parameters},
+        parameters_file=None,
+        origins=origins,
     )
 
 

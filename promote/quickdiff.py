@@ -1,6 +1,6 @@
 """`promote diff` of two versions without parsing or evaluating what did not change, with the slow path as fallback.
 
-Why: parsing both templates whole (`json.loads`) already costs what the issue allows for the whole diff, and
+Why: parsing both templates whole (`json.loads`) already costs what the target allows for the whole diff, and
 holding two parsed 5,000-object documents alone exceeds its memory budget. Two versions of a factory share
 almost all of their text, and ADF writes a template in a fixed layout (tabs; each element of `resources` a
 block from `\\n\\t\\t{` to `\\n\\t\\t}`, opening with its `name` and `type` lines). So each side's `resources` array
@@ -71,7 +71,7 @@ from typing import Any
 
 from promote.arm import evaluate_template
 from promote.arm.template import ESCAPED_KEY, EvaluatedTemplate, unescape_keys
-from promote.desired import SideInput, evaluate_side, fit_overrides_to, fit_parameters
+from promote.desired import SideInput, fit_overrides_to, fit_parameters
 from promote.diff import Diff, diff_factories
 from promote.environment import Environment, apply_overrides, values_for_template
 from promote.factory import Factory, ObjectKey, object_key_from_arm
@@ -79,45 +79,11 @@ from promote.loader import Published, as_written, evaluate, single_published
 from promote.source import SINGLE_TEMPLATE, SourceFiles
 from promote.untrusted import MAX_DEPTH, parse_json
 
-__all__ = ["Fallback", "VersionDiff", "diff_versions", "quick_diff", "slow_diff"]
+__all__ = ["Fallback", "quick_diff"]
 
 
 class Fallback(Exception):
     """The fast path cannot prove its answer equal to the slow path's; `str()` says why."""
-
-
-@dataclass
-class VersionDiff:
-    """A diff of two versions, the warnings each side produced (old side first), and which path computed it."""
-
-    diff: Diff
-    warnings: list[str]
-    fallback: str | None  # None: the fast path answered; otherwise why the slow path ran
-
-
-def diff_versions(before: SideInput, after: SideInput) -> VersionDiff:
-    """What `promote diff --from A --to B` computes once both sides are read: the fast path, else the slow one.
-
-    Every exception on the fast path, expected or not, runs the slow path: the user always gets the slow
-    path's answer or the slow path's error, never a fast-path-only failure.
-    """
-    try:
-        diff, warnings = quick_diff(before, after)
-    except Fallback as why:
-        reason = str(why)
-    except Exception as exc:  # any failure: the slow path answers, or raises its own error
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    else:
-        return VersionDiff(diff, warnings, None)
-    return slow_diff(before, after, fallback=reason)
-
-
-def slow_diff(before: SideInput, after: SideInput, *, fallback: str | None = "slow path requested") -> VersionDiff:
-    """Both sides parsed and evaluated whole, then diffed: the reference the fast path must equal."""
-    old = evaluate_side(before)
-    new = evaluate_side(after)
-    diff = diff_factories(old.factory, new.factory, from_label=old.label, to_label=new.label)
-    return VersionDiff(diff, old.warnings + new.warnings, fallback)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -267,10 +233,6 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
 
     See the module docstring for why the result equals `slow_diff`'s.
     """
-    from promote.collabdiff import is_collaboration_side, quick_collaboration_diff  # (it imports this module)
-
-    if is_collaboration_side(before.files) and is_collaboration_side(after.files):
-        return quick_collaboration_diff(before, after)  # two collaboration roots: built, then the same idea
     env = before.env
     if after.env is not env:
         raise Fallback("the two sides use different environments")

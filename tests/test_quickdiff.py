@@ -21,8 +21,8 @@ import pytest
 from promote.desired import SideInput, read_side
 from promote.environment import Environment, load_environment
 from promote.explain import explain
-from promote.quickdiff import VersionDiff, diff_versions, slow_diff
 from promote.source import SINGLE_PARAMETERS, SINGLE_TEMPLATE, SourceFiles, read_path
+from promote.versiondiff import VersionDiff, diff_versions, slow_diff
 from tests.conftest import ROOT
 from tests.test_cli_diff import MIRROR, SUBSCRIPTION, mirror_commits
 from tests.test_reference_factories import BROKEN, FACTORIES, folder_of
@@ -149,7 +149,7 @@ def test_the_command_runs_the_fast_path(monkeypatch, capsys):
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the slow path ran")
 
-    monkeypatch.setattr("promote.quickdiff.slow_diff", refuse)
+    monkeypatch.setattr("promote.versiondiff.slow_diff", refuse)
     from promote.cli import main
 
     assert main(["diff", "--from", commits[4], "--to", commits[5], "--format", "json"]) == 0

@@ -6,9 +6,9 @@ turn each object into the resource ADF publishes (secrets parameterized, ADF's m
 parameterization definition applied); `template` assembles the template and `linked` splits it; `output` writes
 the files in ADF's layout; `eras` holds what changed in ADF's output over the years.
 
-Two ways in: `build()` for `promote build` / `promote publish` (files to write), and `open_collaboration()`, the
-loader's seam, which gives `diff`, `validate`, `plan` and `deploy` the same `Published` a published folder gives,
-without writing anything.
+Two ways in: `build()` for `promote build` / `promote publish` (files to write), and `prepare()`, which the
+loader's seam (`promote.loader.open_collaboration`) turns into the same `Published` a published folder gives, for
+`diff`, `validate`, `plan` and `deploy`, without writing anything. Nothing here imports the loader.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 from promote.build.definition import load_definition
 from promote.build.eras import Era, era
-from promote.build.output import SINGLE_TEMPLATE, render
+from promote.build.output import render
 from promote.build.root import CollaborationRoot, examine_root, is_collaboration_root
-from promote.build.template import BuiltResource, BuiltTemplate, build_template, declarations, escaped, escaped_resource
+from promote.build.template import BuiltTemplate, build_template
 from promote.build.texts import TEXTS, Texts
 from promote.errors import InputError
 from promote.source import SourceFiles
 
-__all__ = ["Build", "build", "collaboration_published", "is_collaboration_root", "open_collaboration", "prepare"]
+__all__ = ["Build", "build", "is_collaboration_root", "prepare"]
 
 
 @dataclass
@@ -106,44 +106,3 @@ def _uncollected() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def open_collaboration(files: SourceFiles):  # -> promote.loader.Published (imported late: loader imports us)
-    """The loader's seam: a collaboration root as the `Published` of the template a publish would write."""
-    return collaboration_published(prepare(files))
-
-
-def collaboration_published(prepared: Build, resources: list[BuiltResource] | None = None):  # -> Published
-    """`open_collaboration`'s `Published` of a build, its template holding `resources` (default: all; the diff
-    of two revisions evaluates only those that differ, `promote.collabdiff`)."""
-    from promote.arm import ParameterSpec
-    from promote.loader import Part, Published
-
-    files = prepared.root.files
-    built = prepared.template
-    template = escaped(built.template() if resources is None else {**built.template(), "resources": []})
-    if resources is not None:
-        template["resources"] = [escaped_resource(r.resource) for r in resources]
-    display = f"{files.label.rstrip('/')} (built: {SINGLE_TEMPLATE})"
-    part = Part(SINGLE_TEMPLATE, display, template)
-    specs = {
-        name: ParameterSpec(
-            name=name,
-            type=str(spec["type"]).lower(),
-            has_default="defaultValue" in spec,
-            default=spec.get("defaultValue"),
-            metadata=spec.get("metadata"),
-        )
-        for name, spec in declarations(built.parameters).items()
-    }
-    origins = {(r.key.type, r.key.name.lower()): r.file for r in built.resources if r.file}
-    return Published(
-        files=files,
-        layout="single",
-        entry=part,
-        parts=(part,),
-        parameters=specs,
-        published_values={p.name: p.value for p in built.parameters},
-        parameters_file=None,
-        origins=origins,
-    )

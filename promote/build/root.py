@@ -40,7 +40,7 @@ FACTORY_FOLDER = "factory"
 VNET_FOLDER = "managedVirtualNetwork"
 ENDPOINT_FOLDER = "managedPrivateEndpoint"
 
-# Folder ADF Studio saves a kind of object in -> the object type (DESIGN.md's contract casing).
+# Folder ADF Studio saves a kind of object in -> the object type (docs/architecture.md, "Object identity").
 KIND_FOLDERS: dict[str, str] = {
     "integrationRuntime": "integrationRuntimes",
     "managedVirtualNetwork": "managedVirtualNetworks",

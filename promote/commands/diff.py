@@ -10,7 +10,7 @@ from promote.desired import evaluate_side, read_side
 from promote.diff import Diff
 from promote.errors import EXIT_CHANGES, EXIT_OK, PromoteError
 from promote.explain import explain
-from promote.quickdiff import diff_versions
+from promote.versiondiff import diff_versions
 
 
 def render(diff: Diff, fmt: str) -> str:

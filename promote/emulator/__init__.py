@@ -6,7 +6,7 @@ Importing this package does not import the Azure SDK.
 """
 
 from promote.emulator.credential import EmulatorCredential
-from promote.emulator.server import EmulatorServer, local_state_dir, run_emulator_command
+from promote.emulator.server import EmulatorServer, local_state_dir
 from promote.emulator.settings import Settings
 
-__all__ = ["EmulatorCredential", "EmulatorServer", "Settings", "local_state_dir", "run_emulator_command"]
+__all__ = ["EmulatorCredential", "EmulatorServer", "Settings", "local_state_dir"]

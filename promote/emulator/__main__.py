@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from promote.emulator.server import local_state_dir, run_emulator_command
+from promote.commands.emulator import run_emulator_command
+from promote.emulator.server import local_state_dir
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """The HTTPS server: one thread per connection, HTTP/1.1 keep-alive, 127.0.0.1 only.
 
 `EmulatorServer` starts the same server in-process (tests, the `local` environment) or for `promote emulator`
-(`run_emulator_command`). The state directory holds the SQLite file and the certificates; a temporary one is
+(`promote.commands.emulator`). The state directory holds the SQLite file and the certificates; a temporary one is
 made (and removed) when none is given. Every request passes here in one order: control API (never faulted,
 logged or authenticated) or else latency -> injected fault -> bearer token -> route -> api-version -> handler,
 and every error, expected or not, is rendered here as Azure's CloudError.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import signal
 import socket
 import ssl
 import sys
@@ -266,57 +265,3 @@ class EmulatorServer:
 def local_state_dir(project_root: Path) -> Path:
     """Where the `local` environment keeps the emulator's state: `.promote/emulator/` in the project."""
     return Path(project_root) / ".promote" / "emulator"
-
-
-def run_emulator_command(port: int, state_dir: Path) -> int:
-    """`promote emulator`: serve until Ctrl-C (or SIGTERM), printing the endpoint and the CA file."""
-    server = EmulatorServer(state_dir, port=port)
-    try:
-        server.start()
-    except OSError as exc:
-        print(f"promote emulator: cannot listen on {HOST}:{port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    endpoint_file = server.state_dir / ENDPOINT_FILE
-    endpoint_file.write_text(
-        json.dumps({"endpoint": server.endpoint, "caFile": str(server.ca_file), "pid": _pid()}, indent=2) + "\n"
-    )
-    print(f"Azure emulator listening on {server.endpoint}", flush=True)
-    print(f"CA certificate: {server.ca_file}", flush=True)
-    print(f"State: {server.state_dir / DB_FILE}", flush=True)
-    print(f"Control API: {server.endpoint}{ADMIN_PREFIX} (see promote/emulator/README.md)", flush=True)
-    if server.recovered:
-        print(
-            f"Ended {len(server.recovered)} deployment(s) that an emulator which stopped was running, as Failed "
-            f"(DeploymentInterrupted): {', '.join(server.recovered)}",
-            flush=True,
-        )
-    print(
-        "Clients: base_url=<endpoint>, connection_verify=<CA certificate>, any bearer token. Ctrl-C stops.", flush=True
-    )
-    from promote.endpoints import EMULATOR_ENVIRONMENTS, export_lines
-
-    print(
-        f"Point promote at it (every `local` environment; a `cloud` one too when {EMULATOR_ENVIRONMENTS} names it):",
-        flush=True,
-    )
-    for line in export_lines(server.endpoint, server.ca_file):
-        print(line, flush=True)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.stop()
-        with contextlib.suppress(OSError):
-            endpoint_file.unlink()
-    print("Azure emulator stopped.", flush=True)
-    return 0
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()

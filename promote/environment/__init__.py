@@ -17,8 +17,10 @@ The package, by what each module holds (import from `promote.environment`, which
   `TemplateValues`);
 - `paths`: object keys and property paths as written (`parse_object_key`, `parse_path`, `format_path`);
 - `nodes`: a YAML node tree read into typed values with line numbers, every problem collected;
-- `reader`: the file's schema on top of it (`load_environment`), and where environment files are
-  (`find_environment`, `available_environments`);
+- `reader`: the file's schema on top of it (`load_environment`), and the environment files of a folder
+  (`available_environments`);
+- `layout`: where a repository's environment files are, one factory or a folder per factory, and which file an
+  environment's name means (`find_environment`);
 - `values`: the parameters checked against a template (`values_and_problems`, `values_for_template`);
 - `overrides`: the overrides and smoke pipelines checked against a factory (`apply_overrides`, `check_smoke`);
 - `hints`: the shared wording of problems ("did you mean ...").
@@ -38,6 +40,7 @@ Decisions where the contract is silent:
 - Parameter names match the template's case-insensitively, as ARM does.
 """
 
+from promote.environment.layout import find_environment
 from promote.environment.model import (
     DEFAULT_LOCATION,
     DeletionPolicy,
@@ -56,7 +59,7 @@ from promote.environment.model import (
 )
 from promote.environment.overrides import apply_overrides, check_overrides, check_smoke, overrides_and_problems
 from promote.environment.paths import ValueSyntaxError, format_path, parse_object_key, parse_path
-from promote.environment.reader import available_environments, declared_source, find_environment, load_environment
+from promote.environment.reader import available_environments, declared_source, load_environment
 from promote.environment.values import check_parameters, values_and_problems, values_for_template
 
 __all__ = [

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from promote.environment.hints import nearest
-from promote.environment.reader import declared_source
+from promote.environment.reader import available_environments, declared_source
 from promote.errors import EnvironmentFileError
 
 ENVIRONMENTS = "environments"
@@ -115,3 +115,20 @@ def touches(factory: FactoryFiles, changed: list[str]) -> bool:
         if parent == factory.directory and path.endswith(".yaml"):
             return True
     return False
+
+
+def find_environment(name: str, root: Path) -> Path:
+    """`<root>/environments/<name>.yaml` (`environments/<factory>/<name>.yaml` with `--factory`); an unknown name
+    raises EnvironmentFileError listing known ones."""
+    directory = environments_dir(root)
+    path = directory / f"{name}.yaml"
+    plain_name = bool(name) and not any(c in name for c in "/\\") and not name.startswith(".")
+    if plain_name and path.is_file():
+        return path
+    available = available_environments(directory)
+    if not available:
+        hint = f"there are no environments: add {directory / (name or '<name>')}.yaml"
+    else:
+        close = nearest(name, available) if name else None
+        hint = (f"did you mean '{close}'? " if close else "") + f"available: {', '.join(available)}"
+    raise EnvironmentFileError.single(str(directory), f"unknown environment '{name}'", hint=hint)

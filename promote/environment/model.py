@@ -146,7 +146,7 @@ class Override:
 
 @dataclass(frozen=True)
 class TriggerPolicy:
-    """Which triggers to stop before deploying and which to start afterwards (see DESIGN.md)."""
+    """Which triggers to stop before deploying and which to start afterwards (docs/environments.md, `triggers`)."""
 
     stop: StopPolicy = "changed"
     start: StartPolicy = "previous"

@@ -2,7 +2,7 @@
 
 An environment file is the only input a platform engineer writes by hand, so every mistake in it is reported
 at once, each with file, line and key, before anything touches Azure (`EnvironmentFileError`, exit code 2).
-Also where environment files are found: `find_environment` and `available_environments`.
+Which environment a name means is `promote.environment.layout`'s (`find_environment`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, cast
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from promote.environment.hints import did_you_mean, nearest
+from promote.environment.hints import did_you_mean
 from promote.environment.model import (
     DEFAULT_LOCATION,
     DEFAULT_SMOKE_TIMEOUT,
@@ -489,22 +489,3 @@ def available_environments(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
     return sorted(p.stem for p in directory.glob("*.yaml") if p.is_file())
-
-
-def find_environment(name: str, root: Path) -> Path:
-    """`<root>/environments/<name>.yaml` (`environments/<factory>/<name>.yaml` with `--factory`); an unknown name
-    raises EnvironmentFileError listing known ones."""
-    from promote.environment.layout import environments_dir
-
-    directory = environments_dir(root)
-    path = directory / f"{name}.yaml"
-    plain_name = bool(name) and not any(c in name for c in "/\\") and not name.startswith(".")
-    if plain_name and path.is_file():
-        return path
-    available = available_environments(directory)
-    if not available:
-        hint = f"there are no environments: add {directory / (name or '<name>')}.yaml"
-    else:
-        close = nearest(name, available) if name else None
-        hint = (f"did you mean '{close}'? " if close else "") + f"available: {', '.join(available)}"
-    raise EnvironmentFileError.single(str(directory), f"unknown environment '{name}'", hint=hint)

@@ -1,4 +1,4 @@
-"""The plan: what a deploy will do, as plain data, built with no I/O (see DESIGN.md, "One direction of flow").
+"""The plan: what a deploy will do, as plain data, built with no I/O (docs/architecture.md, "The flow").
 
 - `steps`: the step dataclasses and `Plan`; the executor and the views are visitors over `Plan.steps`.
 - `order`: references -> write waves, mirrored delete waves, and the one total order of steps.

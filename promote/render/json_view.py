@@ -1,4 +1,4 @@
-"""JSON for machines: exactly the `--format json` contract of DESIGN.md (`Diff.to_json`)."""
+"""JSON for machines: exactly the `--format json` contract (`Diff.to_json`, docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 what it would change in staging, for a workflow to post and update on each push.
 
 It is rendered from what the commands already print as data, so it says exactly what they said:
-`promote validate --format json` and `promote diff --env ENV --format json` (DESIGN.md's contract), both run on
-the pull request's collaboration root. The first line is a marker (`MARKER`) by which a workflow finds its own
-comment to update rather than add one per push.
+`promote validate --format json` and `promote diff --env ENV --format json` (docs/architecture.md, "The diff's
+JSON"), both run on the pull request's collaboration root. The first line is a marker (`MARKER`) by which a
+workflow finds its own comment to update rather than add one per push.
 
 Everything in the files is untrusted (object names, messages, paths come from the pull request): it is shown in
 code spans and never as markup, and no line can start with `::` (a workflow command, should the text reach a
