@@ -4,7 +4,7 @@
    temporary folder, exactly what `promote build --out DIR` runs after parsing its arguments; against the
    baseline of `json.load` of every file of that folder. Target: <= 2.
 2. diff: `promote diff --from A --to B` between two consecutive collaboration revisions of one factory (both
-   sides read as `promote diff` reads paths, then `promote.quickdiff.diff_versions`), against the same between
+   sides read as `promote diff` reads paths, then `promote.versiondiff.diff_versions`), against the same between
    the two templates ADF published from them. Target: <= 1 ("as fast").
 
 Best of N for each figure (the machine is shared: the minimum is the least disturbed run), the figures compared

@@ -5,7 +5,7 @@ linked services and triggers, replicated under new names with their references a
 changes three objects in the second, then measures in this one process:
 
 - baseline: `json.load` of both files (best of N),
-- diff: what `promote diff --from A --to B` runs after reading the bytes, `promote.quickdiff.diff_versions`
+- diff: what `promote diff --from A --to B` runs after reading the bytes, `promote.versiondiff.diff_versions`
   (the fast path, which must not fall back here), best of N, as a ratio to the baseline (target <= 1.5),
 - peak memory of the diff (tracemalloc, a separate pass), as a ratio to the size of the two JSON files
   (target <= 3),
