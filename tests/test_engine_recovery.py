@@ -288,8 +288,7 @@ def test_a_plan_is_stale_once_a_trigger_was_started_or_stopped_by_hand(project: 
     commits = project.mirror()
     deployed(project, commits[4])
     plan_file = tmp_path / "plan.json"
-    made = project.promote("plan", "--env", "local", "--ref", commits[5], "--out", str(plan_file))
-    assert made.returncode == 0, out(made)
+    project.planned(commits[5], plan_file)
     with project.emulator.adf_client() as adf:  # the plan recorded it Started and leaves it alone
         adf._config.subscription_id = LOCAL_SUBSCRIPTION
         adf.triggers.begin_stop(LOCAL_RESOURCE_GROUP, LOCAL_FACTORY, "hourly_ingest").result()

@@ -143,6 +143,15 @@ class Shop:
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
+    def deployed(self, ref: str) -> None:
+        """Set the scene: what `promote deploy --env staging --ref REF --yes` does, in this process by the same
+        service (it must succeed)."""
+        lines: list[str] = []
+        with session_in_process(self.repo.path, "staging", self.env()) as s:
+            s.progress = lines.append
+            report = s.deploy(ref, review=lambda plan: None)
+        assert report.exit_code == 0, "\n".join([*lines, report.render()])
+
     def diff(self, ref: str) -> subprocess.CompletedProcess[str]:
         return self.promote("diff", "--env", "staging", "--ref", ref, "--exit-code")
 
@@ -180,7 +189,7 @@ def shop(tmp_path: Path, emulator: EmulatorHandle) -> Shop:
 def test_secrets_compare_by_their_source_and_rotation_is_explicit(shop: Shop):
     shop.environment()
     v1 = shop.publish("publish 1")
-    shop.deploy(v1)
+    shop.deployed(v1)
     # ADF returns neither secret: a freshly deployed factory still shows no change, and drift is clean
     shop.assert_in_sync(v1)
     seq = shop.last_seq()
@@ -232,7 +241,7 @@ def test_a_factory_without_a_secrets_record_writes_its_secrets_once(shop: Shop):
     unknown, so they count as changed, the next deploy writes them and records them, and then all is quiet."""
     shop.environment()
     v1 = shop.publish("publish 1")
-    shop.deploy(v1)
+    shop.deployed(v1)
     with shop.emulator.adf_client() as adf:
         factory = adf.factories.get(shop.emulator.resource_group, FACTORY)
         tags = {k: v for k, v in (factory.tags or {}).items() if k != "promote-secrets"}
@@ -248,8 +257,8 @@ def test_global_parameters_one_rule_through_deploy_rollback_diff_and_drift(shop:
     shop.environment()
     without = shop.publish("publish 1: no global parameters")
     with_them = shop.publish("publish 2: global parameters", description="v2", global_parameters=True)
-    shop.deploy(without)
-    shop.deploy(with_them)
+    shop.deployed(without)
+    shop.deployed(with_them)
     shop.assert_in_sync(with_them)
     rollback = shop.promote("rollback", "--env", "staging", "--yes")
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
@@ -269,7 +278,7 @@ def test_global_parameters_one_rule_through_deploy_rollback_diff_and_drift(shop:
 def test_trigger_runtime_state_is_compared_as_start_template_implies(shop: Shop):
     shop.environment(start="template")
     v1 = shop.publish("publish 1")
-    shop.deploy(v1)
+    shop.deployed(v1)
     assert shop.promote("status", "--env", "staging", "--format", "json").stdout.count('"Started"') == 1
     shop.assert_in_sync(v1)
     with shop.emulator.adf_client() as adf:
@@ -291,7 +300,7 @@ def test_trigger_runtime_state_is_compared_as_start_template_implies(shop: Shop)
 def test_start_previous_does_not_compare_runtime_state(shop: Shop):
     shop.environment()
     v1 = shop.publish("publish 1")
-    shop.deploy(v1)  # created Stopped; `previous` starts nothing that did not run
+    shop.deployed(v1)  # created Stopped; `previous` starts nothing that did not run
     shop.assert_in_sync(v1)
 
 
