@@ -107,7 +107,7 @@ def emit(annotations: Sequence[Annotation], *, stream: Any = None) -> None:
     for annotation in annotations[:MAX_ANNOTATIONS]:
         print(annotation.command(), file=out, flush=True)
     if len(annotations) > MAX_ANNOTATIONS:
-        more = Annotation(f"{len(annotations) - MAX_ANNOTATIONS} more problem(s): see the job summary", level="error")
+        more = Annotation(f"{_count(len(annotations) - MAX_ANNOTATIONS, 'more problem')}: see the job summary")
         print(more.command(), file=out, flush=True)
 
 
@@ -144,7 +144,7 @@ def report_problems(command: str, problems: Sequence[Problem], *, exit_code: int
         return
     title = f"promote {command}"
     emit([_problem_annotation(p, title) for p in problems])
-    lines = [f"### ❌ `promote {command}` refused (exit {exit_code}): {len(problems)} problem(s)", ""]
+    lines = [f"### ❌ `promote {command}` refused (exit {exit_code}): {_count(len(problems), 'problem')}", ""]
     lines += [f"- {_md(p.render())}" for p in problems]
     lines += ["", "Nothing in Azure was touched."]
     append_summary("\n".join(lines))
@@ -271,6 +271,12 @@ def _template_files(plan: Plan) -> Mapping[ObjectKey, str]:
     except Exception as exc:  # an annotation without a file is still an annotation
         print(f"warning: could not find the template files of {plan.commit[:8]}: {exc}", file=sys.stderr)
         return {}
+
+
+def _count(n: int, noun: str) -> str:
+    from promote.render import counted
+
+    return counted(n, noun)
 
 
 def _md(text: str) -> str:

@@ -61,7 +61,7 @@ def test_refusals_annotate_each_problem_and_list_them_all(actions: Path, capsys:
         "::error title=promote deploy::needs confirmation (pass --yes)",
     ]
     summary = Path(actions.parent / "summary.md").read_text()
-    assert summary.startswith("### ❌ `promote deploy` refused (exit 2): 2 problem(s)")
+    assert summary.startswith("### ❌ `promote deploy` refused (exit 2): 2 problems")
 
 
 def _report(step, error, exit_code: int = 4) -> SimpleNamespace:

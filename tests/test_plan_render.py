@@ -38,7 +38,8 @@ def test_text_numbers_every_step_and_says_why():
     text = plan_text.render_plan(plan)
     numbers = [int(n) for n in re.findall(r"^\s+(\d+)\. ", text, re.MULTILINE)]
     assert numbers == list(range(1, len(plan.steps) + 1))
-    assert "Plan for staging: factory adf-staging (resource group rg-data" in text
+    assert "Plan for staging\n  target factory:    adf-staging (resource group rg-data" in text
+    assert "  published factory: " in text and "  plan made at:      " in text
     assert plan.hash in text
     assert "stop triggers/t_blob and unsubscribe it from events (wait up to 120 s): its definition changes" in text
     assert "stop triggers/t_daily: it runs changed pipeline p_child" in text
@@ -51,7 +52,7 @@ def test_text_numbers_every_step_and_says_why():
     assert "run pipelines/p_flow and wait up to 300 s" in text
     assert "secure parameters: blob_connection from Key Vault kv-prod/blob-conn" in text
     assert "promote-commit=" + plan.commit in text
-    assert "1 of the deletions are kept" in text
+    assert "1 of the deletions is kept" in text
 
 
 def test_views_never_show_secrets_or_templates():

@@ -35,6 +35,7 @@ from promote.plan.steps import (
 from promote.record.journal import Journal
 from promote.record.marker import fits
 from promote.record.triggers import TriggerRecord
+from promote.render import counted, objects
 from promote.runs import RunsInFlight, duration_text, run_line
 
 Progress = Callable[[str], None]
@@ -134,24 +135,33 @@ class Executor:
         """Every step in plan order; steps of one batch (see `batches`) run concurrently. Stops at the first
         failure (after the rest of its batch has finished: a half-started batch is still journaled exactly)."""
         outcome = Outcome()
+        total = len(self.plan.steps)
         for batch in batches(self.plan.steps):
             todo = [(i, s) for i, s in batch if i not in self.skip]
             if len(todo) == 1:
                 self._one(todo[0][0], todo[0][1], outcome)
             elif todo:
+                first, last = todo[0][0] + 1, todo[-1][0] + 1
+                together = counted(len(todo), "step")
+                self.progress(f"[{first}-{last}/{total}] {together} at once, each shown when it ends:")
                 with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(todo))) as pool:
-                    list(pool.map(lambda item: self._one(item[0], item[1], outcome), todo))
+                    list(pool.map(lambda item: self._one(item[0], item[1], outcome, together=True), todo))
+                outcome.done.sort(key=lambda result: result.index)  # the report lists steps in plan order
             if outcome.error is not None:
                 if not isinstance(outcome.error, Exception):
                     raise outcome.error
                 return outcome
         return outcome
 
-    def _one(self, index: int, step: Step, outcome: Outcome) -> None:
+    def _one(self, index: int, step: Step, outcome: Outcome, *, together: bool = False) -> None:
+        """One step, journaled. A step run `together` with others of its batch is shown when it ends, its title
+        and its result as one block, so that each result stands under its own step."""
         title = step_title(step)
         total = len(self.plan.steps)
+        heading = f"[{index + 1}/{total}] {title}"
         with self._lock:
-            self.progress(f"[{index + 1}/{total}] {title}")
+            if not together:
+                self.progress(heading)
             if isinstance(step, (Deploy, DeleteObject)):
                 self.journal.wrote = True  # saved with the entry, before the call: a killed run may have written
             self.journal.log("begin", title, step=index)
@@ -160,6 +170,8 @@ class Executor:
         except BaseException as exc:  # journal even Ctrl-C before passing it on
             with self._lock:
                 self.journal.log("failed", title, step=index, detail=str(exc))
+                if together:
+                    self.progress(heading)
                 self.progress(f"      failed: {exc}")
                 if outcome.error is None:
                     outcome.error, outcome.failed_step, outcome.failed_kind = exc, index, type(step)
@@ -167,6 +179,8 @@ class Executor:
         with self._lock:
             self.journal.step_done(index, title)
             outcome.done.append(StepResult(index, step, True, detail))
+            if together:
+                self.progress(heading)
             if detail:
                 self.progress(f"      {detail}")
 
@@ -233,7 +247,7 @@ class Executor:
             tags=step.tags(self.plan.hash, run_label()),
             progress=self._waiting,
         )
-        return f"deployment {step.name}: {len(step.writes)} object(s) written"
+        return f"deployment {step.name}: {objects(len(step.writes))} written"
 
     def _waiting(self, text: str) -> None:
         """A long wait inside a step, said under it (parallel steps name what they wait for)."""
@@ -297,7 +311,7 @@ def step_title(step: Step) -> str:
         return f"runs in progress of {names}: {step.policy} (at most {duration_text(step.timeout)})"
     if isinstance(step, Deploy):
         names = ", ".join(str(w.key) for w in step.writes[:6]) + (" ..." if len(step.writes) > 6 else "")
-        return f"deploy {len(step.writes)} object(s) [{step.part}/{step.parts}]: {names}"
+        return f"deploy {objects(len(step.writes))} [{step.part}/{step.parts}]: {names}"
     if isinstance(step, DeleteObject):
         return f"delete {step.key}"
     if isinstance(step, StartTrigger):

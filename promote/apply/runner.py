@@ -35,6 +35,7 @@ from promote.record.journal import Journal
 from promote.record.rollback import journal_of_marker, last_good
 from promote.record.tags import read_record
 from promote.record.triggers import TriggerRecord
+from promote.render import counted
 from promote.runs import RunsInFlight
 
 SUCCEEDED = journals.SUCCEEDED
@@ -335,7 +336,8 @@ def _settle_deployments(context: RunContext) -> None:
     stopped = context.factory.settle_deployments(deployment_prefix(context.environment), progress=context.progress)
     if stopped:
         context.progress(
-            f"Cancelled deployment(s) an earlier run left running, and waited for them: {', '.join(stopped)}"
+            f"Cancelled {counted(len(stopped), 'deployment')} an earlier run left running, and waited for "
+            f"{'it' if len(stopped) == 1 else 'them'}: {', '.join(stopped)}"
         )
 
 
@@ -346,7 +348,7 @@ class TriggersNotRestored(PromoteError):
         self.changed = changed
         self.failures = failures
         left = "; ".join(f"{name} ({error})" for name, error in failures.items())
-        super().__init__(f"trigger(s) not put back as they were: {left}")
+        super().__init__(f"{counted(len(failures), 'trigger')} not put back as they were: {left}")
 
 
 def restore_triggers(context: RunContext, record: list[TriggerRecord], *, stop_others: bool) -> list[str]:

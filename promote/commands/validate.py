@@ -20,6 +20,7 @@ from promote.environment import available_environments, check_smoke, overrides_a
 from promote.environment.layout import environments_dir
 from promote.errors import EXIT_INPUT, EXIT_OK, InputError, Problem
 from promote.loader import Published, as_written, evaluate, open_published
+from promote.render import counted
 from promote.source import read_source
 from promote.validate import check_factory
 
@@ -130,6 +131,6 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         for p in unique:
             print(f"  ✗ {p.render()}", file=sys.stderr)
-        print("valid" if not unique else f"{len(unique)} problem(s)")
+        print("valid" if not unique else counted(len(unique), "problem"))
     github.report_problems("validate", unique)  # annotations and job summary in GitHub Actions
     return EXIT_INPUT if unique else EXIT_OK

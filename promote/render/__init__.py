@@ -81,9 +81,14 @@ def change_body(change: Change) -> list[str]:
     return [path_line(detail) for detail in change.details] + [fact_line(fact) for fact in change.outline]
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 object`, `2 objects`; `plural` for nouns that take more than an `s`."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def objects(count: int) -> str:
     """`1 object`, `2 objects`."""
-    return f"{count} object{'' if count == 1 else 's'}"
+    return counted(count, "object")
 
 
 def plan_line(diff: Diff) -> str:

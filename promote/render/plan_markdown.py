@@ -25,6 +25,11 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _cell(text: str) -> str:
+    """An inline code span inside a table cell: GitHub splits cells on `|` even inside code."""
+    return _code(text.replace("|", "\\|"))
+
+
 def _text(text: str) -> str:
     """Plain text made inert for markdown (names can hold `*`, `_`, `<`)."""
     return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
@@ -43,10 +48,15 @@ def render_plan(plan: Plan) -> str:
     lines = [
         f"## Deployment plan: {_code(plan.environment)} → {_code(t.factory)}",
         "",
-        f"Commit {_code(plan.commit)} from {_code(plan.source)}, plan {_code(plan.hash[:16])}, made "
-        f"{plan.created}. Resource group {_code(t.resource_group)}, subscription {_code(t.subscription)}."
-        + (" **Full deployment: every object is written.**" if plan.full else ""),
+        "| | |",
+        "|---|---|",
+        f"| target factory | {_cell(t.factory)} (resource group {_cell(t.resource_group)}, subscription "
+        f"{_cell(t.subscription)}) |",
+        f"| published factory | {_cell(plan.factory)}, commit {_cell(plan.commit)} from {_cell(plan.source)} |",
+        f"| plan made at | {_cell(plan.created)} |",
+        f"| plan hash | {_cell(plan.hash[:16])} |",
         "",
+        *(["**Full deployment: every object is written.**", ""] if plan.full else []),
         "| + create | ~ update | - delete | unchanged |",
         "|---:|---:|---:|---:|",
         f"| {s.get('create', 0)} | {s.get('update', 0)} | {s.get('delete', 0)} | {s.get('unchanged', 0)} |",

@@ -204,16 +204,23 @@ def describe(step: Step) -> StepText:
 
 
 def header_lines(plan: Plan) -> list[str]:
+    """Who deploys what where: the target factory and the published one are two factories, named apart."""
     t = plan.target
     s = plan.summary
+    kept = len(plan.kept)
     lines = [
-        f"Plan for {plan.environment}: factory {t.factory} "
-        f"(resource group {t.resource_group}, subscription {t.subscription})",
-        f"Commit {plan.commit} from {plan.source} (published factory {plan.factory}), made {plan.created}",
-        f"Plan {plan.hash}, computed against live state {plan.live_fingerprint or '(none)'}",
+        f"Plan for {plan.environment}",
+        f"  target factory:    {t.factory} (resource group {t.resource_group}, subscription {t.subscription})",
+        f"  published factory: {plan.factory}, commit {plan.commit} from {plan.source}",
+        f"  plan made at:      {plan.created}",
+        f"  plan hash:         {plan.hash} (live state {plan.live_fingerprint or '(none)'})",
         f"Changes: {s.get('create', 0)} to create, {s.get('update', 0)} to update, "
         f"{s.get('delete', 0)} to delete, {s.get('unchanged', 0)} unchanged."
-        + (f" {len(plan.kept)} of the deletions are kept (see {PHASE_TITLES[Phase.DELETE]})." if plan.kept else "")
+        + (
+            f" {kept} of the deletions {'is' if kept == 1 else 'are'} kept (see {PHASE_TITLES[Phase.DELETE]})."
+            if kept
+            else ""
+        )
         + (" Full deployment: every object is written." if plan.full else ""),
     ]
     in_flight = runs_in_flight_line(plan)
