@@ -44,6 +44,44 @@ def _add_factory(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_guards(p: argparse.ArgumentParser) -> None:
+    """The flags that go around a guard for one run: shown in the plan, recorded on the factory, in the run's
+    history entry and its journal, with who ran it."""
+    p.add_argument(
+        "--override-gate",
+        type=_reason,
+        default=None,
+        metavar="REASON",
+        help="go around `requires:` for this run: deploy a commit that has not succeeded in the environment "
+        "required (REASON is recorded with who ran it)",
+    )
+    p.add_argument(
+        "--allow-deletions",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="for this run, allow up to N deletions over deletion.max_share (recorded with who ran it)",
+    )
+
+
+def _count(text: str) -> int:
+    """A number of objects, refused by argparse (exit 2, the option named) when it is none."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of objects") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of objects: give 0 or more")
+    return value
+
+
+def _reason(text: str) -> str:
+    """A reason a person gives: one line of words, not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a reason: it is recorded with who ran it")
+    return " ".join(text.split())
+
+
 def _port(text: str) -> int:
     """A TCP port number, refused by argparse (exit 2, the option named) when it is none."""
     try:
@@ -116,7 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", default=None, metavar="FILE", help="save the plan as JSON")
     plan.add_argument("--full", action="store_true", help="write every object, not only new and changed ones")
     plan.add_argument("--rotate-secrets", action="store_true", help=ROTATE_HELP)
-    plan.add_argument("--format", choices=("text", "markdown"), default="text")
+    plan.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="how the plan is shown (json: the plan file)",
+    )
+    _add_guards(plan)
 
     apply = sub.add_parser(
         "apply",
@@ -137,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--full", action="store_true", help="write every object, not only new and changed ones")
     deploy.add_argument("--rotate-secrets", action="store_true", help=ROTATE_HELP)
     deploy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _add_guards(deploy)
 
     rollback = env_command(
         "rollback",
@@ -151,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="save the rollback's plan instead of applying it (for reviewers; apply it with promote apply FILE)",
     )
-    rollback.add_argument("--format", choices=("text", "markdown"), default="text", help="how the plan is shown")
+    rollback.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="how the plan is shown"
+    )
+    _add_guards(rollback)
 
     status = env_command("status", "what is deployed in ENV, since when, by which plan", "Reads the factory.")
     status.add_argument("--format", choices=("text", "json"), default="text")

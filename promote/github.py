@@ -167,6 +167,38 @@ def report_interrupted(command: str) -> None:
         append_summary(f"### ❌ `promote {command}` was interrupted (exit 130)")
 
 
+# ------------------------------------------------------------------------------------------------ plans
+
+
+def plan_annotations(plan: Plan) -> list[Annotation]:
+    """A plan's warnings and the guards it goes around, one annotation each (on the environment file): a
+    reviewer sees them on the run's page, not only in the log."""
+    env_file = _environment_file(plan.environment)
+    title = f"{plan.environment}: plan of {plan.commit[:8]}"
+    out = [Annotation(w, title=title, file=env_file, level="warning") for w in plan.warnings]
+    out += [Annotation(o.text(), title=title, file=env_file, level="warning") for o in plan.overrides]
+    return out
+
+
+def report_plan(plan: Plan) -> None:
+    """A plan was shown: its warnings and overrides as annotations (the plan's markdown, which the workflow puts
+    in the summary, lists them at its top)."""
+    if active():
+        emit(plan_annotations(plan))
+
+
+def _environment_file(environment: str) -> str | None:
+    from promote.environment.layout import ENVIRONMENTS, selected_factory
+
+    return workspace_path(str(Path(ENVIRONMENTS, selected_factory(), f"{environment}.yaml")))
+
+
+def _plan_notices(plan: Plan) -> str:
+    """The warnings and overrides of a run's plan, for the job summary."""
+    lines = [f"- ⚠️ {_md(w)}" for w in plan.warnings] + [f"- ⚠️ {_md(o.text())}" for o in plan.overrides]
+    return ("\n".join(["**Warnings**", "", *lines]) + "\n\n") if lines else ""
+
+
 # ------------------------------------------------------------------------------------------------ run reports
 
 
@@ -181,14 +213,17 @@ def report_run(report: RunReport, locate: Callable[[Plan], Mapping[ObjectKey, st
         return
     plan = report.plan
     ok = report.exit_code == 0
+    notices = _plan_notices(plan)
     if ok:
         head = f"### ✅ {plan.environment} runs `{plan.commit[:8]}` now (plan `{plan.hash[:12]}`)"
-        append_summary(f"{head}\n\n<details><summary>Report</summary>\n\n{_fenced(report.render())}\n\n</details>")
+        append_summary(
+            f"{head}\n\n{notices}<details><summary>Report</summary>\n\n{_fenced(report.render())}\n\n</details>"
+        )
         return
     back = f", rolled back to `{report.rollback_target[:8]}`" if report.rollback_target else ""
     what = "failed" + back if report.exit_code == 4 else "failed and the rollback did not complete: a person must look"
     head = f"### ❌ {plan.environment}: `{plan.commit[:8]}` {what} (exit {report.exit_code})"
-    append_summary(f"{head}\n\n{_fenced(report.render())}")
+    append_summary(f"{head}\n\n{notices}{_fenced(report.render())}")
     emit(run_annotations(report, (locate or _template_files)(plan)))
 
 
@@ -199,9 +234,7 @@ def run_annotations(report: RunReport, files: Mapping[ObjectKey, str]) -> list[A
     plan = report.plan
     if plan is None:  # a run refused before it had a plan has nothing to blame
         return []
-    from promote.environment.layout import ENVIRONMENTS, selected_factory
-
-    env_file = workspace_path(str(Path(ENVIRONMENTS, selected_factory(), f"{plan.environment}.yaml")))
+    env_file = _environment_file(plan.environment)
     title = f"{plan.environment}: deploy of {plan.commit[:8]} " + ("rolled back" if report.exit_code == 4 else "failed")
     out: list[Annotation] = []
     outcome = report.outcome

@@ -9,7 +9,11 @@ What the service guarantees to every caller:
   first write what validate would refuse; a `local` environment's missing factory is created only after them.
 - A saved plan is proven, not trusted: `apply` makes it again from its commit, the environment file and the
   live factory, and applies it only when the two are the same (`promote.plan.proof`).
-- `requires:` is checked before a deploy or an apply touches anything (`promote.record.gate`).
+- `requires:` is asked of every plan a run applies, whichever way it comes (`deploy`, `apply`, `rollback`, its
+  `--to`): a commit passes when it succeeded in the environment required, or in this one (it passed the gate
+  when it was deployed here). The plan carries the answer; a run refuses it before anything is touched, unless
+  a person went around the gate for the run (recorded). `promote plan` shows a refused plan, says why, and
+  refuses to save it.
 - Runs go through one runner (`promote.apply.runner`): lock, journal, apply, roll back on failure.
 - Which endpoint a target is reached at (Azure or an emulator) is `promote.endpoints`' decision.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,15 +44,24 @@ from promote.factory import ObjectKey
 from promote.live import LiveState
 
 if TYPE_CHECKING:
-    from promote.apply.runner import RunContext, RunReport
+    from promote.apply.runner import PlanForCommit, RunContext, RunReport
     from promote.azure.connection import Connection
     from promote.azure.operations import DeploymentRecord
     from promote.diff import Diff
     from promote.plan import Plan
+    from promote.record.gate import GateCheck, Verdict
     from promote.record.journal import Journal
     from promote.runs import RunsSeen
 
 Review = Callable[["Plan"], None]  # shows a plan to a person and returns, or raises to refuse it
+
+
+@dataclass(frozen=True)
+class Guards:
+    """The guards a person goes around for one run, with the flags that say so (recorded with who ran it)."""
+
+    override_gate: str | None = None  # `--override-gate REASON`: `requires:` does not refuse the commit
+    allow_deletions: int | None = None  # `--allow-deletions N`: up to N deletions over `deletion.max_share`
 
 
 def _stderr(line: str) -> None:
@@ -71,6 +84,7 @@ class EnvironmentSession:
     progress: Callable[[str], None] = _stdout
     warned: set[str] = field(default_factory=set)
     sides: dict[str, Side] = field(default_factory=dict)  # each revision is evaluated once per session
+    gates: dict[str, GateCheck | None] = field(default_factory=dict)  # `requires:` is asked once per commit
 
     # ------------------------------------------------------------------------------------------------ reading
 
@@ -150,19 +164,25 @@ class EnvironmentSession:
         rollback: bool = False,
         undo_creates: Iterable[ObjectKey] = (),
         rotate_secrets: bool = False,
+        guards: Guards | None = None,
+        rolled_back_from: str | None = None,
+        after_failure: bool = False,
         now: datetime | None = None,
         seen: RunsSeen | None = None,
     ) -> Plan:
-        """The plan that takes the live factory to `ref`'s desired state, checked first (`deployable`).
-        `rollback`, `undo_creates`: see `promote.plan.build_plan` (a rollback runs no smoke pipelines: the commit
-        gone back to passed them); `rotate_secrets`: `promote.normalise.rotated`; `now`: the plan's time (a saved
-        plan is made again at its own time, `apply`); `seen`: the runs in progress it shows, when not read now
-        (a saved plan is made again with the runs it showed: what apply does about runs is decided at the step)."""
+        """The plan that takes the live factory to `ref`'s desired state, checked first (`deployable`), with what
+        `requires:` says of the commit and the guards a person goes around (`guards`).
+        `rollback`, `undo_creates`, `rolled_back_from`, `after_failure`: see `promote.plan.build_plan` (a rollback
+        runs no smoke pipelines: the commit gone back to passed them); `rotate_secrets`:
+        `promote.normalise.rotated`; `now`: the plan's time (a saved plan is made again at its own time, `apply`);
+        `seen`: the runs in progress it shows, when not read now (a saved plan is made again with the runs it
+        showed: what apply does about runs is decided at the step)."""
         from promote.apply.runner import without_smoke
         from promote.diff import diff_factories
         from promote.normalise import desired_vs_live, rotated
         from promote.plan import build_plan, with_runs_seen
 
+        guards = guards or Guards()
         side = self.deployable(ref)
         assert side.revision is not None  # `desired` refuses a folder
         live_side, desired = desired_vs_live(side.factory, live, start=self.env.triggers.start)
@@ -183,6 +203,12 @@ class EnvironmentSession:
             rollback=rollback,
             undo_creates=undo_creates,
             rotate_secrets=rotate_secrets,
+            rolled_back_from=rolled_back_from,
+            after_failure=after_failure,
+            gate=self.gate(side.revision.commit, live.tags),
+            override_gate=guards.override_gate,
+            allow_deletions=guards.allow_deletions,
+            warnings=side.warnings,
         )
         plan = with_runs_seen(plan, seen if seen is not None else self.runs_seen(plan))
         return without_smoke(plan) if rollback else plan
@@ -204,29 +230,64 @@ class EnvironmentSession:
         except AzureError as exc:
             return RunsSeen(note=f"not read ({exc}); apply looks again right before the first write")
 
-    def plan(self, ref: str, *, full: bool = False, rotate_secrets: bool = False) -> Plan:
+    def plan(self, ref: str, *, full: bool = False, rotate_secrets: bool = False, guards: Guards | None = None) -> Plan:
         """`promote plan`: checked first, then (a `local` environment's factory created on first use) planned
-        against the live factory."""
+        against the live factory. A plan a guard refuses is made all the same, to show what it refuses."""
         self.deployable(ref)
         self.ensure_local_factory()
-        return self.plan_for(ref, self.read_live(), full=full, rotate_secrets=rotate_secrets)
+        return self.plan_for(ref, self.read_live(), full=full, rotate_secrets=rotate_secrets, guards=guards)
 
     # ------------------------------------------------------------------------------------------------ gates
 
-    def check_requires(self, commit: str) -> None:
-        """An environment that must follow another accepts only commits that succeeded there (exit 2)."""
+    def gate(self, commit: str, tags: Mapping[str, str] | None = None) -> GateCheck | None:
+        """What `requires:` says of `commit` (None: this environment requires none). The environment required is
+        read as far as its target, nothing more (`promote.environment.load_target`): its values and secrets are
+        its own jobs'. Asked first of its record (the factory's tags, then the deployment history); when it says
+        no, of this environment's own record (`tags`: this factory's, when already read): a commit that
+        succeeded here passed the gate when it was deployed (a rollback to it is not asked again)."""
         if not self.env.requires:
-            return
-        from promote.azure.operations import factory_exists, factory_tags
-        from promote.endpoints import open_target
-        from promote.record.gate import TagRecord, check_requires
-        from promote.record.tags import read_record
+            return None
+        if commit not in self.gates:
+            self.gates[commit] = self._gate(commit, tags)
+        return self.gates[commit]
 
-        other = load_env(self.env.requires, self.root)
+    def _gate(self, commit: str, tags: Mapping[str, str] | None) -> GateCheck:
+        from promote.endpoints import open_target
+        from promote.environment import find_environment, load_target
+        from promote.record.gate import check_of
+
+        required = self.env.requires or ""
+        other = load_target(find_environment(required, self.root))
         with open_target(other, self.root) as conn:
+            verdict = self._verdict(conn, required, commit)
+        if verdict.succeeded:
+            return check_of(verdict)
+        here = self._verdict(self.conn, self.env.name, commit, tags)
+        if here.succeeded:
+            why = f"it succeeded in {self.env.name} itself ({here.detail}), and passed the gate when it was deployed"
+            return check_of(verdict, exempt=why)
+        return check_of(verdict)
+
+    def _verdict(
+        self, conn: Connection, environment: str, commit: str, tags: Mapping[str, str] | None = None
+    ) -> Verdict:
+        """Whether `commit` succeeded in `environment` (reached at `conn`): its factory's tags, then its runs in
+        the deployment history (read only when the tags do not say so)."""
+        from promote.apply.runner import deployment_prefix
+        from promote.azure.operations import factory_exists, factory_tags, list_deployments
+        from promote.record.gate import HistoryRecord, TagRecord, either
+        from promote.record.history import of_factory
+        from promote.record.tags import read_record
+        from promote.source import commit_time
+
+        if tags is None:
             tags = factory_tags(conn) if factory_exists(conn) else {}
-        verdict = TagRecord(self.env.requires, read_record(tags)).verdict(commit)
-        check_requires(verdict, env_file=self.env.file, environment=self.env.name)
+        by_tags = TagRecord(environment, read_record(tags))
+        verdict = by_tags.verdict(commit)
+        if verdict.succeeded:
+            return verdict
+        history = of_factory(list_deployments(conn), conn.factory, prefix=deployment_prefix(environment))
+        return either([by_tags, HistoryRecord(environment, history, lambda c: commit_time(self.root, c))], commit)
 
     # ------------------------------------------------------------------------------------------------ runs
 
@@ -247,42 +308,75 @@ class EnvironmentSession:
             create_missing_factory=create_missing_factory and self.env.target.endpoint == "local",
         )
 
-    def _rollback_plan(self, commit: str, live: LiveState, created: frozenset[ObjectKey]) -> Plan:
-        """How the runner plans the automatic rollback to the last good commit (without a runs step: runs
-        are not read for it, `promote.apply.runner.going_back`)."""
+    def _rollback_plan(self, failed: str) -> PlanForCommit:
+        """How the runner plans the automatic rollback to the last good commit after a run of `failed` failed.
+        The gate is not asked of it (the last good commit passed it when it was deployed here), and a guard
+        that refuses it ends the rollback (the runner says so). No runs step: runs are not read for it
+        (`promote.apply.runner.going_back`)."""
+        from promote.plan import ensure_not_refused
         from promote.runs import RunsSeen
 
-        return self.plan_for(commit, live, rollback=True, undo_creates=created, seen=RunsSeen())
+        def plan(commit: str, live: LiveState, created: frozenset[ObjectKey]) -> Plan:
+            made = self.plan_for(
+                commit,
+                live,
+                rollback=True,
+                undo_creates=created,
+                rolled_back_from=failed,
+                after_failure=True,
+                seen=RunsSeen(),
+            )
+            ensure_not_refused(made, self.env.file)
+            return made
 
-    def deploy(self, ref: str, *, full: bool = False, rotate_secrets: bool = False, review: Review) -> RunReport:
-        """Plan `ref` against the live factory (inside the run's lock), let `review` see it, apply it."""
+        return plan
+
+    def _checked(self, plan: Plan, review: Review) -> Plan:
+        """Show `plan` (`review`), then refuse it when a guard refuses it: nothing has been written yet."""
+        from promote.plan import ensure_not_refused
+
+        review(plan)
+        ensure_not_refused(plan, self.env.file)
+        return plan
+
+    def deploy(
+        self,
+        ref: str,
+        *,
+        full: bool = False,
+        rotate_secrets: bool = False,
+        guards: Guards | None = None,
+        review: Review,
+    ) -> RunReport:
+        """Plan `ref` against the live factory (inside the run's lock), let `review` see it, apply it unless a
+        guard refuses it."""
         from promote.apply.runner import refuse_runs_seen, run
 
         commit = self.commit_of(ref)
-        self.check_requires(commit)
         self.deployable(commit)  # before the run: a refused run creates no `local` factory either
+        self.ensure_gate(commit, guards)
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
-            plan = self.plan_for(commit, live, full=full, rotate_secrets=rotate_secrets)
+            plan = self.plan_for(commit, live, full=full, rotate_secrets=rotate_secrets, guards=guards)
             refuse_runs_seen(plan)  # `runs.in_progress: fail`: refused before anyone is asked to confirm
-            review(plan)
-            return plan
+            return self._checked(plan, review)
 
-        return run(self.run_context(create_missing_factory=True), make_plan, self._rollback_plan)
+        return run(self.run_context(create_missing_factory=True), make_plan, self._rollback_plan(commit))
 
     def apply(self, plan: Plan, file: str, *, review: Review) -> RunReport:
         """Apply exactly `plan`, refused (exit 2, nothing written) when it names another target than the
-        environment file, its commit fails a check or has not passed `requires:`, the factory changed since the
-        plan was made (objects, trigger states, or the deployment its tags record), or it is not the plan that
-        its commit, the environment file and the live factory give now (`promote.plan.proof`). A plan the factory
-        records as applied (by its hash, and no run of it left unfinished here) is not applied again: "already
-        applied", exit 0, nothing written."""
+        environment file, a guard refused it, its commit fails a check, `requires:` does not pass now (asked
+        again, unless the plan goes around it), the factory changed since the plan was made (objects, trigger
+        states, or the deployment its tags record), or it is not the plan that its commit, the environment file
+        and the live factory give now (`promote.plan.proof`). A plan the factory records as applied (by its hash,
+        and no run of it left unfinished here) is not applied again: "already applied", exit 0, nothing written."""
         from promote.apply.runner import AlreadyApplied, run
-        from promote.plan import ensure_fresh, runs_seen
-        from promote.plan.proof import ensure_proven, plan_time
+        from promote.plan import ensure_fresh, ensure_not_refused, runs_seen
+        from promote.plan.proof import ensure_proven, plan_time, with_approved_gate
         from promote.record.tags import read_record
 
         self.ensure_plan_target(plan, file)
+        ensure_not_refused(plan, file)
         made_at = plan_time(plan, file)
         if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", plan.commit) or self.commit_of(plan.commit) != plan.commit:
             raise InputError.single(
@@ -290,8 +384,9 @@ class EnvironmentSession:
                 f"the plan's commit {plan.commit[:64]!r} is not a full commit id of this repository",
                 hint="make the plan again with promote plan --out FILE",
             )
-        self.check_requires(plan.commit)
+        guards = Guards(override_gate=plan.override_gate, allow_deletions=plan.allow_deletions)
         self.deployable(plan.commit)
+        self.ensure_gate(plan.commit, guards)
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
             record = read_record(live.tags)
@@ -310,15 +405,29 @@ class EnvironmentSession:
                 full=plan.full,
                 rollback=plan.rollback,
                 rotate_secrets=plan.rotate_secrets,
+                guards=guards,
                 now=made_at,
                 seen=runs_seen(plan),  # what its reviewer saw in progress then; the runs step looks again
             )
-            ensure_proven(plan, again, file)
+            ensure_not_refused(again, self.env.file)  # a guard that refuses it now says so in its own words
+            ensure_proven(plan, with_approved_gate(plan, again), file)
             review(plan)
             return plan
 
         kind = "rollback" if plan.rollback else "deploy"
-        return run(self.run_context(), make_plan, self._rollback_plan, kind=kind)
+        return run(self.run_context(), make_plan, self._rollback_plan(plan.commit), kind=kind)
+
+    def ensure_gate(self, commit: str, guards: Guards | None = None) -> None:
+        """Refuse (exit 2) before a run touches anything a commit that `requires:` refuses, unless the person
+        goes around the gate for this run (the plan then shows and records it)."""
+        if (guards or Guards()).override_gate:
+            return
+        check = self.gate(commit)
+        if check is not None and not check.passed:
+            message, hint = check.refusal(self.env.name)
+            raise InputError.single(
+                self.env.file, message, line=self.env.key_lines.get("requires"), object="requires", hint=hint
+            )
 
     def ensure_plan_target(self, plan: Plan, file: str) -> None:
         """A plan names the environment and the factory it was made for; applied through another environment file
@@ -353,28 +462,30 @@ class EnvironmentSession:
             )
         return target
 
-    def rollback_plan(self, to: str | None) -> Plan:
+    def rollback_plan(self, to: str | None, *, guards: Guards | None = None) -> Plan:
         """The plan a rollback would apply now (to the previous good commit, or `to`), for reviewers to approve
         and `promote apply` to carry out. A `local` factory is created after the checks, as `promote plan` does."""
         commit = self.commit_of(to if to is not None else self.rollback_target())
         self.deployable(commit)
         self.ensure_local_factory()
-        return self.plan_for(commit, self.read_live(), rollback=True)
+        return self.plan_for(commit, self.read_live(), rollback=True, guards=guards)
 
-    def rollback(self, to: str | None, *, review: Review) -> RunReport:
-        """Deploy the previous good commit (or `to`) through the same machinery, without smoke runs."""
+    def rollback(self, to: str | None, *, guards: Guards | None = None, review: Review) -> RunReport:
+        """Deploy the previous good commit (or `to`) through the same machinery, without smoke runs. `to` is
+        asked of `requires:` like any commit (the previous good commit passed it when it was deployed here)."""
         from promote.apply.runner import refuse_runs_seen, run
 
         commit = self.commit_of(to if to is not None else self.rollback_target())
         self.deployable(commit)  # before the run: a refused run creates no `local` factory either
+        self.ensure_gate(commit, guards)
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
-            plan = self.plan_for(commit, live, rollback=True)
+            plan = self.plan_for(commit, live, rollback=True, guards=guards)
             refuse_runs_seen(plan)
-            review(plan)
-            return plan
+            return self._checked(plan, review)
 
-        return run(self.run_context(create_missing_factory=True), make_plan, self._rollback_plan, kind="rollback")
+        context = self.run_context(create_missing_factory=True)
+        return run(context, make_plan, self._rollback_plan(commit), kind="rollback")
 
     def history(self) -> list[DeploymentRecord]:
         """This environment's deployments in the resource group's history, oldest first."""

@@ -107,6 +107,17 @@ def resolve_ref(repo: Path, ref: str) -> Revision:
     return Revision(ref, commit)
 
 
+def commit_time(repo: Path, commit: str) -> str | None:
+    """When `commit` was committed (ISO 8601 with its offset), or None when git does not know the commit."""
+    try:
+        text = _git(repo, "log", "-1", "--format=%cI", commit, "--").decode().strip()
+    except GitMissing:
+        raise
+    except GitError:
+        return None
+    return text or None
+
+
 def read_path(path: Path) -> SourceFiles:
     """The JSON files under a folder on disk (or the single file given)."""
     if path.is_file():

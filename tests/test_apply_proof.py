@@ -195,7 +195,11 @@ def test_a_plan_cannot_carry_a_commit_the_gate_never_passed(project: Project, tm
     for env, ref in (("local", start), ("prodlike", start), ("local", passed)):
         project.deployed(ref, env=env)
     good_text = project.planned(passed, tmp_path / "good.json", env="prodlike")
-    bad_text = project.planned(never, tmp_path / "bad.json", env="prodlike")
+    # the gate refuses `never`: promote plan shows its plan (the refusal in it) and saves none
+    shown = project.promote("plan", "--env", "prodlike", "--ref", never, "--format", "json")
+    assert shown.returncode == 2 and f"{never[:8]} has not succeeded in local" in shown.stderr, out(shown)
+    bad_text = shown.stdout
+    assert json.loads(bad_text)["refusals"][0]["guard"] == "requires"
     plan_file = tmp_path / "plan.json"
 
     refused_with_nothing_written(project, plan_file, bad_text, f"{never[:8]} has not succeeded in local")
@@ -213,6 +217,7 @@ def test_a_plan_cannot_carry_a_commit_the_gate_never_passed(project: Project, tm
 
     def relabel(data: dict[str, Any]) -> None:  # `never`'s plan, every commit field saying `passed`
         data["commit"] = passed
+        data["refusals"], data["gate"] = [], json.loads(good_text)["gate"]
         for s in data["steps"]:
             if "commit" in s:
                 s["commit"] = passed

@@ -88,6 +88,7 @@ def test_a_run_reads_the_live_factory_once_then_writes_only_what_its_plan_shows(
     assert objects_of(new_factory()).items() <= fake.objects.items()
     assert fake.states["t_daily"] == "Started"
     # every write is a step of the plan, in its order: the marker, the stop, the deployment, the start, the record
+    # (the factory's tags, then the run's entry in the deployment history)
     writes = [(k, w) for k, w in fake.calls if k not in ("read_live", "settle_deployments")]
     assert [k for k, _ in writes] == [
         "set_factory_tags",
@@ -95,7 +96,9 @@ def test_a_run_reads_the_live_factory_once_then_writes_only_what_its_plan_shows(
         "deploy_template",
         "start_trigger",
         "set_factory_tags",
+        "deploy_template",
     ]
+    assert writes[-1][1].startswith("promote-staging-bbbbbbb-") and writes[-1][1].endswith("-record")
     assert report.plan is not None
     kinds = [type(s).__name__ for s in report.plan.steps]
     assert kinds == ["RecordTriggers", "MarkRunInProgress", "StopTrigger", "Deploy", "StartTrigger", "TagFactory"]
@@ -216,7 +219,9 @@ def test_the_executor_skips_what_a_resumed_run_did_and_journals_the_rest(tmp_pat
         live_triggers=live.triggers,
     )
     outcome = executor.run()
-    assert outcome.ok and fake.count("deploy_template") == 0
+    # the skipped deployment is not made again; the only one is the run's entry in the history, by the record step
+    made = [w for k, w in fake.calls if k == "deploy_template"]
+    assert outcome.ok and len(made) == 1 and made[0].endswith("-record")
     assert journal.done == [i for i in range(len(plan.steps)) if i != deploy_index]
     assert journal.triggers_before is not None and fake.count("read_triggers") == 0
     loaded = journals.load(journal.path)

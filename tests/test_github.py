@@ -65,7 +65,9 @@ def test_refusals_annotate_each_problem_and_list_them_all(actions: Path, capsys:
 
 
 def _report(step, error, exit_code: int = 4) -> SimpleNamespace:
-    plan = SimpleNamespace(environment="staging", commit="c0ffee00" * 5, hash="ab" * 32, steps=(step,))
+    plan = SimpleNamespace(
+        environment="staging", commit="c0ffee00" * 5, hash="ab" * 32, steps=(step,), warnings=(), overrides=()
+    )
     return SimpleNamespace(
         plan=plan,
         outcome=SimpleNamespace(error=error, failed_step=0),

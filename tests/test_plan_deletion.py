@@ -10,7 +10,7 @@ from promote.diff import diff_factories
 from promote.errors import EXIT_INPUT, InputError
 from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState
-from promote.plan import DeleteObject, Deploy, StopTrigger, build_plan
+from promote.plan import DeleteObject, Deploy, StopTrigger, TagFactory, build_plan, ensure_not_refused
 from tests.test_plan_support import (
     COMMIT,
     NOW,
@@ -50,16 +50,43 @@ def test_deleting_more_than_max_share_is_refused_with_the_numbers():
     )
     desired = without(desired, "triggers/t_blob")
     live = live_of(source)
+    refused = plan_for(desired, live, environment(max_share=0.2))
+    # the plan is made, so that `promote plan` can show it, and says up front that it is refused
+    assert [r.guard for r in refused.refusals] == ["deletion.max_share"]
     with pytest.raises(InputError) as caught:
-        plan_for(desired, live, environment(max_share=0.2))
+        ensure_not_refused(refused, "environments/staging.yaml")
     assert caught.value.exit_code == 2
     message = str(caught.value)
     assert len(live.factory.objects) == 22
     assert "refusing to delete 6 of the 22 live objects (27%)" in message
     assert "deletion.max_share is 0.2 (20% at most)" in message
+    assert "--allow-deletions 6" in message
     assert message.startswith("environments/staging.yaml")
     # At the limit it is allowed.
-    assert len(_deleted(plan_for(desired, live, environment(max_share=6 / 22)))) == 6
+    at_limit = plan_for(desired, live, environment(max_share=6 / 22))
+    assert len(_deleted(at_limit)) == 6 and not at_limit.refusals and not at_limit.overrides
+
+
+def test_a_one_run_deletion_override_lets_exactly_that_many_through_and_is_recorded():
+    source = realistic()
+    desired = without(
+        source, "triggers/t_daily", "pipelines/p_top", "pipelines/p_parent", "triggers/t_stopped", "pipelines/p_smoke"
+    )
+    desired = without(desired, "triggers/t_blob")
+    live = live_of(source)
+    short = plan_for(desired, live, environment(max_share=0.2), allow_deletions=5)
+    assert [r.guard for r in short.refusals] == ["deletion.max_share"]
+    assert "--allow-deletions 5 allows fewer" in short.refusals[0].message
+    allowed = plan_for(desired, live, environment(max_share=0.2), allow_deletions=6)
+    assert not allowed.refusals and len(_deleted(allowed)) == 6
+    (override,) = allowed.overrides
+    assert override.guard == "deletion.max_share" and override.reason == "--allow-deletions 6"
+    assert "refusing to delete 6 of the 22 live objects" in override.refused
+    # the record step writes it on the factory (who applies it is the run's tag beside it)
+    (tag,) = allowed.steps_of(TagFactory)
+    tags = tag.tags(allowed.hash, NOW, "someone@host")
+    assert tags["promote-override"] == override.text() and tags["promote-run"] == "someone@host"
+    assert "--allow-deletions 6" in tag.history_tags(allowed.hash, "someone@host", "adf-staging")["promote-override"]
 
 
 def test_the_factory_must_exist():

@@ -149,9 +149,18 @@ def test_bookkeeping_steps_carry_what_apply_needs():
     # the run-in-progress marker goes with the record: every tag it can hold is removed (and what an earlier,
     # larger record of secrets left)
     secrets_removed = {k for k, v in secret_tags(secret_tag_values(realistic())).items() if v is None}
-    assert {k for k, v in tags.items() if v is None} == {"promote-run-id", "promote-started"} | {
+    assert {k for k, v in tags.items() if v is None} == {"promote-run-id", "promote-started", "promote-override"} | {
         f"promote-started-{i}" for i in range(2, 11)
     } | secrets_removed
+    # the run's entry in the deployment history: what ran, how it ended, on which factory, by whom
+    assert tag.history_tags(plan.hash, "someone@host", "adf-staging") == {
+        "promote-result": "succeeded",
+        "promote-kind": "deploy",
+        "promote-factory": "adf-staging",
+        "promote-commit": plan.commit,
+        "promote-plan": plan.hash,
+        "promote-run": "someone@host",
+    }
     (smoke,) = plan.steps_of(RunPipeline)
     assert smoke == RunPipeline("p_flow", {"day": "2024-05-01", "n": 3}, 300.0, 0)
     assert all(d.commit == plan.commit for d in plan.steps_of(Deploy))

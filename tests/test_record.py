@@ -4,13 +4,15 @@ run-in-progress marker, the journal, where going back goes, and the `requires:` 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
 
 from promote.errors import InputError
 from promote.record import journal as journals
-from promote.record.gate import Evidence, TagRecord, check_requires
+from promote.record.gate import Evidence, HistoryRecord, TagRecord, check_of, check_requires, either
+from promote.record.history import of_factory, record_tags
 from promote.record.marker import MAX_TAGS, TAG_VALUE_LIMIT, fits, marker_removal, marker_tags, read_marker
 from promote.record.rollback import journal_of_marker, last_good, rollback_target
 from promote.record.tags import GOOD_KEPT, FactoryRecord, deployment_tags, next_record, read_record
@@ -150,3 +152,81 @@ def test_the_gate_accepts_recorded_good_commits_and_says_what_it_knows_otherwise
     message = str(refused.value)
     assert f"commit {D[:8]} has not succeeded in staging, which production requires first" in message
     assert f"it runs {B[:8]}" in message and refused.value.exit_code == 2
+
+
+# --------------------------------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class _Deployment:
+    """One deployment of the history, as `promote.azure.operations.list_deployments` reads it."""
+
+    name: str
+    state: str
+    timestamp: str
+    tags: dict[str, str]
+
+
+def _run(n: int, commit: str, kind: str = "deploy", rolled_back_from: str | None = None, factory: str = "adf-stg"):
+    tags = record_tags(
+        factory=factory, commit=commit, plan_hash="h", run="someone@host", kind=kind, rolled_back_from=rolled_back_from
+    )
+    return _Deployment(f"promote-staging-{commit[:7]}-{n:014d}-record", "Succeeded", f"2024-05-01T12:{n:02d}:00Z", tags)
+
+
+def _written(n: int, commit: str, state: str = "Succeeded"):
+    return _Deployment(
+        f"promote-staging-{commit[:7]}-{n:014d}", state, f"2024-05-01T12:{n:02d}:00Z", {"promote-commit": commit}
+    )
+
+
+def test_the_history_says_which_case_applies_to_a_commit_that_did_not_succeed():
+    E, F = "e" * 40, "f" * 40
+    entries = [
+        _written(1, A),
+        _run(2, A),  # A deployed and succeeded
+        _written(3, B),
+        _run(4, B),
+        _run(5, A, "rollback", rolled_back_from=B),  # a person rolled back from B to A
+        _written(6, C, "Failed"),
+        _run(7, A, "rollback-after-failure", rolled_back_from=C),  # C failed and was rolled back
+        _written(8, D),  # D's deployment worked, its smoke run did not: no record of success
+        _run(9, E, factory="another-factory"),  # another factory in the same resource group
+    ]
+    # the resource group's history at the size ARM prunes it to: the oldest entries may be gone
+    others = [_Deployment(f"someone-else-{n}", "Succeeded", "2024-05-02T00:00:00Z", {}) for n in range(600)]
+    history = of_factory([*entries, *others], "adf-stg", prefix="promote-staging-")
+    committed = {F: "2024-05-01T11:59:00+00:00", E: "2024-05-01T14:30:00+02:00"}
+    gate = HistoryRecord("staging", history, committed.get)
+    verdicts = {name: gate.verdict(commit) for name, commit in dict(A=A, B=B, C=C, D=D, E=E, F=F).items()}
+    assert {name: v.evidence for name, v in verdicts.items()} == {
+        "A": Evidence.SUCCEEDED,
+        "B": Evidence.ROLLED_BACK,
+        "C": Evidence.FAILED,
+        "D": Evidence.FAILED,
+        "E": Evidence.NEVER_RAN,  # committed after the record begins: it never ran here
+        "F": Evidence.OLDER_THAN_RECORD,  # committed before the oldest entry the history keeps
+    }
+    assert "staging was rolled back from it to aaaaaaaa" in verdicts["B"].detail
+    assert "its deploy failed and was rolled back to aaaaaaaa" in verdicts["C"].detail
+    assert f"deployment promote-staging-{D[:7]}" in verdicts["D"].detail
+    assert "ARM keeps at most 800 deployments" in verdicts["F"].detail
+    # a history shorter than ARM ever prunes it to is whole: a commit it does not hold never ran, however old
+    whole = HistoryRecord("staging", of_factory(entries, "adf-stg", prefix="promote-staging-"), committed.get)
+    assert whole.verdict(F).evidence is Evidence.NEVER_RAN
+    # a commit deployed again after it was rolled back from has succeeded again
+    again = HistoryRecord("staging", of_factory([*entries, _run(10, B)], "adf-stg"))
+    assert again.verdict(B).succeeded
+    # the refusal names the case, and how to go around the gate
+    message, hint = check_of(verdicts["B"]).refusal("production")
+    assert message.startswith(f"commit {B[:8]} has not succeeded in staging, which production requires first")
+    assert "(rolled back)" in message and "--override-gate" in hint
+
+
+def test_the_tags_answer_first_and_the_history_says_why_not():
+    tags = TagRecord("staging", read_record({"promote-commit": B, "promote-good": B[:12]}))
+    history = HistoryRecord("staging", of_factory([_run(1, A), _run(2, B)], "adf-stg"))
+    assert either([tags, history], B).detail.startswith("it runs there now")
+    assert either([tags, history], A).succeeded  # beyond the tags' good list, the history still has it
+    assert either([tags, history], C).evidence is Evidence.NEVER_RAN  # the history's account, not "not recorded"
+    assert either([tags], C).evidence is Evidence.NOT_RECORDED

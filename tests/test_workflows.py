@@ -250,7 +250,7 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
     plan = seen["plan file"]
     assert plan["commit"] == commit and plan["environment"] == "production"
     assert "## Deployment plan: `production` → `adf-promote-production`" in seen["plan summary"]
-    assert f"plan `{plan['hash'][:16]}`" in seen["plan summary"]
+    assert f"| plan hash | `{plan['hash'][:16]}` |" in seen["plan summary"]
     assert seen["production before"]["commit"] is None  # nothing applied before the approval
     assert seen["job"] == "Apply the approved plan of adf-ml-project to production"
 
@@ -312,20 +312,24 @@ def test_a_commit_that_fails_in_staging_never_reaches_production(project: Projec
     assert status(project, "staging")["commit"] == good and in_sync(project, "staging", good)
     assert status(project, "production") == before
 
-    # and production refuses it anyway: a deploy, and the apply of a plan made for it (nothing is touched)
+    # and production refuses it anyway: a deploy, and its plan, which says so up front and is not saved (the plan
+    # job fails: no approval is asked for a plan no run would apply); nothing is touched
     refused = project.promote("deploy", "--env", "production", "--ref", bad, "--yes")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"commit {bad[:8]} has not succeeded in staging" in refused.stderr
     plan_file = tmp_path / "bad.plan.json"
-    assert project.promote("plan", "--env", "production", "--ref", bad, "--out", str(plan_file)).returncode == 0
     summary = tmp_path / "summary.md"
     in_actions = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_WORKSPACE": str(project.path)}
-    applied = project.promote("apply", str(plan_file), **in_actions)
-    assert applied.returncode == 2, applied.stdout + applied.stderr
-    (annotation,) = [line for line in applied.stdout.splitlines() if line.startswith("::error")]
-    assert annotation.startswith("::error file=environments/production.yaml,title=promote apply::requires: ")
+    planned = project.promote("plan", "--env", "production", "--ref", bad, "--out", str(plan_file), **in_actions)
+    assert planned.returncode == 2 and not plan_file.exists(), planned.stdout + planned.stderr
+    assert "Apply will be refused:" in planned.stdout
+    (annotation,) = [line for line in planned.stdout.splitlines() if line.startswith("::error")]
+    env_lines = (project.path / "environments" / "production.yaml").read_text().splitlines()
+    line = next(n for n, text in enumerate(env_lines, 1) if text.startswith("requires:"))
+    where = f"file=environments/production.yaml,line={line},title=promote plan"
+    assert annotation.startswith(f"::error {where}::requires: ")
     assert f"commit {bad[:8]} has not succeeded in staging, which production requires first" in annotation
-    assert "### ❌ `promote apply` refused (exit 2)" in summary.read_text()
+    assert "### ❌ `promote plan` refused (exit 2)" in summary.read_text()
     assert status(project, "production") == before
 
 
@@ -409,7 +413,7 @@ def test_a_rollback_by_hand_is_a_plan_the_reviewers_read_before_it_is_applied(pr
     assert results(run)["rollback-plan"] == "success" and results(run)["rollback"] == "failure", run.report()
     assert seen["plan"]["commit"] == older and seen["production"] == head
     assert "## Deployment plan: `production` → `adf-promote-production`" in seen["plan summary"]
-    assert f"plan `{seen['plan']['hash'][:16]}`" in seen["plan summary"]
+    assert f"| plan hash | `{seen['plan']['hash'][:16]}` |" in seen["plan summary"]
     assert status(project, "production")["commit"] == head
     assert commands(run, "rollback") == []  # nothing ran behind the rejected approval
 

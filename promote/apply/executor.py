@@ -19,6 +19,7 @@ from promote.apply.lock import holder_description
 from promote.environment.variables import variables
 from promote.errors import InputError, Problem, PromoteError
 from promote.live import TriggerState
+from promote.plan.builder import deployment_name
 from promote.plan.steps import (
     DeleteObject,
     Deploy,
@@ -32,6 +33,7 @@ from promote.plan.steps import (
     StopTrigger,
     TagFactory,
 )
+from promote.record.history import EMPTY_TEMPLATE, RECORD_SUFFIX
 from promote.record.journal import Journal
 from promote.record.marker import fits
 from promote.record.triggers import TriggerRecord
@@ -272,8 +274,24 @@ class Executor:
         return f"{step.pipeline} succeeded in {result.seconds:.1f} s (run {result.run_id})"
 
     def visit_tag_factory(self, step: TagFactory) -> str:
-        self.factory.set_factory_tags(step.tags(self.plan.hash, datetime.now(timezone.utc), run_label()))
-        return f"factory tagged with commit {step.commit[:8]}"
+        applied_at, run = datetime.now(timezone.utc), run_label()
+        self.factory.set_factory_tags(step.tags(self.plan.hash, applied_at, run))
+        text = f"factory tagged with commit {step.commit[:8]}"
+        # The run's entry in the deployment history, the long record `requires:` reads. The factory's tags already
+        # say the run succeeded: a history that cannot be written is said, not a reason to roll a good run back.
+        name = deployment_name(step.environment, step.commit, applied_at, suffix=RECORD_SUFFIX)
+        try:
+            self.factory.deploy_template(
+                name,
+                EMPTY_TEMPLATE,
+                {},
+                tags=step.history_tags(self.plan.hash, run, self.plan.target.factory),
+                progress=self._waiting,
+            )
+        except Exception as exc:
+            self.journal.log("note", f"the run is not in the deployment history: {exc}")
+            return f"{text}; the run could not be added to the deployment history ({exc}): the tags record it"
+        return f"{text}; run recorded in the deployment history ({name})"
 
 
 # Steps that touch independent objects run together: stops or starts of one trigger wave, deletes of one wave.

@@ -180,6 +180,7 @@ def run(
             last_good_commit=good,
             triggers_before=interrupted.triggers_before if interrupted else None,
             wrote=interrupted.wrote if interrupted else False,
+            overrides=[o.text() for o in plan.overrides],
         )
         journal.path = path
         report = RunReport(status=SUCCEEDED, plan=plan, environment=context.environment, last_good=good)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from promote import github
 from promote.errors import EXIT_OK, InputError
-from promote.session import open_session
+from promote.session import Guards, open_session
 from promote.writable import writable_file
 
 if TYPE_CHECKING:
@@ -24,11 +24,35 @@ if TYPE_CHECKING:
 
 
 def _render(plan: Plan, fmt: str) -> str:
+    if fmt == "json":
+        from promote.plan import to_json
+
+        return to_json(plan).rstrip("\n")
     if fmt == "markdown":
         from promote.render.plan_markdown import render_plan
     else:
         from promote.render.plan_text import render_plan
     return render_plan(plan)
+
+
+def _guards(args: argparse.Namespace) -> Guards:
+    return Guards(override_gate=args.override_gate, allow_deletions=args.allow_deletions)
+
+
+def _show(plan: Plan, fmt: str, out: Path | None, saving: str | None, env_file: str, *, what: str = "plan") -> None:
+    """Print the plan; save it unless a guard refuses it (a refused plan is shown, never saved: no run would
+    apply it), then refuse it (exit 2)."""
+    from promote.plan import ensure_not_refused, to_json
+
+    print(_render(plan, fmt))
+    github.report_plan(plan)  # its warnings as annotations, when running in GitHub Actions
+    if plan.refusals:
+        if out is not None:
+            print(f"\nThe {what} was not saved to {saving}: it would be refused.", file=sys.stderr)
+        ensure_not_refused(plan, env_file)
+    if out is not None:
+        out.write_text(to_json(plan))
+        print(f"\nSaved the {what} to {saving} (hash {plan.hash[:12]}). Apply it with: promote apply {saving}")
 
 
 def _can_confirm(what: str, yes: bool) -> None:
@@ -59,15 +83,10 @@ def _finish(report: RunReport) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from promote.plan import to_json
-
     out = writable_file("--out", args.out) if args.out else None  # checked before anything is read or touched
     with open_session(args.env, source=args.source) as s:
-        plan = s.plan(args.ref, full=args.full, rotate_secrets=args.rotate_secrets)
-    print(_render(plan, args.format))
-    if out is not None:
-        out.write_text(to_json(plan))
-        print(f"\nSaved the plan to {args.out} (hash {plan.hash[:12]}). Apply it with: promote apply {args.out}")
+        plan = s.plan(args.ref, full=args.full, rotate_secrets=args.rotate_secrets, guards=_guards(args))
+    _show(plan, args.format, out, args.out, s.env.file)
     return EXIT_OK
 
 
@@ -90,31 +109,32 @@ def run_deploy(args: argparse.Namespace) -> int:
 
         def review(plan: Plan) -> None:
             print(_render(plan, "text"), flush=True)
-            _confirm(f"Deploy {plan.commit[:8]} to {s.env.name} ({s.env.target.factory})", args.yes)
+            github.report_plan(plan)
+            if not plan.refusals:  # a refused plan is refused next, without asking
+                _confirm(f"Deploy {plan.commit[:8]} to {s.env.name} ({s.env.target.factory})", args.yes)
 
-        report = s.deploy(args.ref, full=args.full, rotate_secrets=args.rotate_secrets, review=review)
+        report = s.deploy(
+            args.ref, full=args.full, rotate_secrets=args.rotate_secrets, guards=_guards(args), review=review
+        )
     return _finish(report)
 
 
 def run_rollback(args: argparse.Namespace) -> int:
     saving = getattr(args, "out", None)
     if saving:  # a plan for reviewers to read; `promote apply` carries it out after they approve
-        from promote.plan import to_json
-
         out = writable_file("--out", saving)  # checked before anything is read or touched
         with open_session(args.env, source=args.source) as s:
-            plan = s.rollback_plan(args.to)
-        print(_render(plan, args.format))
-        out.write_text(to_json(plan))
-        print(f"\nSaved the rollback's plan to {saving} (hash {plan.hash[:12]}).")
-        print(f"Apply it with: promote apply {saving}")
+            plan = s.rollback_plan(args.to, guards=_guards(args))
+        _show(plan, args.format, out, saving, s.env.file, what="rollback's plan")
         return EXIT_OK
     _can_confirm(f"Roll {args.env} back", args.yes)
     with open_session(args.env, source=args.source) as s:
 
         def review(plan: Plan) -> None:
             print(_render(plan, "text"), flush=True)
-            _confirm(f"Roll {s.env.name} back to {plan.commit[:8]}", args.yes)
+            github.report_plan(plan)
+            if not plan.refusals:
+                _confirm(f"Roll {s.env.name} back to {plan.commit[:8]}", args.yes)
 
-        report = s.rollback(args.to, review=review)
+        report = s.rollback(args.to, guards=_guards(args), review=review)
     return _finish(report)

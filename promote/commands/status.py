@@ -29,6 +29,7 @@ def run_status(args: argparse.Namespace) -> int:
         "deployed_at": record.time,
         "deployed_by": record.run,
         "previous_commit": record.previous_commit,
+        "override": record.override,
         "objects": len(live.factory.objects),
         "triggers": {n: tr.runtime_state for n, tr in sorted(live.triggers.items())},
         "interrupted_run": pending.run_id if pending is not None and pending.unfinished else None,
@@ -46,6 +47,8 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"  by {info['deployed_by']}")
         if info["previous_commit"]:
             print(f"  previous good commit {info['previous_commit'][:8]}")
+        if info["override"]:
+            print(f"  went around: {info['override']}")
     else:
         print("  nothing deployed by adf-promote yet")
     started = [n for n, state in info["triggers"].items() if state == "Started"]
@@ -56,9 +59,14 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    """Every deployment of the environment, oldest first. The entry each finished run adds (`promote.record.
+    history`) says how it ended: a deploy, a rollback and the commit it went back from, the guards gone around."""
+    from promote.record.history import TAG_FACTORY, TAG_KIND, TAG_OVERRIDE, TAG_ROLLED_BACK_FROM, is_record
+
     with open_session(args.env, source=args.source) as s:
         records = s.history()
-    rows = [
+    factory = s.env.target.factory
+    rows: list[dict[str, Any]] = [
         {
             "deployment": r.name,
             "state": r.state,
@@ -67,8 +75,13 @@ def run_history(args: argparse.Namespace) -> int:
             "plan": r.tags.get(TAG_PLAN),
             "run": r.tags.get(TAG_RUN),
             "error": r.error_code,
+            "record": is_record(r),  # the run's entry: it ended well
+            "kind": r.tags.get(TAG_KIND) if is_record(r) else None,
+            "rolled_back_from": r.tags.get(TAG_ROLLED_BACK_FROM),
+            "override": r.tags.get(TAG_OVERRIDE),
         }
         for r in sorted(records, key=lambda r: r.timestamp or "")
+        if (r.tags.get(TAG_FACTORY) or factory).casefold() == factory.casefold()
     ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -79,8 +92,22 @@ def run_history(args: argparse.Namespace) -> int:
         commit = (row["commit"] or "?")[:8]
         error = f"  {row['error']}" if row["error"] else ""
         by = f"  by {row['run']}" if row["run"] else ""
+        if row["record"]:
+            what = _ENDED.get(str(row["kind"]), "run ended well")
+            if row["rolled_back_from"]:
+                what += f" from {str(row['rolled_back_from'])[:8]}"
+            override = f"  [{row['override']}]" if row["override"] else ""
+            print(f"{row['time'] or '?':<28} {'recorded':<10} {commit}  {what}{by}{override}")
+            continue
         print(f"{row['time'] or '?':<28} {row['state']:<10} {commit}  {row['deployment']}{by}{error}")
     return EXIT_OK
+
+
+_ENDED = {
+    "deploy": "deployed",
+    "rollback": "ROLLED BACK",
+    "rollback-after-failure": "ROLLED BACK after a failure",
+}
 
 
 def run_drift(args: argparse.Namespace) -> int:

@@ -59,7 +59,7 @@ from promote.environment.model import (
 )
 from promote.environment.overrides import apply_overrides, check_overrides, check_smoke, overrides_and_problems
 from promote.environment.paths import ValueSyntaxError, format_path, parse_object_key, parse_path
-from promote.environment.reader import available_environments, declared_source, load_environment
+from promote.environment.reader import available_environments, declared_source, load_environment, load_target
 from promote.environment.values import check_parameters, values_and_problems, values_for_template
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "find_environment",
     "format_path",
     "load_environment",
+    "load_target",
     "overrides_and_problems",
     "parse_object_key",
     "parse_path",

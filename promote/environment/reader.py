@@ -462,6 +462,34 @@ def load_environment(path: Path, *, env: Mapping[str, str] | None = None) -> Env
     return environment
 
 
+def load_target(path: Path, *, env: Mapping[str, str] | None = None) -> Environment:
+    """Another environment as far as its target (subscription, resource group, factory, endpoint): what an
+    environment that `requires:` it needs to read its record. No other section is read: its parameters, their
+    `${VAR}`s and its secrets belong to the jobs that deploy it, and a production job has none of staging's.
+    A problem in the target itself is refused as `load_environment` would (EnvironmentFileError, exit 2)."""
+    env = variables() if env is None else env
+    file = str(path)
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except FileNotFoundError:
+        raise EnvironmentFileError.single(file, "no such environment file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return load_environment(path, env=env)  # reports the file's own problem, with its words
+    reader = _Reader(file, env)
+    found = None
+    if isinstance(root, MappingNode):
+        found = next(
+            ((k, v) for k, v in root.value if isinstance(k, ScalarNode) and k.value == "target"),
+            None,
+        )
+    if found is None:
+        raise EnvironmentFileError.single(file, "no 'target:' section", hint="an environment needs a 'target:' section")
+    target = reader.target(found[1])
+    if reader.problems or target is None:
+        raise EnvironmentFileError(sorted(reader.problems, key=lambda p: p.line or 0))
+    return Environment(name=Path(path).stem, file=file, target=target, key_lines={"target": line_of(found[0]) or 0})
+
+
 def declared_source(path: Path) -> str | None:
     """The `source:` an environment file names, read without expanding or checking the rest of the file.
 

@@ -9,7 +9,7 @@
 """
 
 from promote.plan.builder import build_plan, deployment_name, runs_seen, with_runs_seen
-from promote.plan.planfile import ensure_fresh, from_json, is_stale, plan_hash, to_json
+from promote.plan.planfile import ensure_fresh, ensure_not_refused, from_json, is_stale, plan_hash, to_json
 from promote.plan.steps import (
     FORMAT_VERSION,
     PHASE_TITLES,
@@ -22,6 +22,7 @@ from promote.plan.steps import (
     Plan,
     PlanTarget,
     RecordTriggers,
+    Refusal,
     RunPipeline,
     SettleRuns,
     StartTrigger,
@@ -48,6 +49,7 @@ __all__ = [
     "Plan",
     "PlanTarget",
     "RecordTriggers",
+    "Refusal",
     "RunPipeline",
     "SettleRuns",
     "StartTrigger",
@@ -60,6 +62,7 @@ __all__ = [
     "build_plan",
     "deployment_name",
     "ensure_fresh",
+    "ensure_not_refused",
     "from_json",
     "is_stale",
     "plan_hash",

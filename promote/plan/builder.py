@@ -41,7 +41,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from promote.diff import Diff
-from promote.errors import InputError, Problem
+from promote.errors import InputError
 from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState
 from promote.plan.order import (
@@ -66,6 +66,7 @@ from promote.plan.steps import (
     Plan,
     PlanTarget,
     RecordTriggers,
+    Refusal,
     RunPipeline,
     SettleRuns,
     StartTrigger,
@@ -78,6 +79,8 @@ from promote.plan.steps import (
     is_event_trigger,
 )
 from promote.plan.template import DEFAULT_LIMITS, Limits, secure_parameters_from, split_templates
+from promote.record.gate import GateCheck
+from promote.record.overrides import GuardOverride
 from promote.record.tags import next_record, read_record
 from promote.runs import RunsSeen, affected_pipelines
 from promote.secrets import secret_tag_values
@@ -111,6 +114,12 @@ def build_plan(
     rollback: bool = False,
     undo_creates: Iterable[ObjectKey] = (),
     rotate_secrets: bool = False,
+    rolled_back_from: str | None = None,
+    after_failure: bool = False,
+    gate: GateCheck | None = None,
+    override_gate: str | None = None,
+    allow_deletions: int | None = None,
+    warnings: Iterable[str] = (),
 ) -> Plan:
     """The plan that turns the live factory into `desired`. `diff` is desired-vs-live (`diff_factories(live.
     factory, desired)`), computed by the caller; `secure_parameters` maps each secret placeholder of the desired
@@ -118,12 +127,20 @@ def build_plan(
 
     `rollback`: the plan goes back to `commit`, an earlier good one: the commit the factory records now (when
     another) is undone and stops counting as good. `undo_creates`: objects the failed run being rolled back
-    created; deleting them again is not a loss that `deletion.max_share` guards against. `rotate_secrets` is
-    recorded only (the caller's `diff` already writes every object holding a secret), so that apply can make
-    the plan again as it was asked for.
+    created; deleting them again is not a loss that `deletion.max_share` guards against. `rolled_back_from`:
+    the commit a rollback goes back from (by default the one it undoes), `after_failure`: the rollback is a
+    failed run's own (both for the record). `rotate_secrets` is recorded only (the caller's `diff` already
+    writes every object holding a secret), so that apply can make the plan again as it was asked for; so are
+    `override_gate` and `allow_deletions`.
 
-    Raises InputError (exit 2, nothing touched) for an empty source, a factory that does not exist, deletions
-    over `deletion.max_share`, a smoke pipeline the source lacks, or a secret with no deployment parameter.
+    Guards refuse the plan (`Plan.refusals`, shown up front; no run applies it) rather than fail to make it, so
+    that `promote plan` can show what it refuses: `gate` (what `requires:` says of the commit, asked by the
+    caller) unless `override_gate` gives a reason, and deletions over `deletion.max_share` unless
+    `allow_deletions` covers them. A guard gone around is recorded (`TagFactory.overrides`). `warnings`: what
+    reading the commit warned about, kept with the plan.
+
+    Raises InputError (exit 2, nothing touched) for an empty source, a factory that does not exist, a smoke
+    pipeline the source lacks, or a secret with no deployment parameter.
     """
     env_file = getattr(env, "file", "") or f"environments/{env.name}.yaml"
     lines = getattr(env, "key_lines", {}) or {}
@@ -144,9 +161,28 @@ def build_plan(
 
     desired_index = KeyIndex(desired.objects)
     writes = _writes(desired, diff, desired_index, full)
-    deletes, kept = _deletions(
-        desired, live, diff, env, desired_index, env_file, lines.get("deletion"), frozenset(undo_creates)
-    )
+    deletes, kept, guard = _deletions(desired, live, diff, env, desired_index, frozenset(undo_creates))
+    refusals: list[Refusal] = []
+    overrides: list[GuardOverride] = []
+    if gate is not None and not gate.passed:
+        message, hint = gate.refusal(env.name)
+        if override_gate:
+            overrides.append(GuardOverride("requires", message, f'--override-gate "{override_gate}"'))
+        else:
+            refusals.append(Refusal("requires", message, hint, lines.get("requires")))
+    if guard is not None:
+        count, message = guard
+        if allow_deletions is not None and count <= allow_deletions:
+            overrides.append(GuardOverride("deletion.max_share", message, f"--allow-deletions {allow_deletions}"))
+        else:
+            hint = (
+                "check that the source is the whole factory; if these deletions are intended, allow them for this "
+                f"run with --allow-deletions {count} (recorded with who ran it), raise deletion.max_share, or delete "
+                "in smaller steps"
+            )
+            if allow_deletions is not None:
+                message += f"; --allow-deletions {allow_deletions} allows fewer"
+            refusals.append(Refusal("deletion.max_share", message, hint, lines.get("deletion")))
     records = _trigger_records(live)
     stops = _stops(records, desired, live, diff, env, writes, deletes)
     starts, notes = _starts(records, stops, desired, live, env, deletes)
@@ -156,7 +192,19 @@ def build_plan(
     current = read_record(live.tags)
     after = next_record(current, commit, rollback=rollback)
     secrets = secret_tag_values(desired)
-    tag = TagFactory(env.name, commit, after.previous_commit, after.undoes, after.good, secrets=secrets)
+    kind = "rollback-after-failure" if rollback and after_failure else "rollback" if rollback else "deploy"
+    from_commit = rolled_back_from or after.undoes if rollback else None
+    tag = TagFactory(
+        env.name,
+        commit,
+        after.previous_commit,
+        after.undoes,
+        after.good,
+        secrets=secrets,
+        run_kind=kind,
+        rolled_back_from=from_commit if from_commit != commit else None,
+        overrides=tuple(overrides),
+    )
     # A run that stops triggers says so on the factory first, for a runner that will not have its journal.
     marker = [MarkRunInProgress(tuple(r.name for r in records if r.started))] if stops else []
 
@@ -179,6 +227,11 @@ def build_plan(
         record_basis=current.basis,
         rollback=rollback,
         rotate_secrets=rotate_secrets,
+        override_gate=override_gate,
+        allow_deletions=allow_deletions,
+        warnings=tuple(dict.fromkeys(warnings)),
+        gate=gate,
+        refusals=tuple(refusals),
     )
     return with_hash(plan)
 
@@ -187,15 +240,18 @@ def _utc(now: datetime) -> datetime:
     return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
-def deployment_name(environment: str, commit: str, now: datetime, part: int = 0) -> str:
-    """`promote-<env>-<short sha>-<YYYYMMDDHHMMSS>[-<part>]`, at most 64 characters (ARM's limit).
+def deployment_name(environment: str, commit: str, now: datetime, part: int = 0, suffix: str = "") -> str:
+    """`promote-<env>-<short sha>-<YYYYMMDDHHMMSS>[-<part>][-<suffix>]`, at most 64 characters (ARM's limit).
+    `suffix`: a run's record in the history (`promote.record.history.RECORD_SUFFIX`).
 
     Unique per environment, commit and second (ARM keeps history by name: a reused name would overwrite the
     record of an earlier deploy). The environment is the part that gives way when the name is too long; the
     commit and time, which make it unique, never do. Characters ARM refuses become `-`.
     """
     sha = re.sub(r"[^0-9A-Za-z]", "", commit)[:7] or "nocommit"
-    tail = f"-{sha}-{_utc(now).strftime('%Y%m%d%H%M%S')}" + (f"-{part}" if part else "")
+    tail = (
+        f"-{sha}-{_utc(now).strftime('%Y%m%d%H%M%S')}" + (f"-{part}" if part else "") + (f"-{suffix}" if suffix else "")
+    )
     room = MAX_DEPLOYMENT_NAME - len("promote-") - len(tail)
     env_part = _NOT_IN_NAME.sub("-", environment)[: max(room, 1)].strip("-.") or "env"
     return f"promote-{env_part}{tail}"
@@ -283,10 +339,10 @@ def _deletions(
     diff: Diff,
     env: Environment,
     desired_index: KeyIndex,
-    env_file: str,
-    deletion_line: int | None,
     undo_creates: frozenset[ObjectKey] = frozenset(),
-) -> tuple[list[DeleteObject], list[Kept]]:
+) -> tuple[list[DeleteObject], list[Kept], tuple[int, str] | None]:
+    """The deletes, what is kept and why, and what `deletion.max_share` says against the deletes (how many it
+    guards, and its words), or None."""
     live_objects = live.factory.objects
     live_index = KeyIndex(live_objects)
     policy = env.deletion
@@ -343,25 +399,17 @@ def _deletions(
     undone = {key for key in live_objects if key in created}
     guarded = candidates - undone
     total = len(live_objects) - len(undone)
+    guard = None
     if guarded and len(guarded) > policy.max_share * total:
-        raise InputError(
-            Problem(
-                file=env_file,
-                line=deletion_line,
-                object="deletion.max_share",
-                message=(
-                    f"refusing to delete {len(guarded)} of the {total} live objects "
-                    f"({len(guarded) / total:.0%}): deletion.max_share is {policy.max_share:g} "
-                    f"({policy.max_share:.0%} at most)"
-                ),
-                hint="check that the source is the whole factory; if these deletions are intended, raise "
-                "deletion.max_share for this deploy or delete in smaller steps",
-            )
+        guard = (
+            len(guarded),
+            f"refusing to delete {len(guarded)} of the {total} live objects ({len(guarded) / total:.0%}): "
+            f"deletion.max_share is {policy.max_share:g} ({policy.max_share:.0%} at most)",
         )
     levels = mirrored(waves(dependency_graph(live_objects, candidates)))
     deletes = [DeleteObject(key, levels[key]) for key in candidates]
     deletes.sort(key=lambda d: delete_key(d.wave, d.key))
-    return deletes, kept
+    return deletes, kept, guard
 
 
 def _protecting_glob(policy: Any, key: ObjectKey) -> str:

@@ -16,7 +16,7 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from promote.errors import InputError
+from promote.errors import InputError, Problem
 from promote.plan.steps import FORMAT_VERSION, STEP_TYPES, Plan
 from promote.record.tags import RecordBasis
 from promote.untrusted import ENVELOPE_DEPTH, load_json
@@ -197,3 +197,10 @@ def ensure_fresh(plan: Plan, live_fingerprint: str, file: str = "<plan>", basis:
             f"recorded commit {(was.commit or 'none')[:8]}, plan {(was.plan or 'none')[:12]})",
             hint="make a new plan against the factory as it is now, and review it again",
         )
+
+
+def ensure_not_refused(plan: Plan, file: str) -> None:
+    """Refuse (InputError, exit 2, nothing touched) a plan that a guard refuses (`Plan.refusals`): every refusal
+    is one problem, on the environment file (`file`) where the guard is set."""
+    if plan.refusals:
+        raise InputError([Problem(file, r.message, line=r.line, object=r.guard, hint=r.hint) for r in plan.refusals])

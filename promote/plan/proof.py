@@ -11,13 +11,17 @@ What may legitimately differ between plan time and apply time is not compared, b
 the plan's creation time is taken from the plan (`plan_time`) and the deployment names that hold it follow from
 it; apply-time facts (the run's id, who applies, when the record step runs) are not in a plan at all. The label
 of the source may name the revision as it was given (`main (1a2b3c4)`) where the recomputation, made from the
-commit, names the commit alone; any other label is a difference. Everything else must be equal, the hash too.
+commit, names the commit alone; any other label is a difference. What `requires:` says of the commit is asked
+again, and must pass again; its words may differ (the environment required has deployed another commit since,
+or the record that answered is another one), and the approved words are kept (`with_approved_gate`).
+Everything else must be equal, the hash too.
 
 Pure: no I/O. `differences` names what differs, for people, the first few of them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -25,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from promote.errors import InputError, Problem
-from promote.plan.planfile import to_data
+from promote.plan.planfile import to_data, with_hash
 from promote.plan.steps import Plan
 
 PLAN_TIME = "%Y-%m-%dT%H:%M:%SZ"  # `Plan.created`, as `build_plan` writes it
@@ -51,6 +55,17 @@ def same_source_label(approved: str, recomputed: str, commit: str) -> bool:
         return True
     match = re.fullmatch(r".+ \(([0-9a-f]{7,40})\)", approved)
     return match is not None and commit.startswith(match.group(1))
+
+
+def with_approved_gate(approved: Plan, recomputed: Plan) -> Plan:
+    """The recomputation with the approved plan's account of `requires:` when both pass for the same commit and
+    environment required (the words of a passing gate are not what was approved); else as it is."""
+    a, b = approved.gate, recomputed.gate
+    if a is None or b is None or a == b or not (a.passed and b.passed):
+        return recomputed
+    if (a.required, a.commit) != (b.required, b.commit):
+        return recomputed
+    return with_hash(dataclasses.replace(recomputed, gate=a, hash=""))
 
 
 def differences(approved: Plan, recomputed: Plan) -> list[str]:
@@ -213,4 +228,4 @@ def _shown(value: Any, limit: int = _VALUE) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["PLAN_TIME", "differences", "ensure_proven", "plan_time", "same_source_label"]
+__all__ = ["PLAN_TIME", "differences", "ensure_proven", "plan_time", "same_source_label", "with_approved_gate"]

@@ -23,14 +23,19 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar, Union
 
 from promote.factory import ObjectKey
 from promote.live import EVENT_TRIGGER_TYPES
+from promote.record.gate import GateCheck
+from promote.record.history import record_tags
 from promote.record.marker import marker_tags
+from promote.record.overrides import GuardOverride, override_text
 from promote.record.tags import NextRecord, RecordBasis, arm_deployment_tags, deployment_tags
 from promote.record.triggers import TriggerRecord
 from promote.runs import AffectedPipeline, RunPolicy, RunsSeen
 
-FORMAT_VERSION = 4  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
+FORMAT_VERSION = 5  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
 # 3: the plan records how it was asked for (`rollback`, `rotate_secrets`), so that apply can make it again
 # 4: the SettleRuns step: runs in progress of the pipelines the plan changes, and what is done about them
+# 5: the gate's answer, refusals and warnings are part of the plan, and the guards a person went around as asked
+# (`override_gate`, `allow_deletions`); the record step holds its kind and the commit a rollback goes back from
 
 
 class Phase(IntEnum):
@@ -277,12 +282,14 @@ class RunPipeline:
 @dataclass(frozen=True)
 class TagFactory:
     """Step 7: record on the factory itself (a tags-only update, never a PUT of the factory) which commit and
-    plan are deployed, so that a fresh runner can find the last good commit and roll back to it.
+    plan are deployed, so that a fresh runner can find the last good commit and roll back to it; then add the
+    run's entry to the resource group's deployment history (`promote.record.history`: an empty deployment whose
+    tags say what ran and how it ended), the long record `requires:` reads.
 
     Everything it writes is decided when the plan is made (`promote.record.tags.next_record`) and shown: the
     previous good commit, the commit a rollback undoes (taken out of the good commits: `requires` must no
-    longer accept it) and the good commits. Only the plan's hash, the time and who applies it are apply-time
-    facts. It also removes the run-in-progress marker.
+    longer accept it), the good commits, the kind of run, and the guards a person went around for it. Only the
+    plan's hash, the time and who applies it are apply-time facts. It also removes the run-in-progress marker.
     """
 
     environment: str
@@ -291,6 +298,9 @@ class TagFactory:
     undoes: str | None = None
     good: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # the record of where the deployed secrets come from (`promote.secrets`)
+    run_kind: str = "deploy"  # deploy | rollback | rollback-after-failure (`promote.record.history.KINDS`)
+    rolled_back_from: str | None = None  # a rollback: the commit it goes back from
+    overrides: tuple[GuardOverride, ...] = ()
 
     phase: ClassVar[Phase] = Phase.RECORD_DEPLOYMENT
 
@@ -308,6 +318,19 @@ class TagFactory:
             applied_at=applied_at,
             run=run,
             secrets=self.secrets,
+            override=override_text(self.overrides),
+        )
+
+    def history_tags(self, plan_hash: str, run: str, factory: str) -> dict[str, str]:
+        """The tags of the run's entry in the deployment history."""
+        return record_tags(
+            factory=factory,
+            commit=self.commit,
+            plan_hash=plan_hash,
+            run=run,
+            kind=self.run_kind,
+            rolled_back_from=self.rolled_back_from,
+            override=override_text(self.overrides),
         )
 
     def accept(self, visitor: StepVisitor[R]) -> R:
@@ -370,6 +393,17 @@ class Kept:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A guard that refuses this plan as it stands (`requires:`, `deletion.max_share`, an impact class the
+    environment wants confirmed): shown up front by `promote plan`, and no run applies a plan that has one."""
+
+    guard: str  # requires | deletion.max_share | impact.confirm
+    message: str
+    hint: str = ""
+    line: int | None = None  # of the environment file, where the guard is set
+
+
+@dataclass(frozen=True)
 class PlanTarget:
     """Where the plan deploys (the environment's `promote.environment.Target`, as the plan records it)."""
 
@@ -408,10 +442,20 @@ class Plan:
     # How the plan was asked for, besides `full`: apply makes the plan again the same way (`promote.plan.proof`).
     rollback: bool = False  # back to an earlier good commit: the deployed one is undone, no smoke runs
     rotate_secrets: bool = False  # every object holding a secret is written (`promote.normalise.rotated`)
+    override_gate: str | None = None  # `--override-gate REASON`: `requires:` does not refuse the commit
+    allow_deletions: int | None = None  # `--allow-deletions N`: up to N deletions over `deletion.max_share`
+    warnings: tuple[str, ...] = ()  # what reading the commit with this environment warned about
+    gate: GateCheck | None = None  # what `requires:` says of the commit (None: the environment requires none)
+    refusals: tuple[Refusal, ...] = ()  # guards that refuse the plan: no run applies it
     hash: str = field(default="", compare=True)
 
     def steps_of(self, kind: type[S]) -> list[S]:
         return [step for step in self.steps if isinstance(step, kind)]
+
+    @property
+    def overrides(self) -> tuple[GuardOverride, ...]:
+        """The guards a person went around for this plan (its record step records them)."""
+        return tuple(o for step in self.steps_of(TagFactory) for o in step.overrides)
 
     @property
     def deployments(self) -> list[Deploy]:

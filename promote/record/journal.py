@@ -63,6 +63,7 @@ class Journal:
     triggers_before: list[TriggerRecord] | None = None  # step 1's record: the trigger states to restore
     wrote: bool = False  # a write or delete was begun: the factory may differ from last_good_commit
     done: list[int] = field(default_factory=list)  # indexes of completed steps
+    overrides: list[str] = field(default_factory=list)  # the guards the plan goes around, and why
     entries: list[Entry] = field(default_factory=list)
     path: Path | None = field(default=None, repr=False, compare=False)
 
@@ -130,6 +131,7 @@ def _journal(data: Any, path: Path) -> Journal:
         triggers_before=[TriggerRecord(**t) for t in triggers] if triggers is not None else None,
         wrote=bool(data.get("wrote", True)),  # unknown: assume the worst
         done=list(data.get("done", [])),
+        overrides=[str(o) for o in data.get("overrides", [])],
         entries=[Entry(**e) for e in data.get("entries", [])],
     )
     journal.path = path

@@ -17,10 +17,11 @@ step, and read back by `status`, `rollback`, `requires` and a run recovering a k
 | `promote-good` | short shas of the recent good commits, newest first (what `requires:` accepts) |
 | `promote-run-id`, `promote-started[-N]` | a run in progress and the triggers it found Started (`marker`) |
 | `promote-secrets[-N]` | digests of where the deployed secrets come from (`promote.secrets`) |
+| `promote-override` | the guards a person went around for this deployment, and why (`promote.record.overrides`) |
 
-A tag value holds at most 256 characters, which caps the good list at `GOOD_KEPT` commits. A longer record
-(ARM's deployment history, which keeps 800 deployments per resource group) answers behind the same question,
-`promote.record.gate.SuccessRecord`.
+A tag value holds at most 256 characters, which caps the good list at `GOOD_KEPT` commits. The longer record is
+the deployment history (`promote.record.history`: one record deployment per finished run, as far back as ARM
+keeps 800 deployments per resource group); both answer `promote.record.gate.SuccessRecord`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from promote.record.marker import RunInProgress, marker_removal, read_marker
+from promote.record.overrides import TAG_OVERRIDE
 from promote.secrets import secret_tags
 
 TAG_ENVIRONMENT = "promote-environment"
@@ -66,6 +68,7 @@ class FactoryRecord:
     previous_commit: str | None = None
     good: tuple[str, ...] = ()  # short shas, newest first
     in_progress: RunInProgress | None = None
+    override: str | None = None  # the guards gone around for the deployed commit, and why
 
     @property
     def basis(self) -> RecordBasis:
@@ -88,6 +91,7 @@ def read_record(tags: Mapping[str, str]) -> FactoryRecord:
         previous_commit=tags.get(TAG_PREVIOUS_COMMIT) or None,
         good=tuple(tags.get(TAG_GOOD, "").split()),
         in_progress=read_marker(tags),
+        override=tags.get(TAG_OVERRIDE) or None,
     )
 
 
@@ -128,6 +132,7 @@ def deployment_tags(
     applied_at: datetime,
     run: str,
     secrets: tuple[str, ...] = (),
+    override: str | None = None,
 ) -> dict[str, str | None]:
     """The tags the record step merges into the factory's (None: remove the tag). `plan_hash`, `applied_at` and
     `run` are known only when the plan is applied (the hash covers the step that holds this); everything else
@@ -145,6 +150,7 @@ def deployment_tags(
         tags[TAG_PREVIOUS_COMMIT] = record.previous_commit
     elif record.undoes:  # the recorded previous commit is the one rolled back to, or the one undone
         tags[TAG_PREVIOUS_COMMIT] = None
+    tags[TAG_OVERRIDE] = override[:256] if override else None  # about this deployment only
     tags.update(secret_tags(secrets))  # where the deployed secrets come from; removes what a larger record left
     tags.update(marker_removal())
     return tags

@@ -8,6 +8,7 @@ import re
 
 from promote.plan.steps import PHASE_TITLES, Deploy, Phase, Plan
 from promote.render.plan_text import (
+    attention,
     describe,
     empty_phase_text,
     inert_plan_lines,
@@ -65,6 +66,11 @@ def render_plan(plan: Plan) -> str:
     in_flight = runs_in_flight_line(plan)
     if in_flight:
         lines += [f"**{_text(in_flight)}**", ""]
+    icons = {"Apply will be refused": "❌", "Warnings": "⚠️", "Gate": "✅"}
+    for heading, items in attention(plan):
+        lines += [f"### {icons.get(heading, '⚠️')} {_text(heading)}", ""]
+        lines += [f"- {_text(item)}" for item in items]
+        lines.append("")
     number = 0
     for phase in Phase:
         lines += [f"### {PHASE_TITLES[phase]}", ""]

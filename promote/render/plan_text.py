@@ -31,6 +31,7 @@ from promote.plan.steps import (
     Write,
 )
 from promote.record.marker import TAG_RUN_ID, TAG_STARTED
+from promote.record.overrides import TAG_OVERRIDE
 from promote.record.tags import TAG_COMMIT, TAG_GOOD, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_RUN, TAG_TIME
 from promote.runs import duration_text, run_line
 from promote.secrets import TAG_SECRETS
@@ -190,12 +191,23 @@ class Describer:
             tags.append(f"{TAG_PREVIOUS_COMMIT} removed")
         if step.secrets:
             tags.append(f"{TAG_SECRETS}=<digests of where its secrets come from>")
+        if step.overrides:
+            tags.append(f"{TAG_OVERRIDE}=<the guards gone around, below>")
         text = "tag the factory (tags only): " + ", ".join(tags)
         if step.undoes:
             text += f"; {step.undoes[:8]}, rolled back, no longer counts as good"
         n = len(step.good)
         details = [f"{TAG_GOOD}={' '.join(step.good)} (the good commit{'s' if n != 1 else ''}, newest first)"]
         details.append(f"removes {TAG_RUN_ID} and {TAG_STARTED}*: the run is no longer in progress")
+        kind = {"rollback": "a rollback", "rollback-after-failure": "a failed run's rollback"}.get(
+            step.run_kind, "a deploy"
+        )
+        origin = f" from {step.rolled_back_from[:8]}" if step.rolled_back_from else ""
+        details.append(
+            f"then records the run in the resource group's deployment history ({kind}{origin}, with who applied it): "
+            "an empty deployment, the long record `requires:` reads"
+        )
+        details += [f"records: {o.text()}" for o in step.overrides]
         return StepText(text, details)
 
 
@@ -247,6 +259,28 @@ def runs_in_flight_line(plan: Plan) -> str | None:
     return None
 
 
+def attention(plan: Plan) -> list[tuple[str, list[str]]]:
+    """What a reviewer must read before anything else, as (heading, items): the guards that refuse the plan (and
+    how to go around them), the guards it goes around, what `requires:` says, and the warnings."""
+    sections: list[tuple[str, list[str]]] = []
+    if plan.refusals:
+        sections.append(
+            (
+                "Apply will be refused",
+                [f"{r.guard}: {r.message}" + (f" ({r.hint})" if r.hint else "") for r in plan.refusals],
+            )
+        )
+    if plan.overrides:
+        sections.append(
+            ("Guards gone around for this run (recorded with who applies it)", [o.text() for o in plan.overrides])
+        )
+    if plan.gate is not None and plan.gate.passed:
+        sections.append(("Gate", [plan.gate.summary(plan.environment)]))
+    if plan.warnings:
+        sections.append(("Warnings", list(plan.warnings)))
+    return sections
+
+
 def running_untouched(plan: Plan) -> list[str]:
     """Started triggers the plan neither stops nor deletes: they keep running throughout."""
     stopped = {s.name.casefold() for s in plan.steps_of(StopTrigger)}
@@ -277,6 +311,10 @@ def kept_line(kept: Kept) -> str:
 
 def render_plan(plan: Plan) -> str:
     lines = [*header_lines(plan), ""]
+    for heading, items in attention(plan):
+        lines.append(f"{heading}:")
+        lines.extend(f"  ! {item}" for item in items)
+        lines.append("")
     number = 0
     for phase in Phase:
         lines.append(f"{PHASE_TITLES[phase]}:")
