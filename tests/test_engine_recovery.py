@@ -275,7 +275,7 @@ def test_a_rollback_after_a_kill_waits_for_the_deployment_the_killed_run_left_ru
     finally:
         rollback.kill()
     assert rollback.returncode == 0, output
-    assert "Cancelled deployment(s) an earlier run left running" in output, output
+    assert "Cancelled 1 deployment an earlier run left running, and waited for it" in output, output
     project.emulator.wait_for_deployments()
     assert project.in_sync(old), "the killed run's deployment wrote after the rollback:\n" + output
     assert project.live_triggers() == before

@@ -200,7 +200,7 @@ class Executor:
             self.journal.save()
         record = self.journal.triggers_before or []
         started = sorted(r.name for r in record if r.started)
-        text = f"{len(record)} triggers, started: {', '.join(started) or 'none'}"
+        text = f"{counted(len(record), 'trigger')}, started: {', '.join(started) or 'none'}"
         return f"the record from before the deployment is kept: {text}" if kept else text
 
     def visit_mark_run_in_progress(self, step: MarkRunInProgress) -> str:
