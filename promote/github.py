@@ -171,12 +171,17 @@ def report_interrupted(command: str) -> None:
 
 
 def plan_annotations(plan: Plan) -> list[Annotation]:
-    """A plan's warnings and the guards it goes around, one annotation each (on the environment file): a
-    reviewer sees them on the run's page, not only in the log."""
+    """A plan's warnings, the guards it goes around and the runs in progress it would cut into, one annotation
+    each (on the environment file): a reviewer sees them on the run's page, not only in the log."""
+    from promote.render.plan_text import runs_in_flight_line
+
     env_file = _environment_file(plan.environment)
     title = f"{plan.environment}: plan of {plan.commit[:8]}"
     out = [Annotation(w, title=title, file=env_file, level="warning") for w in plan.warnings]
     out += [Annotation(o.text(), title=title, file=env_file, level="warning") for o in plan.overrides]
+    in_flight = runs_in_flight_line(plan)
+    if in_flight:
+        out.append(Annotation(in_flight, title=title, file=env_file, level="warning"))
     return out
 
 

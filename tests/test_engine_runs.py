@@ -154,14 +154,19 @@ def test_fail_refuses_a_deploy_and_a_saved_plan_while_a_run_is_in_progress_and_t
     plan_file = tmp_path / "plan.json"
     planned = project.promote("plan", "--env", "local", "--ref", commits[3], "--out", str(plan_file))
     assert planned.returncode == 0, out(planned)
-    assert "Runs in progress: 1 run of pipelines this plan changes, or of their callers" in planned.stdout
-    assert "apply refuses unless they have ended (runs.in_progress: fail" in planned.stdout
+    up_front = "1 run in progress of pipelines this plan changes, or of their callers, when the plan was made; "
+    assert f"Runs this plan would cut into:\n  ! {up_front}apply refuses unless they have ended" in planned.stdout
     assert "pipelines: mnist_orchestrator (it calls train_mnist), train_mnist (it changes)" in planned.stdout
     assert f"pipelines/train_mnist run {held} (InProgress" in planned.stdout
     (step,) = [s for s in json.loads(plan_file.read_text())["steps"] if s["kind"] == "SettleRuns"]
     assert step["policy"] == "fail" and [r["run_id"] for r in step["seen"]["runs"]] == [held]
-    markdown = project.promote("plan", "--env", "local", "--ref", commits[3], "--format", "markdown")
+    markdown = project.promote(
+        "plan", "--env", "local", "--ref", commits[3], "--format", "markdown", GITHUB_ACTIONS="true"
+    )
     assert markdown.returncode == 0 and "### Runs in progress" in markdown.stdout
+    assert "### ⏳ Runs this plan would cut into" in markdown.stdout
+    (annotation,) = [line for line in markdown.stdout.splitlines() if line.startswith("::warning") and up_front in line]
+    assert "apply refuses unless they have ended" in annotation  # on the run's page too, under GitHub Actions
     assert f"pipelines/train\\_mnist run {held}" in markdown.stdout
 
     since = last_seq(project)

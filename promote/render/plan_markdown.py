@@ -8,13 +8,13 @@ import re
 
 from promote.plan.steps import PHASE_TITLES, Deploy, Phase, Plan
 from promote.render.plan_text import (
+    RUNS_IN_FLIGHT,
     attention,
     describe,
     empty_phase_text,
     inert_plan_lines,
     kept_line,
     running_untouched,
-    runs_in_flight_line,
 )
 
 
@@ -63,10 +63,7 @@ def render_plan(plan: Plan) -> str:
         f"| {s.get('create', 0)} | {s.get('update', 0)} | {s.get('delete', 0)} | {s.get('unchanged', 0)} |",
         "",
     ]
-    in_flight = runs_in_flight_line(plan)
-    if in_flight:
-        lines += [f"**{_text(in_flight)}**", ""]
-    icons = {"Apply will be refused": "❌", "Warnings": "⚠️", "Gate": "✅"}
+    icons = {"Apply will be refused": "❌", "Warnings": "⚠️", "Gate": "✅", RUNS_IN_FLIGHT: "⏳"}
     for heading, items in attention(plan):
         lines += [f"### {icons.get(heading, '⚠️')} {_text(heading)}", ""]
         lines += [f"- {_text(item)}" for item in items]

@@ -235,10 +235,10 @@ def header_lines(plan: Plan) -> list[str]:
         )
         + (" Full deployment: every object is written." if plan.full else ""),
     ]
-    in_flight = runs_in_flight_line(plan)
-    if in_flight:
-        lines.append(in_flight)
     return lines
+
+
+RUNS_IN_FLIGHT = "Runs this plan would cut into"  # the heading of `attention`'s section
 
 
 def runs_in_flight_line(plan: Plan) -> str | None:
@@ -252,16 +252,17 @@ def runs_in_flight_line(plan: Plan) -> str | None:
                 "fail": "apply refuses unless they have ended",
             }[step.policy]
             return (
-                f"Runs in progress: {n} run{'s' if n != 1 else ''} of pipelines this plan changes, or of their "
-                f"callers, when the plan was made; {does} (runs.in_progress: {step.policy}, see "
-                f"{PHASE_TITLES[Phase.SETTLE_RUNS]})."
+                f"{n} run{'s' if n != 1 else ''} in progress of pipelines this plan changes, or of their callers, "
+                f"when the plan was made; {does} (runs.in_progress: {step.policy}, see "
+                f"{PHASE_TITLES[Phase.SETTLE_RUNS]})"
             )
     return None
 
 
 def attention(plan: Plan) -> list[tuple[str, list[str]]]:
     """What a reviewer must read before anything else, as (heading, items): the guards that refuse the plan (and
-    how to go around them), the guards it goes around, what `requires:` says, and the warnings."""
+    how to go around them), the guards it goes around, the runs in progress it would cut into, what `requires:`
+    says, and the warnings."""
     sections: list[tuple[str, list[str]]] = []
     if plan.refusals:
         sections.append(
@@ -274,6 +275,9 @@ def attention(plan: Plan) -> list[tuple[str, list[str]]]:
         sections.append(
             ("Guards gone around for this run (recorded with who applies it)", [o.text() for o in plan.overrides])
         )
+    in_flight = runs_in_flight_line(plan)
+    if in_flight:
+        sections.append((RUNS_IN_FLIGHT, [in_flight]))
     if plan.gate is not None and plan.gate.passed:
         sections.append(("Gate", [plan.gate.summary(plan.environment)]))
     if plan.warnings:
