@@ -184,3 +184,17 @@ def test_the_cli_does_not_import_the_sdks() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"imported at start-up: {result.stdout or result.stderr}"
+
+
+def test_a_connection_to_an_emulator_elsewhere_does_not_import_the_server() -> None:
+    """`PROMOTE_EMULATOR_URL` set: the process needs the clients' credential, not the server (HTTP, TLS, SQLite, the
+    deployment engine) it would start for `endpoint: local` alone. Imported when asked for, and then the same."""
+    code = (
+        "import sys; from promote.emulator import EmulatorCredential; "
+        "server = [m for m in sys.modules if m.startswith('promote.emulator.') and m != 'promote.emulator.credential' "
+        "and m != 'promote.emulator.settings']; "
+        "from promote.emulator import EmulatorServer, local_state_dir; from promote.emulator.server import "
+        "EmulatorServer as S; print(server); sys.exit(1 if server or EmulatorServer is not S else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"imported with the credential: {result.stdout or result.stderr}"
