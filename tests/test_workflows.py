@@ -175,9 +175,13 @@ def status(project: Project, env: str) -> dict[str, Any]:
 
 
 def in_sync(project: Project, env: str, ref: str) -> bool:
-    result = project.promote("diff", "--env", env, "--ref", ref, "--exit-code", "--format", "json")
-    assert result.returncode in (0, 3), result.stderr
-    return result.returncode == 0
+    """What `promote diff --env ENV --ref REF --exit-code` says, asked of the same service in this process."""
+    return project.in_sync(ref, env=env)
+
+
+def deployed_commit(project: Project, env: str) -> str | None:
+    """The commit `promote status --env ENV` shows deployed: the factory-side record, read in this process."""
+    return project.record(env).commit
 
 
 def results(run: WorkflowRun) -> dict[str, str]:
@@ -191,8 +195,8 @@ def commands(run: WorkflowRun, job: str) -> list[list[str]]:
 
 
 def deploy(project: Project, env: str, ref: str) -> None:
-    result = project.promote("deploy", "--env", env, "--ref", ref, "--yes")
-    assert result.returncode == 0, result.stdout + result.stderr
+    """Set the scene: what `promote deploy --env ENV --ref REF --yes` does, in this process (it must succeed)."""
+    project.deployed(ref, env=env)
 
 
 # ----------------------------------------------------------------------------------------------- the loop
@@ -241,7 +245,7 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
     # staging deployed the commit, and said so
     staging = run.job("promote/staging")
     assert f"### ✅ staging runs `{commit[:8]}` now" in staging.summary
-    assert status(project, "staging")["commit"] == commit
+    assert deployed_commit(project, "staging") == commit
     # the run's journal is kept as an artifact for people to read
     (kept,) = (run.artifacts / "journal-staging" / "runs" / "staging").iterdir()
     assert json.loads(kept.read_text())["commit"] == commit
@@ -309,7 +313,7 @@ def test_a_commit_that_fails_in_staging_never_reaches_production(project: Projec
     assert f"| adf-ml-project | staging | ❌ failure | `{bad[:8]}` |" in run.job("promote/summary").summary
 
     # staging is back on the good commit; production never saw the bad one
-    assert status(project, "staging")["commit"] == good and in_sync(project, "staging", good)
+    assert deployed_commit(project, "staging") == good and in_sync(project, "staging", good)
     assert status(project, "production") == before
 
     # and production refuses it anyway: a deploy, and its plan, which says so up front and is not saved (the plan
@@ -382,7 +386,7 @@ def test_by_hand_deploy_goes_only_as_far_as_asked(project: Project, tmp_path: Pa
         "skipped",
     ), run.report()
     assert run.job("promote/factories").outputs["commit"] == older
-    assert status(project, "staging")["commit"] == older
+    assert deployed_commit(project, "staging") == older
 
 
 def test_a_rollback_by_hand_is_a_plan_the_reviewers_read_before_it_is_applied(project: Project, tmp_path: Path):
@@ -396,7 +400,7 @@ def test_a_rollback_by_hand_is_a_plan_the_reviewers_read_before_it_is_applied(pr
     def reviewers(job: JobRun, run: WorkflowRun) -> bool:
         seen["plan summary"] = run.job("promote/rollback-plan").summary
         seen["plan"] = json.loads((run.artifacts / "production-rollback-plan" / "rollback.json").read_text())
-        seen["production"] = status(project, "production")["commit"]
+        seen["production"] = deployed_commit(project, "production")
         return seen.get("approve", False)
 
     inputs = {"action": "rollback", "environment": "production"}
@@ -414,7 +418,7 @@ def test_a_rollback_by_hand_is_a_plan_the_reviewers_read_before_it_is_applied(pr
     assert seen["plan"]["commit"] == older and seen["production"] == head
     assert "## Deployment plan: `production` → `adf-promote-production`" in seen["plan summary"]
     assert f"| plan hash | `{seen['plan']['hash'][:16]}` |" in seen["plan summary"]
-    assert status(project, "production")["commit"] == head
+    assert deployed_commit(project, "production") == head
     assert commands(run, "rollback") == []  # nothing ran behind the rejected approval
 
     seen["approve"] = True
@@ -863,7 +867,7 @@ def test_a_pull_request_gets_the_diff_against_staging_as_one_comment_updated_on_
         assert "~ pipelines/score_mnist" in bodies[-1] and f'+ description = "{text}"' in bodies[-1]
         assert f"commit `{head[:8]}`" in bodies[-1]
     assert bodies[0] != bodies[1]
-    assert status(project, "staging")["commit"] == base  # a preview never deploys
+    assert deployed_commit(project, "staging") == base  # a preview never deploys
 
 
 def test_the_stand_in_keeps_githubs_rules_for_environments_permissions_and_actions(tmp_path: Path):

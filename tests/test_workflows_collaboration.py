@@ -47,7 +47,7 @@ from tests.actions_runner import (
 from tests.collaboration import unpublish
 from tests.engine_project import MIRROR, PROMOTE, Project
 from tests.gitrepo import Repo, git
-from tests.test_workflows import FAKE_GH, TENANT, commands, results, retarget, status
+from tests.test_workflows import FAKE_GH, TENANT, commands, deployed_commit, results, retarget
 
 COLLABORATION = "main"  # ADF's collaboration branch
 ROOT_FOLDER = "adf"  # ADF's root folder setting
@@ -204,7 +204,7 @@ def test_a_push_to_the_collaboration_branch_is_published_once_and_the_publish_is
     got = results(promotion)
     assert (got["validate"], got["staging"], got["plan"]) == ("success", "success", "success"), promotion.report()
     assert commands(promotion, "staging") == [["deploy", "--env", "staging", "--ref", published, "--yes"]]
-    assert status(adopting.project, "staging")["commit"] == published
+    assert deployed_commit(adopting.project, "staging") == published
 
     # a push that changes nothing ADF would publish commits nothing; a GitHub App's token this time
     repo.write("README.md", "The factory's notes.\n")
@@ -313,4 +313,4 @@ def test_a_pull_request_to_the_collaboration_branch_gets_one_preview_comment_upd
     assert "❌ 1 problem" in body and f"`{head}:{ROOT_FOLDER}/pipeline/broken.json:3`" in body
     assert "invalid JSON" in body
     assert [a["file"] for a in preview.annotations] == [f"{ROOT_FOLDER}/pipeline/broken.json"]
-    assert status(project, "staging")["commit"] == deployed  # a preview never deploys
+    assert deployed_commit(project, "staging") == deployed  # a preview never deploys
