@@ -166,9 +166,10 @@ def test_a_run_killed_after_any_step_is_finished_by_the_next_one(project: Projec
     for done in range(1, steps)[shard::SHARDS]:
         setup(project, old)
         if done == steps - 1:
-            # Killed as the last step begins: its tags update is held (then refused) until long after the kill, so
-            # that the run cannot finish, and archive its journal, between printing the step and being killed.
-            project.emulator.fault(**{**record.rule(), "delay": 120})
+            # Killed as the last step begins: its tags update is held (and refused once the rule goes, after the
+            # kill), so that the run cannot finish, and archive its journal, between printing the step and being
+            # killed. A hold, not a delay: nothing here races the clock.
+            project.emulator.fault(**{**record.rule(), "hold": True})
         proc = project.start("deploy", "--env", "local", "--ref", new, "--yes")
         output = kill_after(proc, f"[{done + 1}/{steps}]")
         project.emulator.admin("DELETE", "/faults")
