@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("text", "markdown", "json"),
         default="text",
-        help="how the plan is shown (json: the plan file)",
+        help="how the plan is shown (json: the plan file's content, as --out writes it)",
     )
     _add_guards(plan)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from promote.diff import Change, Diff, without_noise
-from promote.factory import FactoryObject, ObjectKey
-from promote.impact import classify, counts
+from promote.factory import Factory, FactoryObject, ObjectKey
+from promote.impact import classify, counts, started_runs
+from promote.live import LiveState
 from promote.outline import outline
 from promote.plan.order import KeyIndex, dependencies_of
 
@@ -49,6 +50,15 @@ def explain(
         change.impact = classify(change, runs_started=started, rename=other is not None)
     diff.impact = counts(change.impact for change in diff.changes)
     return diff
+
+
+def explain_live(diff: Diff, live: LiveState, desired: Factory) -> Diff:
+    """`explain` for a diff between `desired` and the live factory (either way round: a deploy's or drift's):
+    deletes' referrers in the live factory, and the pipelines that its started triggers run, by the live and the
+    desired definitions."""
+    started = [name for name, state in live.triggers.items() if state.runtime_state == "Started"]
+    runs = started_runs(started, (live.factory.objects, desired.objects))
+    return explain(diff, referrers_in=live.factory.objects, runs_started=runs)
 
 
 def renames(changes: Iterable[Change]) -> dict[ObjectKey, ObjectKey]:

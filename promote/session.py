@@ -142,6 +142,7 @@ class EnvironmentSession:
         """`ref`'s desired state against the live factory: what a deploy would change (live first), or, with
         `drift`, what was changed by hand since `ref` was deployed (desired first)."""
         from promote.diff import diff_factories
+        from promote.explain import explain_live
         from promote.normalise import desired_vs_live
 
         side = self.desired(ref)
@@ -153,7 +154,7 @@ class EnvironmentSession:
             )
         else:
             diff = diff_factories(live_side, desired, from_label=live_label, to_label=side.label)
-        return explained(diff, live, side)
+        return explain_live(diff, live, side.factory)
 
     def plan_for(
         self,
@@ -179,6 +180,7 @@ class EnvironmentSession:
         showed: what apply does about runs is decided at the step)."""
         from promote.apply.runner import without_smoke
         from promote.diff import diff_factories
+        from promote.explain import explain_live
         from promote.normalise import desired_vs_live, rotated
         from promote.plan import build_plan, with_runs_seen
 
@@ -189,7 +191,7 @@ class EnvironmentSession:
         diff = diff_factories(live_side, desired)
         if rotate_secrets:
             diff = rotated(diff, live_side, desired)
-        explained(diff, live, side)
+        explain_live(diff, live, side.factory)
         plan = build_plan(
             desired=side.factory,
             live=live,
@@ -493,18 +495,6 @@ class EnvironmentSession:
         from promote.azure.operations import list_deployments
 
         return list_deployments(self.conn, prefix=deployment_prefix(self.env.name))
-
-
-def explained(diff: Diff, live: LiveState, side: Side) -> Diff:
-    """`diff` (desired × live, either way round) explained for its reviewer (`promote.explain`): deletes'
-    referrers in the live factory, and pipelines that the live factory's started triggers run, by the live and
-    the desired definitions."""
-    from promote.explain import explain
-    from promote.impact import started_runs
-
-    started = [name for name, state in live.triggers.items() if state.runtime_state == "Started"]
-    runs = started_runs(started, (live.factory.objects, side.factory.objects))
-    return explain(diff, referrers_in=live.factory.objects, runs_started=runs)
 
 
 def _not_a_revision(ref: str) -> InputError:

@@ -44,9 +44,13 @@ def test_text_numbers_every_step_and_says_why():
     assert "stop triggers/t_blob and unsubscribe it from events (wait up to 120 s): its definition changes" in text
     assert "stop triggers/t_daily: it runs changed pipeline p_child" in text
     assert "keep running, untouched: t_window_base" in text
-    assert "+ datasets/ds_new" in text
-    assert "~ pipelines/p_child: activities[name=copy].description" in text
-    assert "- triggers/t_stopped" in text
+    assert "+ datasets/ds_new [content]\n               type: Json" in text
+    # values, not only paths; a pipeline a started trigger runs is trigger-affecting
+    child = '~ pipelines/p_child [trigger-affecting]\n               + activities[name=copy].description = "v2"'
+    assert child in text
+    assert '~ typeProperties.blobPathBeginsWith: "/in/blobs/" -> "/new/"' in text
+    assert "- triggers/t_stopped [destructive, trigger-affecting]\n         type: ScheduleTrigger" in text
+    assert "Impact: 1 destructive, 3 trigger-affecting, 0 infrastructure, 0 parameter-only, 2 content." in text
     assert "pipelines/p_smoke: protected (matches deletion.protected 'pipelines/p_smoke')" in text
     assert "subscribe triggers/t_blob to events, wait up to 120 s for the subscription, then start it" in text
     assert "run pipelines/p_flow and wait up to 300 s" in text
@@ -70,6 +74,9 @@ def test_markdown_has_summary_sections_and_the_same_steps():
     md = plan_markdown.render_plan(plan)
     assert md.startswith("## Deployment plan: `staging` → `adf-staging`")
     assert "| + create | ~ update | - delete | unchanged |" in md
+    assert "| destructive | trigger-affecting | infrastructure | parameter-only | content |\n|---:|" in md
+    assert "| 1 | 3 | 0 | 0 | 2 |" in md
+    assert '+ activities[name=copy].description = "v2"' in md
     for title in ("Record trigger states", "Stop triggers", "Write objects", "Delete objects", "Start triggers"):
         assert f"### {title}" in md
     assert "<details><summary>" in md and "~ pipelines/p_child" in md

@@ -16,6 +16,7 @@ from typing import Any
 
 from promote.diff import diff_factories
 from promote.environment import DeletionPolicy, Environment, SmokePipeline, Target, TriggerPolicy
+from promote.explain import explain_live
 from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState, TriggerState
 from promote.normalise import comparable_factory, desired_vs_live
@@ -283,7 +284,7 @@ def plan_for(desired: Factory, live: LiveState, env: Environment | None = None, 
     return build_plan(
         desired=desired,
         live=live,
-        diff=diff_factories(live_side, desired_side),
+        diff=explain_live(diff_factories(live_side, desired_side), read, desired),
         env=env,
         commit=kwargs.pop("commit", COMMIT),
         source="adf_publish@1a2b3c4:adf-dev",

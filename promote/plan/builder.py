@@ -40,9 +40,10 @@ from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from promote.diff import Diff
+from promote.diff import Change, Diff
 from promote.errors import InputError
 from promote.factory import Factory, FactoryObject, ObjectKey
+from promote.impact import counts
 from promote.live import LiveState
 from promote.plan.order import (
     KeyIndex,
@@ -97,6 +98,15 @@ class _WriteInfo:
     action: WriteAction
     paths: tuple[str, ...] = ()
     renamed_from: str | None = None
+    change: Change | None = None  # the explained change it writes (None: rewritten unchanged)
+
+    def write(self, key: ObjectKey, wave: int) -> Write:
+        c = self.change
+        if c is None:
+            return Write(key, self.action, wave, self.paths, self.renamed_from)
+        return Write(
+            key, self.action, wave, self.paths, self.renamed_from, tuple(c.details), c.outline, c.rename, c.impact
+        )
 
 
 def build_plan(
@@ -232,8 +242,15 @@ def build_plan(
         warnings=tuple(dict.fromkeys(warnings)),
         gate=gate,
         refusals=tuple(refusals),
+        impact=_impact(diff, kept),
     )
     return with_hash(plan)
+
+
+def _impact(diff: Diff, kept: Iterable[Kept]) -> dict[str, int]:
+    """Changes per impact class (`promote.impact`) of what the plan carries out: a deletion it keeps is none."""
+    not_deleted = {k.key for k in kept}
+    return counts(c.impact for c in diff.changes if not (c.action == "delete" and c.key in not_deleted))
 
 
 def _utc(now: datetime) -> datetime:
@@ -270,7 +287,7 @@ def _writes(desired: Factory, diff: Diff, index: KeyIndex, full: bool) -> dict[O
             raise ValueError(f"the diff writes {change.key}, which the desired factory does not hold")
         if key.type == "triggers" and change.paths == ["runtimeState"] and change.renamed_from is None:
             continue  # it only is to be started (`promote.normalise.with_runtime_states`): a start step does it
-        writes[key] = _WriteInfo(change.action, tuple(change.paths), change.renamed_from)
+        writes[key] = _WriteInfo(change.action, tuple(change.paths), change.renamed_from, change)
     if full:
         for key in desired.objects:
             writes.setdefault(key, _WriteInfo("rewrite"))
@@ -311,10 +328,7 @@ def _deployments(
                 name=names[i],
                 part=i + 1,
                 parts=count,
-                writes=tuple(
-                    Write(key, writes[key].action, levels[key], writes[key].paths, writes[key].renamed_from)
-                    for key in generated.keys
-                ),
+                writes=tuple(writes[key].write(key, levels[key]) for key in generated.keys),
                 template=generated.template,
                 parameters=generated.parameters,
                 commit=commit,
@@ -407,9 +421,16 @@ def _deletions(
             f"deletion.max_share is {policy.max_share:g} ({policy.max_share:.0%} at most)",
         )
     levels = mirrored(waves(dependency_graph(live_objects, candidates)))
-    deletes = [DeleteObject(key, levels[key]) for key in candidates]
+    changes = {live_index.find(c.key): c for c in diff.changes if c.action == "delete"}
+    deletes = [_delete(key, levels[key], changes.get(key)) for key in candidates]
     deletes.sort(key=lambda d: delete_key(d.wave, d.key))
     return deletes, kept, guard
+
+
+def _delete(key: ObjectKey, wave: int, change: Change | None) -> DeleteObject:
+    if change is None:
+        return DeleteObject(key, wave)
+    return DeleteObject(key, wave, change.outline, change.referrers, change.rename, change.impact)
 
 
 def _protecting_glob(policy: Any, key: ObjectKey) -> str:

@@ -21,8 +21,10 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any, ClassVar, Literal, Protocol, TypeVar, Union
 
+from promote.diff import PathChange
 from promote.factory import ObjectKey
 from promote.live import EVENT_TRIGGER_TYPES
+from promote.outline import Fact
 from promote.record.gate import GateCheck
 from promote.record.history import record_tags
 from promote.record.marker import marker_tags
@@ -31,11 +33,13 @@ from promote.record.tags import NextRecord, RecordBasis, arm_deployment_tags, de
 from promote.record.triggers import TriggerRecord
 from promote.runs import AffectedPipeline, RunPolicy, RunsSeen
 
-FORMAT_VERSION = 5  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
+FORMAT_VERSION = 6  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
 # 3: the plan records how it was asked for (`rollback`, `rotate_secrets`), so that apply can make it again
 # 4: the SettleRuns step: runs in progress of the pipelines the plan changes, and what is done about them
 # 5: the gate's answer, refusals and warnings are part of the plan, and the guards a person went around as asked
 # (`override_gate`, `allow_deletions`); the record step holds its kind and the commit a rollback goes back from
+# 6: writes and deletes carry what the reviewer reads (values, outlines, referrers, renames, impact classes), and
+# the plan its impact counts
 
 
 class Phase(IntEnum):
@@ -165,13 +169,21 @@ WriteAction = Literal["create", "update", "rewrite"]
 
 @dataclass(frozen=True)
 class Write:
-    """One object a deployment writes. `rewrite` = unchanged, written only because the plan is `full`."""
+    """One object a deployment writes. `rewrite` = unchanged, written only because the plan is `full`.
+
+    What the reviewer reads of it comes from the explained diff (`promote.explain`): each changed path with its
+    old and new value as display text (`details`, masked and abridged by `promote.shown`), a create's outline,
+    the other side of a rename, and the impact classes."""
 
     key: ObjectKey
     action: WriteAction
     wave: int
-    paths: tuple[str, ...] = ()  # changed property paths (no values: those stay in `promote diff`)
+    paths: tuple[str, ...] = ()  # changed property paths
     renamed_from: str | None = None  # the live name when it differs only in letter case
+    details: tuple[PathChange, ...] = ()  # the paths with their values (display text, never a secret)
+    outline: tuple[Fact, ...] = ()  # a create's main properties
+    rename: str | None = None  # a create with the properties of an object this plan deletes
+    impact: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,6 +250,10 @@ class DeleteObject:
 
     key: ObjectKey
     wave: int = 0
+    outline: tuple[Fact, ...] = ()  # what the deleted object is (`promote.outline`)
+    referrers: tuple[str, ...] = ()  # the live objects that reference it (rewritten or deleted before it)
+    rename: str | None = None  # the object this plan creates with its properties
+    impact: tuple[str, ...] = ()
 
     phase: ClassVar[Phase] = Phase.DELETE
 
@@ -447,6 +463,7 @@ class Plan:
     warnings: tuple[str, ...] = ()  # what reading the commit with this environment warned about
     gate: GateCheck | None = None  # what `requires:` says of the commit (None: the environment requires none)
     refusals: tuple[Refusal, ...] = ()  # guards that refuse the plan: no run applies it
+    impact: dict[str, int] = field(default_factory=dict)  # changes per impact class (`promote.impact`), kept aside
     hash: str = field(default="", compare=True)
 
     def steps_of(self, kind: type[S]) -> list[S]:

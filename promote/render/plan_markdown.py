@@ -7,6 +7,7 @@ import html
 import re
 
 from promote.plan.steps import PHASE_TITLES, Deploy, Phase, Plan
+from promote.render.markdown import fence, impact_table
 from promote.render.plan_text import (
     RUNS_IN_FLIGHT,
     attention,
@@ -62,6 +63,7 @@ def render_plan(plan: Plan) -> str:
         "|---:|---:|---:|---:|",
         f"| {s.get('create', 0)} | {s.get('update', 0)} | {s.get('delete', 0)} | {s.get('unchanged', 0)} |",
         "",
+        *(impact_table(plan.impact) if plan.impact else []),
     ]
     icons = {"Apply will be refused": "❌", "Warnings": "⚠️", "Gate": "✅", RUNS_IN_FLIGHT: "⏳"}
     for heading, items in attention(plan):
@@ -81,9 +83,7 @@ def render_plan(plan: Plan) -> str:
                 lines += [
                     f"<details><summary>{number}. {html.escape(text.title, quote=False)}</summary>",
                     "",
-                    "```",
-                    *text.details,
-                    "```",
+                    *fence(text.details),
                     "",
                     "</details>",
                     "",

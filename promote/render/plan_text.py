@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from promote.impact import counts_text
 from promote.inert import inert
 from promote.plan.steps import (
     PHASE_TITLES,
@@ -33,12 +34,12 @@ from promote.plan.steps import (
 from promote.record.marker import TAG_RUN_ID, TAG_STARTED
 from promote.record.overrides import TAG_OVERRIDE
 from promote.record.tags import TAG_COMMIT, TAG_GOOD, TAG_PLAN, TAG_PREVIOUS_COMMIT, TAG_RUN, TAG_TIME
+from promote.render import about_line, fact_line, impact_tag, path_line
 from promote.runs import duration_text, run_line
 from promote.secrets import TAG_SECRETS
 from promote.shown import is_sensitive_key, shown
 
 GLYPHS = {"create": "+", "update": "~", "rewrite": "=", "delete": "-"}
-MAX_PATHS = 5  # changed paths shown per object; `promote diff` shows them all, with values
 KEPT_REASONS = {
     "deletion-disabled": "deletion is disabled",
     "protected": "protected",
@@ -57,17 +58,31 @@ class StepText:
 
 
 def write_line(write: Write) -> str:
-    """`~ datasets/ds_in: typeProperties.location.fileName, ...`"""
+    """`~ datasets/ds_in [content]`, `+ pipelines/p [content] (a rename of pipelines/old)`; the values follow
+    on `write_body` lines. A write made before values were in plans lists its paths instead."""
     line = f"{GLYPHS[write.action]} {inert(write.key)}"
     if write.renamed_from is not None:
         line += f" (was {inert(f'{write.key.type}/{write.renamed_from}')})"
-    if write.paths:
-        shown = ", ".join(inert(path) for path in write.paths[:MAX_PATHS])
-        more = len(write.paths) - MAX_PATHS
-        line += f": {shown}" + (f" and {more} more" if more > 0 else "")
+    line += impact_tag(write.impact) + about_line(write.action, (), write.rename)
+    if write.paths and not write.details:
+        line += ": " + ", ".join(inert(path) for path in write.paths)
     elif write.action == "rewrite":
         line += " (unchanged, rewritten)"
     return line
+
+
+def write_body(write: Write) -> list[str]:
+    """Each changed path with its old and new value, or a create's outline: the lines `promote diff` shows."""
+    return [path_line(detail) for detail in write.details] + [fact_line(fact) for fact in write.outline]
+
+
+def delete_line(step: DeleteObject) -> str:
+    """`- datasets/d [destructive] (referenced by pipelines/p)`"""
+    return (
+        f"{GLYPHS['delete']} {inert(step.key)}"
+        + impact_tag(step.impact)
+        + about_line("delete", step.referrers, step.rename)
+    )
 
 
 def _size(n: int) -> str:
@@ -146,6 +161,7 @@ class Describer:
                 wave = write.wave
                 details.append(f"wave {wave}:")
             details.append(f"  {write_line(write)}")
+            details.extend(f"      {line}" for line in write_body(write))
         if step.parameters:
             details.append("secure parameters: " + "; ".join(f"{p.name} from {p.source_text}" for p in step.parameters))
         if step.after:
@@ -153,7 +169,7 @@ class Describer:
         return StepText(title, details)
 
     def visit_delete_object(self, step: DeleteObject) -> StepText:
-        return StepText(f"{GLYPHS['delete']} {step.key}")
+        return StepText(delete_line(step), [fact_line(fact) for fact in step.outline])
 
     def visit_start_trigger(self, step: StartTrigger) -> StepText:
         if step.subscribe:
@@ -235,6 +251,8 @@ def header_lines(plan: Plan) -> list[str]:
         )
         + (" Full deployment: every object is written." if plan.full else ""),
     ]
+    if plan.impact:
+        lines.append(counts_text(plan.impact))
     return lines
 
 
