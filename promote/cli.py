@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("text", "markdown", "json"),
         default="text",
-        help="how the plan is shown (json: the plan file's content, as --out writes it)",
+        help="how the plan is shown (json: its data, each template by its size and sha256; --out saves it whole)",
     )
     _add_guards(plan)
 

@@ -25,10 +25,8 @@ if TYPE_CHECKING:
 
 def _render(plan: Plan, fmt: str) -> str:
     if fmt == "json":
-        from promote.plan import to_json
-
-        return to_json(plan).rstrip("\n")
-    if fmt == "markdown":
+        from promote.render.plan_json import render_plan
+    elif fmt == "markdown":
         from promote.render.plan_markdown import render_plan
     else:
         from promote.render.plan_text import render_plan
@@ -52,7 +50,8 @@ def _show(plan: Plan, fmt: str, out: Path | None, saving: str | None, env_file: 
         ensure_not_refused(plan, env_file)
     if out is not None:
         out.write_text(to_json(plan))
-        print(f"\nSaved the {what} to {saving} (hash {plan.hash[:12]}). Apply it with: promote apply {saving}")
+        saved = f"\nSaved the {what} to {saving} (hash {plan.hash[:12]}). Apply it with: promote apply {saving}"
+        print(saved, file=sys.stderr if fmt == "json" else sys.stdout)  # stdout stays one JSON document
 
 
 def _can_confirm(what: str, yes: bool) -> None:
