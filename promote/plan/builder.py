@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 from promote.diff import Change, Diff
 from promote.errors import InputError
 from promote.factory import Factory, FactoryObject, ObjectKey
-from promote.impact import counts
 from promote.live import LiveState
 from promote.plan.order import (
     KeyIndex,
@@ -249,6 +248,8 @@ def build_plan(
 
 def _impact(diff: Diff, kept: Iterable[Kept]) -> dict[str, int]:
     """Changes per impact class (`promote.impact`) of what the plan carries out: a deletion it keeps is none."""
+    from promote.impact import counts  # promote.impact reads promote.plan.order: imported here, not at the top
+
     not_deleted = {k.key for k in kept}
     return counts(c.impact for c in diff.changes if not (c.action == "delete" and c.key in not_deleted))
 
