@@ -255,6 +255,15 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
     assert plan["commit"] == commit and plan["environment"] == "production"
     assert "## Deployment plan: `production` → `adf-promote-production`" in seen["plan summary"]
     assert f"| plan hash | `{plan['hash'][:16]}` |" in seen["plan summary"]
+    # with values: the impact counts up front, what each new object is and where it connects with production's values
+    impact = "| destructive | trigger-affecting | infrastructure | parameter-only | content |\n" + "|---:" * 5 + "|\n"
+    assert impact + "| 0 | 4 | 3 | 0 | 12 |" in seen["plan summary"]
+    assert (
+        "  + linkedServices/ls_batch_mnist [infrastructure]\n      type: AzureBatch\n"
+        '      connects to: accountName "bamnistmlprod"'
+    ) in seen["plan summary"]
+    ingest = "  + pipelines/ingest_mnist [content]\n      activities: download_mnist (Custom), prepare_splits (Custom)"
+    assert ingest in seen["plan summary"]
     assert seen["production before"]["commit"] is None  # nothing applied before the approval
     assert seen["job"] == "Apply the approved plan of adf-ml-project to production"
 
