@@ -377,3 +377,19 @@ def test_reference_histories_render_values_and_never_a_planted_secret(name: str)
                 assert CANARY not in out, (name, view.__name__)
             shown_values += sum(d.after is not None for c in diff.changes for d in c.details)
     assert shown_values > 0  # the histories do show values
+
+
+def test_values_names_and_outlines_stay_inert_in_every_view() -> None:
+    hostile = "x\n::error::pwned \x1b[31mred\u202e ##[group]g"
+    before = factory({"pipelines/p": {"description": "a"}, "datasets/d": {"type": "Json"}})
+    after = factory(
+        {
+            "pipelines/p": {"description": hostile},
+            "pipelines/q": {"activities": [{"name": hostile, "type": hostile}]},
+        }
+    )
+    diff = explain(diff_factories(before, after), referrers_in=before.objects)
+    for view in (text, markdown):  # JSON keeps the text as it is; the command's output stream escapes it
+        out = view.render_diff(diff)
+        assert "\x1b" not in out and "\u202e" not in out and "##[group]" not in out
+        assert not any(line.lstrip().startswith("::") for line in out.splitlines())
