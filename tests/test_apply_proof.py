@@ -126,6 +126,10 @@ def test_an_edited_plan_with_a_recomputed_hash_is_refused_and_writes_nothing(pro
                 "wave": 0,
                 "paths": [],
                 "renamed_from": None,
+                "details": [],
+                "outline": [],
+                "rename": None,
+                "impact": [],
             }
         )
 

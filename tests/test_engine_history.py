@@ -32,7 +32,7 @@ def test_each_commit_of_the_history_deploys_to_exactly_its_desired_state(project
         assert not refused, f"{ref[:8]}: ADF refused {refused}"
         # no step ever met a started trigger or a referenced object
         assert "TriggerEnabledCannotUpdate" not in result.stdout + result.stderr
-        assert "referenced by" not in result.stdout + result.stderr
+        assert "cannot be deleted since it is referenced by" not in result.stdout + result.stderr
 
 
 def test_a_second_deploy_of_the_same_commit_writes_nothing(project: Project):

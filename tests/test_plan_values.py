@@ -63,7 +63,7 @@ def test_the_plan_shows_values_outlines_referrers_and_impact_and_no_secret(proje
     ) in text
     # a delete says what referenced it in the live factory, and that it is a rename
     assert (
-        "5. - datasets/mnist\\_scores \\[destructive\\] (renamed to datasets/mnist\\_predictions; referenced by "
+        ". - datasets/mnist\\_scores \\[destructive\\] (renamed to datasets/mnist\\_predictions; referenced by "
         "pipelines/score\\_mnist)"
     ) in text
     assert CANARY not in text + md.stderr
