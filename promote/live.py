@@ -31,3 +31,4 @@ class LiveState:
     tags: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
     exists: bool = True  # False when the factory itself does not exist yet
+    etag: str | None = None  # the factory resource's etag as read (a lease is taken on it: `promote.apply.lease`)

@@ -44,6 +44,7 @@ from promote.factory import ObjectKey
 from promote.live import LiveState
 
 if TYPE_CHECKING:
+    from promote.apply.lease import FactoryLease
     from promote.apply.runner import PlanForCommit, RunContext, RunReport
     from promote.azure.connection import Connection
     from promote.azure.operations import DeploymentRecord
@@ -300,6 +301,7 @@ class EnvironmentSession:
         from promote.azure.api import AzureFactoryApi
 
         return RunContext(
+            lease=self.lease(),
             root=self.root,
             environment=self.env.name,
             start_policy=self.env.triggers.start,
@@ -308,6 +310,24 @@ class EnvironmentSession:
             progress=self.progress,
             subscription_timeout=float(self.env.triggers.subscription_timeout),
             create_missing_factory=create_missing_factory and self.env.target.endpoint == "local",
+        )
+
+    def lease(self) -> FactoryLease:
+        """The run's lease on the target factory (`promote.apply.lease`). Its read-back waits
+        `PROMOTE_LEASE_SETTLE_SECONDS` in Azure, where If-Match on the factory's tags update is not known to hold;
+        an emulator honours it, so nothing is waited there."""
+        import os
+
+        from promote.apply.lease import AZURE_SETTLE_SECONDS, FactoryLease, LeaseSettings
+        from promote.azure.api import AzureLeaseStore
+        from promote.endpoints import endpoint_for
+
+        settle = 0.0 if endpoint_for(self.env).kind != "azure" else AZURE_SETTLE_SECONDS
+        return FactoryLease(
+            AzureLeaseStore(self.conn),
+            self.env.target.factory,
+            settings=LeaseSettings.from_environ(os.environ, settle=settle),
+            progress=self.progress,
         )
 
     def _rollback_plan(self, failed: str) -> PlanForCommit:

@@ -121,6 +121,7 @@ class Executor:
         progress: Progress = print,
         skip: frozenset[int] = frozenset(),
         live_triggers: Mapping[str, TriggerState] | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.factory = factory
         self.plan = plan
@@ -131,6 +132,9 @@ class Executor:
         # The trigger states the runner read, inside the run's lock, to make or check this plan: step 1 records
         # them instead of reading the factory again. None: step 1 reads them.
         self.live_triggers = live_triggers
+        # Called before each step: raises when the run may no longer write (its lease on the factory was taken by
+        # another run, `promote.apply.lease.FactoryLease.ensure_held`).
+        self.guard = guard
         self._lock = threading.Lock()
 
     def run(self) -> Outcome:
@@ -168,6 +172,8 @@ class Executor:
                 self.journal.wrote = True  # saved with the entry, before the call: a killed run may have written
             self.journal.log("begin", title, step=index)
         try:
+            if self.guard is not None:
+                self.guard()
             detail = step.accept(self) or ""
         except BaseException as exc:  # journal even Ctrl-C before passing it on
             with self._lock:

@@ -10,10 +10,11 @@ target. It is two halves:
   pid to check and no window in which two racers both see a dead holder and both take over. The file is never
   deleted (deleting a lock file lets a third process lock a new file while a second still holds the old one);
   it holds the holder's description while held, for the refusal's message.
-- Across machines: a `TargetLease` on the factory itself, taken after the local lock and released before it.
-  This module defines the seam (`TargetLease`, the `lease=` argument of `target_lock`); the lease that Azure
-  holds is another module's work. Until then, runs on different machines are kept apart by the CI's
-  concurrency group (see `.github/workflows/promote.yml`).
+- Across machines: a `TargetLease` on the factory itself, taken after the local lock and released before it
+  (`promote.apply.lease.FactoryLease`, in the factory's tags; the runner takes it once its checks have passed).
+  The holder's description names the lock file (`machine`: the kernel's boot id and the file's device and inode),
+  so that a lease left by a run that held this very file is known to be its own: holding the flock proves that
+  run is gone.
 """
 
 from __future__ import annotations
@@ -77,6 +78,17 @@ class TargetLease(Protocol):
     def release(self) -> None: ...
 
 
+def machine_of(fd: int) -> str:
+    """This lock file on this running kernel: a lease taken under it (`promote.apply.lease`) was taken by a run
+    that held this flock. Two clones of the project, two containers or two machines never share it."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:  # pragma: no cover - not Linux: the host's name stands in for the boot
+        boot = socket.gethostname()
+    stat = os.fstat(fd)
+    return hashlib.sha256(f"{boot}:{stat.st_dev}:{stat.st_ino}".encode()).hexdigest()[:16]
+
+
 def holder_description() -> dict[str, str | int]:
     """Who is running: user, host, pid, and the CI run when there is one."""
     run = os.environ.get("GITHUB_RUN_ID")
@@ -117,8 +129,9 @@ def lock_path(root: Path, key: TargetKey) -> Path:
 @contextlib.contextmanager
 def target_lock(
     root: Path, key: TargetKey, *, environment: str = "", lease: TargetLease | None = None
-) -> Iterator[None]:
-    """Hold the target for the duration of the block, or refuse (exit 2) naming who holds it."""
+) -> Iterator[dict[str, str | int]]:
+    """Hold the target for the duration of the block, or refuse (exit 2) naming who holds it. Yields the holder's
+    description (with its `machine`, see `machine_of`), what a lease taken later in the block names."""
     from promote.writable import writable_folder
 
     path = lock_path(root, key)
@@ -129,14 +142,18 @@ def target_lock(
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _refusal(path, key, _read_holder(fd)) from None
-        me = {**holder_description(), **({"environment": environment} if environment else {})}
+        me = {
+            **holder_description(),
+            **({"environment": environment} if environment else {}),
+            "machine": machine_of(fd),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         try:
             if lease is not None:
                 lease.acquire(me)
             try:
-                yield
+                yield me
             finally:
                 if lease is not None:
                     lease.release()

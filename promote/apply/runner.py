@@ -17,13 +17,16 @@ this module does not know about.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from promote.apply.executor import Executor, Outcome, Progress, deployment_parameters, step_title
 from promote.apply.factory_api import FactoryApi
+from promote.apply.lease import FactoryLease
 from promote.apply.lock import TargetKey, target_lock
 from promote.errors import EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_ROLLED_BACK, PromoteError
 from promote.factory import ObjectKey
@@ -33,7 +36,7 @@ from promote.plan.steps import Plan, RunPipeline, SettleRuns
 from promote.record import journal as journals
 from promote.record.journal import Journal
 from promote.record.rollback import journal_of_marker, last_good
-from promote.record.tags import read_record
+from promote.record.tags import FactoryRecord, read_record
 from promote.record.triggers import TriggerRecord
 from promote.render import counted
 from promote.runs import RunsInFlight
@@ -74,6 +77,7 @@ class RunContext:
     environ: dict[str, str] | None = None
     subscription_timeout: float = 300.0  # the environment's triggers.subscription_timeout, for restores
     create_missing_factory: bool = False  # a `local` target's factory is created on first use, never Azure's
+    lease: FactoryLease | None = None  # the cross-machine lock on the factory (None: the local lock only)
 
 
 @dataclass
@@ -152,13 +156,17 @@ def run(
     objects the factory had).
     """
     path = journals.journal_path(context.root, context.environment)
-    with target_lock(context.root, context.target, environment=context.environment):
+    lease = context.lease
+    with target_lock(context.root, context.target, environment=context.environment) as me:
         previous = journals.load(path)
         interrupted = previous if previous is not None and previous.unfinished else None
         if previous is not None and not interrupted:
             journals.archive(previous)
-        _settle_deployments(context)  # nothing may go on writing behind this run's plan
         live = context.factory.read_live()
+        if lease is not None:  # a run on another machine holds the factory: refused before anything is settled
+            lease.check(live.tags, str(me.get("machine", "")))
+        if _settle_deployments(context):  # nothing may go on writing behind this run's plan
+            live = context.factory.read_live()
         if not live.exists and context.create_missing_factory:
             context.factory.ensure_factory()
             live = context.factory.read_live()
@@ -171,75 +179,95 @@ def run(
             return RunReport(status=ALREADY_APPLIED, plan=done.plan, environment=context.environment, note=done.detail)
         parameters = deployment_parameters(plan, context.environ)  # a missing variable refuses before any step
         _refuse_runs_in_flight(context, plan)  # `runs.in_progress: fail` refuses before any step too
-        good = last_good(interrupted, record)
-        journal = Journal(
-            environment=context.environment,
-            commit=plan.commit,
-            plan_hash=plan.hash,
-            kind=kind,
-            last_good_commit=good,
-            triggers_before=interrupted.triggers_before if interrupted else None,
-            wrote=interrupted.wrote if interrupted else False,
-            overrides=[o.text() for o in plan.overrides],
-        )
-        journal.path = path
-        report = RunReport(status=SUCCEEDED, plan=plan, environment=context.environment, last_good=good)
-        if interrupted is not None and interrupted.path is None:
-            report.recovered_run = interrupted.run_id
-            context.progress(
-                f"Recovering the interrupted run {interrupted.run_id}, which the factory records as in progress "
-                "(this runner has no journal of it): the triggers it recorded as running will run again."
-            )
-        elif interrupted is not None:
-            report.recovered_run = interrupted.run_id
-            context.progress(
-                f"Recovering the interrupted {interrupted.kind} of {interrupted.commit[:8]} (run "
-                f"{interrupted.run_id}, started {interrupted.started}): its record of trigger states is kept."
-            )
-            interrupted.status = journals.RECOVERED
-            interrupted.path = path.with_name(f"{context.environment}.{interrupted.run_id}.json")
-            interrupted.save()
-            journals.archive(interrupted)
-        journal.save()
+        with contextlib.ExitStack() as leased:
+            if lease is not None:  # every check passed: the lease is the run's first write (docs/locks.md)
+                lease.acquire(me, etag=live.etag, basis=live.tags)
+                leased.callback(lease.release)
+            return _carry_out(context, plan, parameters, live, interrupted, record, path, plan_for_commit, kind)
 
-        executor = Executor(
-            context.factory,
-            plan,
-            journal,
-            parameters=parameters,
-            progress=context.progress,
-            live_triggers=live.triggers,  # read inside the lock just now: step 1 need not read them again
-        )
-        outcome = executor.run()
-        report.outcome = outcome
-        if outcome.ok:
-            # A rollback that finishes an unfinished run puts triggers back as they were before that run, as the
-            # automatic rollback does; otherwise the start policy decides, `previous` restarting what ran before.
-            # A run that recovers nothing needs no restore: under `previous` its plan starts again every trigger it
-            # stops, so reading the triggers once more would find nothing to do.
-            finishing = kind == "rollback" and interrupted is not None
-            if (context.start_policy == "previous" and interrupted is not None) or finishing:
-                try:
-                    report.restored = restore_triggers(context, journal.triggers_before or [], stop_others=finishing)
-                except TriggersNotRestored as exc:
-                    journal.log("note", str(exc))  # the journal stays unfinished: the next run restores them
-                    raise PromoteError(
-                        f"{exc}. The {kind} of {plan.commit[:8]} itself succeeded; the journal keeps the trigger "
-                        f"states from before it: run promote {kind} --env {context.environment} again to put them back"
-                    ) from exc
-            journal.finish(SUCCEEDED)
-            journals.archive(journal)
-            return report
 
-        journal.status = journals.ROLLING_BACK
-        journal.log("rollback-begin", f"after: {outcome.error}")
-        context.progress(f"Step failed: {outcome.error}")
-        created = frozenset(w.key for d in plan.deployments for w in d.writes if w.action == "create")
-        _roll_back(context, journal, report, plan_for_commit, good, created)
-        journal.finish(report.status)
-        if report.status != ROLLBACK_FAILED:  # else it stays: the next run finishes the rollback from it
-            journals.archive(journal)
+def _carry_out(
+    context: RunContext,
+    plan: Plan,
+    parameters: dict[str, dict[str, dict[str, Any]]],
+    live: LiveState,
+    interrupted: Journal | None,
+    record: FactoryRecord,
+    path: Path,
+    plan_for_commit: PlanForCommit,
+    kind: str,
+) -> RunReport:
+    """The run once its plan is made and its lease held: journal, apply, restore or roll back."""
+    good = last_good(interrupted, record)
+    journal = Journal(
+        environment=context.environment,
+        commit=plan.commit,
+        plan_hash=plan.hash,
+        kind=kind,
+        last_good_commit=good,
+        triggers_before=interrupted.triggers_before if interrupted else None,
+        wrote=interrupted.wrote if interrupted else False,
+        overrides=[o.text() for o in plan.overrides],
+    )
+    journal.path = path
+    report = RunReport(status=SUCCEEDED, plan=plan, environment=context.environment, last_good=good)
+    if interrupted is not None and interrupted.path is None:
+        report.recovered_run = interrupted.run_id
+        context.progress(
+            f"Recovering the interrupted run {interrupted.run_id}, which the factory records as in progress "
+            "(this runner has no journal of it): the triggers it recorded as running will run again."
+        )
+    elif interrupted is not None:
+        report.recovered_run = interrupted.run_id
+        context.progress(
+            f"Recovering the interrupted {interrupted.kind} of {interrupted.commit[:8]} (run "
+            f"{interrupted.run_id}, started {interrupted.started}): its record of trigger states is kept."
+        )
+        interrupted.status = journals.RECOVERED
+        interrupted.path = path.with_name(f"{context.environment}.{interrupted.run_id}.json")
+        interrupted.save()
+        journals.archive(interrupted)
+    journal.save()
+
+    executor = Executor(
+        context.factory,
+        plan,
+        journal,
+        parameters=parameters,
+        progress=context.progress,
+        live_triggers=live.triggers,  # read inside the lock just now: step 1 need not read them again
+        guard=context.lease.ensure_held if context.lease is not None else None,
+    )
+    outcome = executor.run()
+    report.outcome = outcome
+    if outcome.ok:
+        # A rollback that finishes an unfinished run puts triggers back as they were before that run, as the
+        # automatic rollback does; otherwise the start policy decides, `previous` restarting what ran before.
+        # A run that recovers nothing needs no restore: under `previous` its plan starts again every trigger it
+        # stops, so reading the triggers once more would find nothing to do.
+        finishing = kind == "rollback" and interrupted is not None
+        if (context.start_policy == "previous" and interrupted is not None) or finishing:
+            try:
+                report.restored = restore_triggers(context, journal.triggers_before or [], stop_others=finishing)
+            except TriggersNotRestored as exc:
+                journal.log("note", str(exc))  # the journal stays unfinished: the next run restores them
+                raise PromoteError(
+                    f"{exc}. The {kind} of {plan.commit[:8]} itself succeeded; the journal keeps the trigger "
+                    f"states from before it: run promote {kind} --env {context.environment} again to put them back"
+                ) from exc
+        journal.finish(SUCCEEDED)
+        journals.archive(journal)
         return report
+
+    journal.status = journals.ROLLING_BACK
+    journal.log("rollback-begin", f"after: {outcome.error}")
+    context.progress(f"Step failed: {outcome.error}")
+    created = frozenset(w.key for d in plan.deployments for w in d.writes if w.action == "create")
+    _roll_back(context, journal, report, plan_for_commit, good, created)
+    journal.finish(report.status)
+    if report.status != ROLLBACK_FAILED:  # else it stays: the next run finishes the rollback from it
+        journals.archive(journal)
+    return report
 
 
 def without_smoke(plan: Plan) -> Plan:
@@ -288,6 +316,14 @@ def _roll_back(
     Whether anything was written is the journal's word, not this run's outcome: a run that recovers an interrupted
     one may fail before writing anything itself, after the interrupted one wrote."""
     wrote = journal.wrote
+    if context.lease is not None and context.lease.lost is not None:  # the factory is another run's now
+        report.problems.append(
+            f"the lease on the factory was taken by {context.lease.lost} while this run was stopped: nothing was "
+            "rolled back or restored, so as not to write under that run; the journal keeps the record"
+        )
+        report.status = ROLLBACK_FAILED
+        journal.log("rollback-failed", "; ".join(report.problems))
+        return
     if wrote and not target:
         report.problems.append(
             "no last good commit is recorded on the factory (first deployment?): the objects written stay; "
@@ -309,6 +345,7 @@ def _roll_back(
                 parameters=deployment_parameters(rollback_plan, context.environ),
                 progress=context.progress,
                 live_triggers=live.triggers,
+                guard=context.lease.ensure_held if context.lease is not None else None,
             )
             report.rollback_outcome = executor.run()
             if not report.rollback_outcome.ok:
@@ -331,15 +368,16 @@ def deployment_prefix(environment: str) -> str:
     return f"promote-{environment}-"
 
 
-def _settle_deployments(context: RunContext) -> None:
+def _settle_deployments(context: RunContext) -> list[str]:
     """Cancel and wait out this environment's deployments still running: a run killed or interrupted while ARM
-    deployed leaves its deployment writing (the lock proves its run is gone)."""
+    deployed leaves its deployment writing (the lock proves its run is gone). The names of those stopped."""
     stopped = context.factory.settle_deployments(deployment_prefix(context.environment), progress=context.progress)
     if stopped:
         context.progress(
             f"Cancelled {counted(len(stopped), 'deployment')} an earlier run left running, and waited for "
             f"{'it' if len(stopped) == 1 else 'them'}: {', '.join(stopped)}"
         )
+    return stopped
 
 
 class TriggersNotRestored(PromoteError):

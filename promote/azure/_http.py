@@ -17,12 +17,21 @@ from promote.errors import InputError
 from promote.untrusted import ENVELOPE_DEPTH, JsonRefused, parse_json
 
 
-def send(client: Any, method: str, url: str, body: Any = None, *, operation: str = "") -> tuple[int, Any]:
-    """(status, parsed JSON or None). Network failures become ConnectionFailed; HTTP errors are returned."""
+def send(
+    client: Any,
+    method: str,
+    url: str,
+    body: Any = None,
+    *,
+    operation: str = "",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """(status, parsed JSON or None). Network failures become ConnectionFailed; HTTP errors are returned.
+    `headers`: more request headers (an `If-Match`)."""
     from azure.core.exceptions import AzureError as SdkAzureError
     from azure.core.rest import HttpRequest
 
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(headers or {})}
     request = (
         HttpRequest(method, url, headers=headers, json=body)
         if body is not None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promote.apply.factory_api import Progress
+from promote.apply.lease import TagsRead
 from promote.azure import operations, reader
 from promote.azure.connection import Connection
 from promote.factory import ObjectKey
@@ -72,3 +73,18 @@ class AzureFactoryApi:
         self, pipelines: Sequence[str], *, time_limit: float, cancel: bool, progress: Progress | None = None
     ) -> list[RunInfo]:
         return operations.wait_for_runs(self.conn, pipelines, time_limit=time_limit, cancel=cancel, progress=progress)
+
+
+@dataclass(frozen=True)
+class AzureLeaseStore:
+    """`promote.apply.lease.LeaseStore` over a connection: the factory's tags, written with If-Match."""
+
+    conn: Connection
+
+    def read(self) -> TagsRead | None:
+        read = operations.read_factory_tags(self.conn)
+        return TagsRead(read.tags, read.etag) if read is not None else None
+
+    def write(self, tags: Mapping[str, str], *, if_match: str | None) -> TagsRead | None:
+        written = operations.write_factory_tags(self.conn, tags, if_match=if_match)
+        return TagsRead(written.tags, written.etag) if written is not None else None

@@ -610,25 +610,75 @@ def factory_tags(conn: Connection) -> dict[str, str]:
     return {str(k): str(v) for k, v in ((body or {}).get("tags") or {}).items()}
 
 
+@dataclass(frozen=True)
+class FactoryTags:
+    """The factory's tags and the etag they were read with (what a conditional write names)."""
+
+    tags: dict[str, str]
+    etag: str | None
+
+
+def read_factory_tags(conn: Connection) -> FactoryTags | None:
+    """The factory's tags and etag; None when the factory does not exist."""
+    operation = f"read factory {conn.factory}"
+    status, body = send(conn.adf, "GET", conn.factory_url(), operation=operation)
+    if status == 404:
+        return None
+    if not 200 <= status < 300:
+        raise call_error(status, body, operation)
+    return _factory_tags(body)
+
+
+def _factory_tags(body: Any) -> FactoryTags:
+    body = body if isinstance(body, dict) else {}
+    etag = body.get("eTag") or body.get("etag")
+    return FactoryTags({str(k): str(v) for k, v in (body.get("tags") or {}).items()}, str(etag) if etag else None)
+
+
+def write_factory_tags(conn: Connection, tags: Mapping[str, str], *, if_match: str | None) -> FactoryTags | None:
+    """Set exactly `tags` with a tags-only PATCH carrying `If-Match: if_match` (when given); the tags and etag
+    now set, or None when the condition failed (412: the factory was written since `if_match` was read)."""
+    operation = f"tag factory {conn.factory}"
+    headers = {"If-Match": if_match} if if_match else None
+    status, body = send(
+        conn.adf, "PATCH", conn.factory_url(), {"tags": dict(tags)}, operation=operation, headers=headers
+    )
+    if status == 412:
+        return None
+    if not 200 <= status < 300:
+        raise call_error(status, body, operation)
+    return _factory_tags(body)
+
+
+TAG_WRITE_ATTEMPTS = 8
+
+
 def set_factory_tags(conn: Connection, tags: Mapping[str, str | None], *, replace: bool = False) -> dict[str, str]:
     """Set factory tags with a tags-only PATCH (Factories_Update), never a PUT of the factory.
 
     Merged into the factory's current tags by default (a PATCH replaces the whole tag set, and other teams tag
     factories too); a None value removes that tag; `replace=True` sets exactly `tags`. Returns the tags now set.
+    The merge is a compare-and-set: the PATCH carries `If-Match` with the etag the tags were read with, and is
+    merged again from a fresh read when another writer came in between (a run's lease renewal, another team's
+    tag), so that no tag written meanwhile is lost (where Azure honours If-Match, see docs/locks.md).
     """
-    current = {} if replace else factory_tags(conn)
-    for key, value in tags.items():
-        if value is None:
-            current.pop(key, None)
-        else:
-            current[key] = str(value)
-    # Factories_Update (PATCH) with a FactoryUpdateParameters body holding tags only; sent raw so that the
-    # answer (the whole factory, with whatever settings it has) need not fit a typed model.
-    body = checked(conn.adf, "PATCH", conn.factory_url(), {"tags": current}, operation=f"tag factory {conn.factory}")
-    return {str(k): str(v) for k, v in ((body or {}).get("tags") or {}).items()}
-
-
-# --------------------------------------------------------------------------------------------------- runs
+    for _ in range(TAG_WRITE_ATTEMPTS):
+        read = None if replace else read_factory_tags(conn)
+        current = dict(read.tags) if read is not None else {}
+        for key, value in tags.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = str(value)
+        written = write_factory_tags(conn, current, if_match=read.etag if read is not None else None)
+        if written is not None:
+            return written.tags
+    raise AzureCallError(
+        "PreconditionFailed",
+        f"the factory's tags changed under every one of {TAG_WRITE_ATTEMPTS} attempts to write them",
+        status=412,
+        operation=f"tag factory {conn.factory}",
+    )
 
 
 def run_pipeline(

@@ -71,7 +71,15 @@ def read_live(conn: Connection) -> LiveState:
         properties = comparable(_properties(item), key.type)
         objects[key] = FactoryObject(key=key, properties=properties, file=_label(conn))
     factory = Factory(name=str(factory_body.get("name") or conn.factory), objects=objects, source=_label(conn))
-    return LiveState(factory=factory, triggers=states, tags=tags, fingerprint=fingerprint(raw, states), exists=True)
+    etag = factory_body.get("etag") or factory_body.get("eTag")
+    return LiveState(
+        factory=factory,
+        triggers=states,
+        tags=tags,
+        fingerprint=fingerprint(raw, states),
+        exists=True,
+        etag=str(etag) if etag else None,
+    )
 
 
 def read_triggers(conn: Connection) -> dict[str, TriggerState]:
