@@ -189,6 +189,17 @@ class FactoryLease:
 
         self.machine = str(holder.get("machine") or "")
         self.holder = holder_text(holder)
+        try:
+            self._take(etag, basis)
+        except InputError:
+            raise
+        except PromoteError as exc:
+            self.release()  # when it was written before the failure
+            raise PromoteError(
+                f"could not take the lease on factory {self.factory}: {exc}; nothing was written"
+            ) from exc
+
+    def _take(self, etag: str | None, basis: Mapping[str, str] | None) -> None:
         if_match = etag
         for _ in range(_ATTEMPTS):
             read = self.store.read()
@@ -320,16 +331,22 @@ class FactoryLease:
         if self._renewer is not None and self._renewer is not threading.current_thread():
             self._renewer.join()
         with self._mutex:
-            if self.held is None:
+            held, self.held = self.held, None
+            if held is None:
                 return
-            for _ in range(_ATTEMPTS):
-                read = self.store.read()
-                now = read_lease(read.tags) if read is not None else None
-                if read is None or now is None or now.token != self.token:
-                    break
-                if self.store.write(_merged(read.tags, lease_removal()), if_match=read.etag) is not None:
-                    break
-            self.held = None
+            try:
+                for _ in range(_ATTEMPTS):
+                    read = self.store.read()
+                    now = read_lease(read.tags) if read is not None else None
+                    if read is None or now is None or now.token != self.token:
+                        return
+                    if self.store.write(_merged(read.tags, lease_removal()), if_match=read.etag) is not None:
+                        return
+            except PromoteError as exc:  # the run's outcome stands; the lease runs out by itself
+                self.progress(
+                    f"warning: could not give back the lease on factory {self.factory} ({exc}): "
+                    f"it expires at {held.until_text} (UTC)"
+                )
 
 
 def _merged(tags: Mapping[str, str], change: Mapping[str, str | None]) -> dict[str, str]:
