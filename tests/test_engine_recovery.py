@@ -23,6 +23,7 @@ from tests.engine_project import (
     local_lock,
 )
 from tests.test_engine_safety import out, write_env
+from tests.test_lease import expire_lease
 
 SMOKE_RUN = r"/pipelines/ingest_mnist/createRun$"
 
@@ -322,9 +323,13 @@ def test_a_run_killed_on_a_machine_that_is_gone_is_recovered_from_the_factory(pr
     assert project.live_triggers()["nightly_training"] == "Stopped"
     shutil.rmtree(project.path / ".promote" / "journal")  # a fresh runner: no journal, no lock
     shutil.rmtree(project.path / ".promote" / "locks", ignore_errors=True)
+    refused = project.promote("deploy", "--env", "previous", "--ref", new, "--yes")
+    assert refused.returncode == 2 and "is leased by another promote run" in refused.stderr, out(refused)
+    holder = expire_lease(project)  # the killed run's lease on the factory runs out (PROMOTE_LEASE_SECONDS)
 
     again = project.promote("deploy", "--env", "previous", "--ref", new, "--yes")
     assert again.returncode == 0, out(again)
+    assert f"from {holder}: it had expired" in again.stdout
     assert "which the factory records as in progress" in again.stdout
     assert project.live_triggers()["nightly_training"] == "Started"
     assert project.in_sync(new, env="previous")

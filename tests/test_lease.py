@@ -43,6 +43,16 @@ def tag_factory(project: Project, tags: dict[str, str]) -> None:
         adf.factories.update(LOCAL_RESOURCE_GROUP, LOCAL_FACTORY, {"tags": {**factory_tags(project), **tags}})
 
 
+def expire_lease(project: Project) -> str:
+    """Move the factory's lease's time five minutes into the past, as time passing would leave a lease whose run
+    is gone (its `PROMOTE_LEASE_SECONDS` ran out): the lease's holder."""
+    lease = read_lease(factory_tags(project))
+    assert lease is not None, "the factory holds no lease"
+    past = datetime.now(timezone.utc) - timedelta(minutes=5)
+    tag_factory(project, {TAG_LEASE: f"{lease.token} {past:%Y-%m-%dT%H:%M:%SZ} {lease.machine}"})
+    return lease.holder
+
+
 def twin_env(project: Project) -> None:
     """Another environment file naming the same factory."""
     (project.path / "environments" / "local-twin.yaml").write_text(
