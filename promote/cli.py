@@ -62,6 +62,27 @@ def _add_guards(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="for this run, allow up to N deletions over deletion.max_share (recorded with who ran it)",
     )
+    p.add_argument(
+        "--confirm",
+        type=_classes,
+        default=None,
+        metavar="CLASSES",
+        help="confirm this plan's changes of the impact classes the environment's confirm: asks for, e.g. "
+        "destructive,infrastructure (recorded with who ran it)",
+    )
+
+
+def _classes(text: str) -> tuple[str, ...]:
+    """Impact classes, comma-separated (`promote.impact.CLASSES`), refused by argparse (exit 2) when unknown."""
+    from promote.impact import CLASSES
+
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in CLASSES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"'{unknown[0] if unknown else text}' is not an impact class: the classes are {', '.join(CLASSES)}"
+        )
+    return names
 
 
 def _count(text: str) -> int:

@@ -31,7 +31,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from promote.factory import FactoryObject, ObjectKey
-from promote.plan.order import closure, dependencies_of
 
 if TYPE_CHECKING:
     from promote.diff import Change
@@ -97,10 +96,24 @@ def counts_text(totals: Mapping[str, int]) -> str:
     return "Impact: " + ", ".join(f"{totals.get(name, 0)} {name}" for name in CLASSES) + "."
 
 
+def to_confirm(totals: Mapping[str, int], wanted: Iterable[str]) -> tuple[str, ...]:
+    """The classes an environment wants confirmed (`confirm:`) that a plan holds changes of, in `CLASSES` order."""
+    asked = set(wanted)
+    return tuple(name for name in CLASSES if name in asked and totals.get(name, 0))
+
+
+def changes_text(totals: Mapping[str, int], classes: Iterable[str]) -> str:
+    """`2 destructive changes and 1 infrastructure change`."""
+    parts = [f"{totals.get(n, 0)} {n} change{'' if totals.get(n, 0) == 1 else 's'}" for n in classes]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def started_runs(started: Iterable[str], objects: Iterable[Mapping[ObjectKey, FactoryObject]]) -> frozenset[str]:
     """Pipelines (case-folded names) that the `started` triggers run, directly or through Execute Pipeline at any
     depth, as the trigger and pipeline definitions of every mapping in `objects` say (live and desired: a
     trigger's new pipelines and a pipeline's new children count as much as the old ones)."""
+    from promote.plan.order import closure  # the plan package reads this module: imported where it is used
+
     on = {name.casefold() for name in started}
     direct: set[str] = set()
     calls: dict[str, set[str]] = {}
@@ -114,4 +127,6 @@ def started_runs(started: Iterable[str], objects: Iterable[Mapping[ObjectKey, Fa
 
 
 def _pipelines_of(obj: FactoryObject) -> set[str]:
+    from promote.plan.order import dependencies_of
+
     return {dep.name.casefold() for dep in dependencies_of(obj) if dep.type == "pipelines"}

@@ -63,6 +63,7 @@ class Guards:
 
     override_gate: str | None = None  # `--override-gate REASON`: `requires:` does not refuse the commit
     allow_deletions: int | None = None  # `--allow-deletions N`: up to N deletions over `deletion.max_share`
+    confirm: tuple[str, ...] = ()  # `--confirm CLASSES`: impact classes the environment's `confirm:` asks for
 
 
 def _stderr(line: str) -> None:
@@ -211,6 +212,7 @@ class EnvironmentSession:
             gate=self.gate(side.revision.commit, live.tags),
             override_gate=guards.override_gate,
             allow_deletions=guards.allow_deletions,
+            confirm=guards.confirm,
             warnings=side.warnings,
         )
         plan = with_runs_seen(plan, seen if seen is not None else self.runs_seen(plan))
@@ -406,7 +408,7 @@ class EnvironmentSession:
                 f"the plan's commit {plan.commit[:64]!r} is not a full commit id of this repository",
                 hint="make the plan again with promote plan --out FILE",
             )
-        guards = Guards(override_gate=plan.override_gate, allow_deletions=plan.allow_deletions)
+        guards = Guards(override_gate=plan.override_gate, allow_deletions=plan.allow_deletions, confirm=plan.confirm)
         self.deployable(plan.commit)
         self.ensure_gate(plan.commit, guards)
 

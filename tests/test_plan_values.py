@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.engine_project import Project
-from tests.test_engine_safety import write_env
+from tests.test_engine_safety import last_seq, write_env, writes_since
 
 CANARY = "Zq8cAnArY"
 SECRET_VALUE = f"DefaultEndpointsProtocol=https;AccountName=devstoreaccount1;AccountKey={CANARY}=="
@@ -97,3 +97,42 @@ def test_the_plan_shows_values_outlines_referrers_and_impact_and_no_secret(proje
     plain = project.promote("plan", "--env", "local", "--ref", head, **secrets)
     assert "Impact: 2 destructive, 6 trigger-affecting, 2 infrastructure, 1 parameter-only, 0 content." in plain.stdout
     assert '~ env.value: "local" -> "local-2"' in plain.stdout and CANARY not in plain.stdout + plain.stderr
+
+
+def test_an_environment_that_wants_destructive_changes_confirmed_refuses_without_the_flag(project: Project) -> None:
+    commits = project.mirror()
+    project.deployed(commits[2])
+    write_env(project, "local", replace={"\ndeletion:\n": "\nconfirm: [destructive, infrastructure]\n\ndeletion:\n"})
+    head = commits[-1]  # deletes datasets/mnist_scores (a rename): 2 destructive changes, no infrastructure one
+    seq = last_seq(project)
+
+    # the plan says so up front, exits 2 and saves nothing
+    plan_file = project.path / "plan.json"
+    planned = project.promote("plan", "--env", "local", "--ref", head, "--out", str(plan_file))
+    assert planned.returncode == 2 and not plan_file.exists(), planned.stdout + planned.stderr
+    assert planned.stdout.index("Apply will be refused:") < planned.stdout.index("Record trigger states:")
+    wants = "the plan holds 2 destructive changes, which local wants confirmed (confirm: [destructive, infrastructure])"
+    assert f"impact.confirm: {wants}" in planned.stdout
+    assert "make it again with --confirm destructive;" in planned.stdout  # the hint names the flag
+    # deploy without the flag, or confirming another class only: refused, nothing written
+    for extra in ((), ("--confirm", "infrastructure")):
+        refused = project.promote("deploy", "--env", "local", "--ref", head, "--yes", *extra)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert wants in refused.stderr
+    bad = project.promote("deploy", "--env", "local", "--ref", head, "--yes", "--confirm", "destructve")
+    assert bad.returncode == 2 and "'destructve' is not an impact class" in bad.stderr
+    assert writes_since(project, seq) == [], "a refused plan wrote to the emulator"
+
+    # confirmed: the saved plan says so, apply carries it out, and the factory and the history record it with who
+    planned = project.promote(
+        "plan", "--env", "local", "--ref", head, "--out", str(plan_file), "--confirm", "destructive"
+    )
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert f"impact.confirm overridden (--confirm destructive): {wants}" in planned.stdout
+    assert json.loads(plan_file.read_text())["confirm"] == ["destructive"]
+    applied = project.promote("apply", str(plan_file))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    status = json.loads(project.promote("status", "--env", "local", "--format", "json").stdout)
+    assert status["commit"] == head and "--confirm destructive" in status["override"] and status["deployed_by"]
+    rows = json.loads(project.promote("history", "--env", "local", "--format", "json").stdout)
+    assert any(r["record"] and r["commit"] == head and "impact.confirm" in (r["override"] or "") for r in rows)

@@ -393,3 +393,18 @@ def test_values_names_and_outlines_stay_inert_in_every_view() -> None:
         out = view.render_diff(diff)
         assert "\x1b" not in out and "\u202e" not in out and "##[group]" not in out
         assert not any(line.lstrip().startswith("::") for line in out.splitlines())
+
+
+def test_the_confirm_setting_takes_impact_classes_and_names_a_typo(tmp_path: Any) -> None:
+    from promote.environment import load_environment
+    from promote.errors import EnvironmentFileError
+
+    target = "target: {subscription: s, resource_group: rg, factory: adf-prod, endpoint: local}\n"
+    good = tmp_path / "production.yaml"
+    good.write_text(target + "confirm: [destructive, infrastructure, destructive]\n")
+    assert load_environment(good).confirm == ("destructive", "infrastructure")
+    bad = tmp_path / "staging.yaml"
+    bad.write_text(target + "confirm: [destructve]\n")
+    with pytest.raises(EnvironmentFileError) as caught:
+        load_environment(bad)
+    assert "confirm[0]: unknown impact class 'destructve' (did you mean 'destructive'?)" in str(caught.value)

@@ -34,7 +34,7 @@ def _render(plan: Plan, fmt: str) -> str:
 
 
 def _guards(args: argparse.Namespace) -> Guards:
-    return Guards(override_gate=args.override_gate, allow_deletions=args.allow_deletions)
+    return Guards(override_gate=args.override_gate, allow_deletions=args.allow_deletions, confirm=args.confirm or ())
 
 
 def _show(plan: Plan, fmt: str, out: Path | None, saving: str | None, env_file: str, *, what: str = "plan") -> None:

@@ -202,6 +202,7 @@ class Environment:
     runs: RunsPolicy = RunsPolicy()
     requires: str | None = None
     source: str | None = None
+    confirm: tuple[str, ...] = ()  # impact classes (`promote.impact`) a plan holding them needs `--confirm` for
     # Line of each top-level key, so that later checks can point at a section that has no line of its own.
     key_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 

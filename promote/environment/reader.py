@@ -41,10 +41,22 @@ from promote.environment.paths import ValueSyntaxError, format_path, parse_objec
 from promote.environment.variables import variables
 from promote.errors import EnvironmentFileError
 from promote.factory import OBJECT_TYPES, ObjectKey
+from promote.impact import CLASSES
 from promote.runs import RUN_POLICIES, RunPolicy
 from promote.untrusted import MAX_DEPTH
 
-TOP_KEYS = ("target", "parameters", "overrides", "triggers", "deletion", "smoke", "runs", "requires", "source")
+TOP_KEYS = (
+    "target",
+    "parameters",
+    "overrides",
+    "triggers",
+    "deletion",
+    "smoke",
+    "runs",
+    "requires",
+    "source",
+    "confirm",
+)
 TARGET_KEYS = ("subscription", "resource_group", "factory", "location", "endpoint")
 KEYVAULT_KEYS = ("vault", "id", "secret", "version", "resource_group", "subscription")
 OVERRIDE_KEYS = ("object", "path", "value")
@@ -85,6 +97,7 @@ class _Reader(NodeReader):
         runs = self.runs(value["runs"]) if "runs" in value else RunsPolicy()
         requires = self.requires(value["requires"], path) if "requires" in value else None
         source = self.source(value["source"]) if "source" in value else None
+        confirm = self.confirm(value["confirm"]) if "confirm" in value else ()
         if self.problems or target is None:
             return None
         return Environment(
@@ -99,6 +112,7 @@ class _Reader(NodeReader):
             runs=runs,
             requires=requires,
             source=source,
+            confirm=confirm,
             key_lines=key_lines,
         )
 
@@ -321,6 +335,18 @@ class _Reader(NodeReader):
             share = self.number(fields["max_share"][1], "deletion.max_share", minimum=0, maximum=1)
             policy = dataclasses.replace(policy, max_share=policy.max_share if share is None else share)
         return policy
+
+    def confirm(self, node: Node) -> tuple[str, ...]:
+        """Impact classes (`promote.impact.CLASSES`) whose changes need `--confirm` to be applied."""
+        out: list[str] = []
+        for i, name, item in self.strings(node, "confirm"):
+            if name not in CLASSES:
+                self.add(
+                    item, f"confirm[{i}]", f"unknown impact class '{name}'", did_you_mean(name, CLASSES, "classes are")
+                )
+            elif name not in out:
+                out.append(name)
+        return tuple(out)
 
     def check_glob(self, pattern: str, node: Node, where: str) -> None:
         """A protection glob that can match nothing protects nothing: refuse it, rather than delete."""

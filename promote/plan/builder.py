@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from promote.diff import Change, Diff
 from promote.errors import InputError
 from promote.factory import Factory, FactoryObject, ObjectKey
+from promote.impact import CLASSES, changes_text, counts, to_confirm
 from promote.live import LiveState
 from promote.plan.order import (
     KeyIndex,
@@ -128,6 +129,7 @@ def build_plan(
     gate: GateCheck | None = None,
     override_gate: str | None = None,
     allow_deletions: int | None = None,
+    confirm: Iterable[str] = (),
     warnings: Iterable[str] = (),
 ) -> Plan:
     """The plan that turns the live factory into `desired`. `diff` is desired-vs-live (`diff_factories(live.
@@ -192,6 +194,20 @@ def build_plan(
             if allow_deletions is not None:
                 message += f"; --allow-deletions {allow_deletions} allows fewer"
             refusals.append(Refusal("deletion.max_share", message, hint, lines.get("deletion")))
+    impact = _impact(diff, kept)
+    confirmed = tuple(name for name in CLASSES if name in set(confirm))
+    wanted = to_confirm(impact, getattr(env, "confirm", ()))
+    if wanted:
+        asked = ", ".join(getattr(env, "confirm", ()))
+        message = (
+            f"the plan holds {changes_text(impact, wanted)}, which {env.name} wants confirmed (confirm: [{asked}])"
+        )
+        flag = "--confirm " + ",".join(wanted)
+        if all(name in confirmed for name in wanted):
+            overrides.append(GuardOverride("impact.confirm", message, "--confirm " + ",".join(confirmed)))
+        else:
+            hint = f"read them in the plan, then make it again with {flag}; it is recorded with who applies it"
+            refusals.append(Refusal("impact.confirm", message, hint, lines.get("confirm")))
     records = _trigger_records(live)
     stops = _stops(records, desired, live, diff, env, writes, deletes)
     starts, notes = _starts(records, stops, desired, live, env, deletes)
@@ -241,15 +257,14 @@ def build_plan(
         warnings=tuple(dict.fromkeys(warnings)),
         gate=gate,
         refusals=tuple(refusals),
-        impact=_impact(diff, kept),
+        impact=impact,
+        confirm=confirmed,
     )
     return with_hash(plan)
 
 
 def _impact(diff: Diff, kept: Iterable[Kept]) -> dict[str, int]:
     """Changes per impact class (`promote.impact`) of what the plan carries out: a deletion it keeps is none."""
-    from promote.impact import counts  # promote.impact reads promote.plan.order: imported here, not at the top
-
     not_deleted = {k.key for k in kept}
     return counts(c.impact for c in diff.changes if not (c.action == "delete" and c.key in not_deleted))
 

@@ -39,7 +39,7 @@ FORMAT_VERSION = 6  # 2: the run-in-progress marker is a step; the record step h
 # 5: the gate's answer, refusals and warnings are part of the plan, and the guards a person went around as asked
 # (`override_gate`, `allow_deletions`); the record step holds its kind and the commit a rollback goes back from
 # 6: writes and deletes carry what the reviewer reads (values, outlines, referrers, renames, impact classes), and
-# the plan its impact counts
+# the plan its impact counts and the impact classes confirmed (`confirm`)
 
 
 class Phase(IntEnum):
@@ -464,6 +464,7 @@ class Plan:
     gate: GateCheck | None = None  # what `requires:` says of the commit (None: the environment requires none)
     refusals: tuple[Refusal, ...] = ()  # guards that refuse the plan: no run applies it
     impact: dict[str, int] = field(default_factory=dict)  # changes per impact class (`promote.impact`), kept aside
+    confirm: tuple[str, ...] = ()  # `--confirm CLASSES`: impact classes the person confirmed (`confirm:` guard)
     hash: str = field(default="", compare=True)
 
     def steps_of(self, kind: type[S]) -> list[S]:
