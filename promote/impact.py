@@ -115,15 +115,20 @@ def started_runs(started: Iterable[str], objects: Iterable[Mapping[ObjectKey, Fa
     from promote.plan.order import closure  # the plan package reads this module: imported where it is used
 
     on = {name.casefold() for name in started}
+    mappings = list(objects)
     direct: set[str] = set()
-    calls: dict[str, set[str]] = {}
-    for mapping in objects:
+    for mapping in mappings:
         for key, obj in mapping.items():
             if key.type == "triggers" and key.name.casefold() in on:
                 direct |= _pipelines_of(obj)
-            elif key.type == "pipelines":
+    if not direct:  # nothing started runs anything: no pipeline needs walking
+        return frozenset()
+    calls: dict[str, set[str]] = {}
+    for mapping in mappings:
+        for key, obj in mapping.items():
+            if key.type == "pipelines":
                 calls.setdefault(key.name.casefold(), set()).update(_pipelines_of(obj))
-    return frozenset(closure(direct, calls)) if direct else frozenset()
+    return frozenset(closure(direct, calls))
 
 
 def _pipelines_of(obj: FactoryObject) -> set[str]:
