@@ -408,3 +408,23 @@ def test_the_confirm_setting_takes_impact_classes_and_names_a_typo(tmp_path: Any
     with pytest.raises(EnvironmentFileError) as caught:
         load_environment(bad)
     assert "confirm[0]: unknown impact class 'destructve' (did you mean 'destructive'?)" in str(caught.value)
+
+
+def test_the_pull_request_preview_shows_the_same_values_impact_and_outlines() -> None:
+    from promote.render.preview import Preview, render_preview
+
+    before = factory({"pipelines/p": {"parameters": {"x": {"type": "string", "defaultValue": "/a"}}}})
+    after = factory(
+        {
+            "pipelines/p": {"parameters": {"x": {"type": "string", "defaultValue": "/b"}}},
+            "linkedServices/ls": {"type": "AzureSqlDatabase", "typeProperties": {"connectionString": SECRET_SHAPED[1]}},
+        }
+    )
+    diff = explain(diff_factories(before, after))
+    body = render_preview(Preview("abc", "staging", None, json.loads(json_view.render_diff(diff))))
+    assert "| destructive | trigger-affecting | infrastructure | parameter-only | content |" in body
+    assert "| 0 | 0 | 1 | 1 | 0 |" in body
+    assert "- `~ pipelines/p` (parameter-only): `parameters.x.defaultValue`" in body
+    assert '  - `~ parameters.x.defaultValue: "/a" -> "/b"`' in body
+    assert "- `+ linkedServices/ls` (infrastructure)" in body and "  - `type: AzureSqlDatabase`" in body
+    assert CANARY not in body

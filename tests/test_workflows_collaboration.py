@@ -295,7 +295,7 @@ def test_a_pull_request_to_the_collaboration_branch_gets_one_preview_comment_upd
     assert body.startswith(f"{MARKER}\n## adf-promote preview of `{head[:8]}`")
     assert "✅ valid" in body
     assert "### Changes to `staging`" in body and "| 0 | 1 | 0 | 18 |" in body
-    assert "- `~ pipelines/score_mnist`: `description`" in body
+    assert '- `~ pipelines/score_mnist` (content): `description`\n  - `+ description = "v2"`' in body
     assert commands(run, "preview")[0] == ["validate", "--ref", head, "--source", ROOT_FOLDER, "--format", "json"]
 
     # the next push updates that comment

@@ -17,6 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from promote.diff import PathChange
+from promote.impact import CLASSES
+from promote.render import path_line
+
 MARKER = "<!-- adf-promote preview -->"
 _GLYPHS = {"create": "+", "update": "~", "delete": "-"}
 _MOST_PATHS = 8  # paths listed per updated object; the rest are counted
@@ -79,20 +83,54 @@ def _diff_section(diff: dict[str, Any] | None, environment: str | None) -> list[
         f"{summary.get('unchanged', 0)} |",
         "",
     ]
+    impact = diff.get("impact")
+    if isinstance(impact, dict):
+        lines += [
+            "| " + " | ".join(CLASSES) + " |",
+            "|" + "---:|" * len(CLASSES),
+            "| " + " | ".join(str(impact.get(name, 0)) for name in CLASSES) + " |",
+            "",
+        ]
     if not changes:
         return [*lines, "No changes.", ""]
     for change in changes:
         glyph = _GLYPHS.get(str(change.get("action")), "?")
         label = f"{glyph} {change.get('type')}/{change.get('name')}"
         line = f"- {code(label)}"
+        classes = [str(c) for c in change.get("impact") or []]
+        if classes:
+            line += f" ({', '.join(classes)})"
         paths = [str(p) for p in change.get("paths") or []]
         if paths:
             shown = ", ".join(code(p) for p in paths[:_MOST_PATHS])
             more = f" and {len(paths) - _MOST_PATHS} more" if len(paths) > _MOST_PATHS else ""
             line += f": {shown}{more}"
+        referrers = [str(r) for r in change.get("referenced_by") or []]
+        if referrers:
+            line += f" (referenced by {', '.join(code(r) for r in referrers[:_MOST_PATHS])})"
         lines.append(line)
+        lines += [f"  - {code(text)}" for text in _values(change)[:_MOST_PATHS]]
     lines.append("")
     return lines
+
+
+def _values(change: dict[str, Any]) -> list[str]:
+    """An object's changed values (`path: old -> new`, the diff's own display text, already masked) or its
+    outline, as `promote diff` prints them (`promote.render.path_line`)."""
+    out = []
+    for detail in change.get("details") or []:
+        if not isinstance(detail, dict) or detail.get("kind") not in ("add", "remove", "change", "reorder"):
+            continue
+        values = {k: detail.get(k) for k in ("before", "after")}
+        if not isinstance(detail.get("path"), str) or any(
+            v is not None and not isinstance(v, str) for v in values.values()
+        ):
+            continue
+        out.append(path_line(PathChange(detail["path"], detail["kind"], values["before"], values["after"])))
+    outline = change.get("outline")
+    if isinstance(outline, dict):
+        out += [f"{label}: {text}" for label, text in outline.items()]
+    return out
 
 
 def code(text: str) -> str:
