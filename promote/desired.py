@@ -3,8 +3,11 @@
 This is the join of the first arrows of the flow (source → template → environment). An environment file is
 written for today's template. Deploying or diffing an older version (a rollback, the first commits of a
 history) meets parameters that version did not declare and overrides of objects it did not have yet: those
-are left out with a warning. Everything else that does not fit is an error. `promote validate` is strict about
-all of it (`strict=True`), so a typo cannot hide behind the lenience.
+are left out with a warning. Everything else that does not fit is an error. `promote validate` applies the same
+rule to parameters, so that CI does not block what a deploy would do; an override of an object the version lacks
+stays an error there (it checks the version about to be deployed, where that is a typo). An environment that
+wants no lenience sets `warnings: error`: validate, plan and deploy then refuse what they would warn about
+(`warning_problems`).
 """
 
 from __future__ import annotations
@@ -117,6 +120,30 @@ def fit_overrides_to(env: Environment, keys: Iterable[ObjectKey], source: str) -
         if o not in kept
     ]
     return dataclasses.replace(env, overrides=kept), warnings
+
+
+def warning_problems(env: Environment, warnings: Iterable[str]) -> list[Problem]:
+    """The warnings about the environment file itself (a value for a parameter the version does not declare, an
+    override of an object it does not have) as problems, when the environment sets `warnings: error`: validate,
+    plan and deploy then refuse them alike (exit 2). None under the default `warnings: warn`."""
+    if env.warnings != "error":
+        return []
+    prefix = f"{env.file}:"
+    return [
+        Problem(
+            env.file,
+            warning[len(prefix) :].lstrip("0123456789").removeprefix(":").strip(),
+            line=_line_of(warning, prefix) or env.key_lines.get("warnings"),
+            hint="this environment sets warnings: error; fix the file, or set warnings: warn to deploy without it",
+        )
+        for warning in dict.fromkeys(warnings)
+        if warning.startswith(prefix)
+    ]
+
+
+def _line_of(warning: str, prefix: str) -> int | None:
+    digits = warning[len(prefix) :].split(":", 1)[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def desired_factory(

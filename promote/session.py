@@ -37,6 +37,7 @@ from promote.desired import (
     project_root,
     secure_parameters,
     secure_value_problems,
+    warning_problems,
 )
 from promote.environment import Environment
 from promote.errors import InputError
@@ -134,6 +135,7 @@ class EnvironmentSession:
         problems = deployable_problems(side)
         if side.env is not None:  # a secure value a plan could only hold, not name
             problems += secure_value_problems(side.env, side.published.parameters)
+        problems += warning_problems(self.env, side.warnings)  # `warnings: error`
         if problems:
             raise InputError(list(dict.fromkeys(problems)))
         return side

@@ -15,8 +15,21 @@ import sys
 from pathlib import Path
 
 from promote import github
-from promote.desired import fit_parameters, load_env, project_root, resolve_source, secure_value_problems
-from promote.environment import available_environments, check_smoke, overrides_and_problems, values_and_problems
+from promote.desired import (
+    fit_parameters,
+    load_env,
+    project_root,
+    resolve_source,
+    secure_value_problems,
+    warning_problems,
+)
+from promote.environment import (
+    Environment,
+    available_environments,
+    check_smoke,
+    overrides_and_problems,
+    values_and_problems,
+)
 from promote.environment.layout import environments_dir
 from promote.errors import EXIT_INPUT, EXIT_OK, InputError, Problem
 from promote.loader import Published, as_written, evaluate, open_published
@@ -59,6 +72,14 @@ def _published_values_problems(published: Published) -> list[Problem]:
     return found + check_factory(published, factory)
 
 
+def _warn(env: Environment, found: list[str], warnings: list[str], problems: list[Problem]) -> None:
+    """What deploy warns about the environment file: a warning here too, or a problem under `warnings: error`."""
+    as_problems = warning_problems(env, found)
+    problems.extend(as_problems)
+    if not as_problems:
+        warnings.extend(found)
+
+
 def run_validate(args: argparse.Namespace) -> int:
     root = project_root()
     names = args.env if args.env is not None else available_environments(environments_dir(root))
@@ -82,7 +103,7 @@ def run_validate(args: argparse.Namespace) -> int:
             continue
         with_environment.add(folder)
         fitted, dropped = fit_parameters(env, published)  # the rule `deploy` applies: a warning, not an error
-        warnings.extend(dropped)
+        _warn(env, dropped, warnings, problems)
         values, found = values_and_problems(fitted, published.parameters)
         found += secure_value_problems(fitted, published.parameters)  # what a deploy would refuse
         problems.extend(found)
@@ -93,7 +114,9 @@ def run_validate(args: argparse.Namespace) -> int:
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        factory, found = overrides_and_problems(env, factory)
+        # an override of an object this version lacks stays an error here (a typo'd name is caught in CI); a
+        # deploy leaves it out with a warning, for the older versions a rollback goes back to
+        factory, found = overrides_and_problems(fitted, factory)
         problems.extend(found)
         problems.extend(check_smoke(env, factory))
         problems.extend(check_factory(published, factory))

@@ -24,6 +24,7 @@ DEFAULT_LOCATION = "westeurope"
 ENDPOINTS = ("cloud", "local")
 STOP_POLICIES = ("changed", "pipelines")
 START_POLICIES = ("previous", "template")
+WARNING_POLICIES = ("warn", "error")  # `warnings:`: what a warning about the environment file does
 StopPolicy = Literal["changed", "pipelines"]
 StartPolicy = Literal["previous", "template"]
 DEFAULT_SUBSCRIPTION_TIMEOUT = 300
@@ -203,6 +204,7 @@ class Environment:
     requires: str | None = None
     source: str | None = None
     confirm: tuple[str, ...] = ()  # impact classes (`promote.impact`) a plan holding them needs `--confirm` for
+    warnings: str = WARNING_POLICIES[0]  # `error`: validate, plan and deploy refuse what they would warn about
     # Line of each top-level key, so that later checks can point at a section that has no line of its own.
     key_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 

@@ -23,6 +23,7 @@ from promote.environment.model import (
     ENDPOINTS,
     START_POLICIES,
     STOP_POLICIES,
+    WARNING_POLICIES,
     DeletionPolicy,
     Environment,
     KeyVaultRef,
@@ -56,6 +57,7 @@ TOP_KEYS = (
     "requires",
     "source",
     "confirm",
+    "warnings",
 )
 TARGET_KEYS = ("subscription", "resource_group", "factory", "location", "endpoint")
 KEYVAULT_KEYS = ("vault", "id", "secret", "version", "resource_group", "subscription")
@@ -98,6 +100,7 @@ class _Reader(NodeReader):
         requires = self.requires(value["requires"], path) if "requires" in value else None
         source = self.source(value["source"]) if "source" in value else None
         confirm = self.confirm(value["confirm"]) if "confirm" in value else ()
+        warnings = self.choice(value["warnings"], "warnings", WARNING_POLICIES) if "warnings" in value else None
         if self.problems or target is None:
             return None
         return Environment(
@@ -113,6 +116,7 @@ class _Reader(NodeReader):
             requires=requires,
             source=source,
             confirm=confirm,
+            warnings=warnings or WARNING_POLICIES[0],
             key_lines=key_lines,
         )
 

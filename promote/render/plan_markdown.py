@@ -9,6 +9,7 @@ import re
 from promote.plan.steps import PHASE_TITLES, Deploy, Phase, Plan
 from promote.render.markdown import fence, impact_table
 from promote.render.plan_text import (
+    KEPT_HEADING,
     RUNS_IN_FLIGHT,
     attention,
     describe,
@@ -65,7 +66,7 @@ def render_plan(plan: Plan) -> str:
         "",
         *(impact_table(plan.impact) if plan.impact else []),
     ]
-    icons = {"Apply will be refused": "❌", "Warnings": "⚠️", "Gate": "✅", RUNS_IN_FLIGHT: "⏳"}
+    icons = {"Apply will be refused": "❌", "Warnings": "⚠️", "Gate": "✅", RUNS_IN_FLIGHT: "⏳", KEPT_HEADING: "🛡️"}
     for heading, items in attention(plan):
         lines += [f"### {icons.get(heading, '⚠️')} {_text(heading)}", ""]
         lines += [f"- {_text(item)}" for item in items]

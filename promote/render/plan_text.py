@@ -277,10 +277,14 @@ def runs_in_flight_line(plan: Plan) -> str | None:
     return None
 
 
+KEPT_HEADING = "Not deleted although the source no longer holds them"
+
+
 def attention(plan: Plan) -> list[tuple[str, list[str]]]:
     """What a reviewer must read before anything else, as (heading, items): the guards that refuse the plan (and
     how to go around them), the guards it goes around, the runs in progress it would cut into, what `requires:`
-    says, and the warnings."""
+    says, the live objects the source no longer holds that are not deleted (protected, still referenced,
+    deletion off), and the warnings."""
     sections: list[tuple[str, list[str]]] = []
     if plan.refusals:
         sections.append(
@@ -298,6 +302,8 @@ def attention(plan: Plan) -> list[tuple[str, list[str]]]:
         sections.append((RUNS_IN_FLIGHT, [in_flight]))
     if plan.gate is not None and plan.gate.passed:
         sections.append(("Gate", [plan.gate.summary(plan.environment)]))
+    if plan.kept:
+        sections.append((KEPT_HEADING, [kept_line(k) for k in plan.kept]))
     if plan.warnings:
         sections.append(("Warnings", list(plan.warnings)))
     return sections
