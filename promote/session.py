@@ -21,6 +21,7 @@ What the service guarantees to every caller:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -215,7 +216,7 @@ class EnvironmentSession:
             override_gate=guards.override_gate,
             allow_deletions=guards.allow_deletions,
             confirm=guards.confirm,
-            warnings=side.warnings,
+            warnings=[_in_repository(w, self.root) for w in side.warnings],
         )
         plan = with_runs_seen(plan, seen if seen is not None else self.runs_seen(plan))
         return without_smoke(plan) if rollback else plan
@@ -519,6 +520,13 @@ class EnvironmentSession:
         from promote.azure.operations import list_deployments
 
         return list_deployments(self.conn, prefix=deployment_prefix(self.env.name))
+
+
+def _in_repository(warning: str, root: Path) -> str:
+    """A warning as a plan keeps it: a file of the repository named relative to its root, so that the plan made
+    in one checkout (the plan job's) is the plan made again in another (the apply job's)."""
+    prefix = f"{root.resolve()}{os.sep}"
+    return warning[len(prefix) :] if warning.startswith(prefix) else warning
 
 
 def _not_a_revision(ref: str) -> InputError:

@@ -36,6 +36,8 @@ def test_warnings_are_part_of_the_plan_its_markdown_the_job_summary_and_annotati
     assert made.returncode == 0, out(made)
     warnings = json.loads(plan_file.read_text())["warnings"]
     assert warnings and all(LEFT_OUT in w for w in warnings), warnings
+    # the files it names are the repository's, relative to it: another checkout (the apply job's) makes the same
+    assert all(w.startswith("environments/local.yaml: ") for w in warnings), warnings
     markdown = made.stdout
     assert markdown.index("### ⚠️ Warnings") < markdown.index("### Record trigger states")  # at the top
     first = re.search(r"parameters\.(\w+)", warnings[0])
