@@ -203,7 +203,16 @@ def deploy(project: Project, env: str, ref: str) -> None:
 
 
 def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(project: Project, tmp_path: Path):
-    commit = retarget(project)
+    retarget(project)
+    # production still gives a value for a parameter this publish no longer declares: deployed without it, and
+    # the reviewers are told so at the top of the plan they approve
+    production_yaml = project.path / "environments" / "production.yaml"
+    text = production_yaml.read_text()
+    production_yaml.write_text(
+        text.replace("\nparameters:", "\nparameters:\n  retired_setting: kept-from-an-old-publish", 1)
+    )
+    git(project.path, "commit", "-qam", "production: a value for a parameter the publish no longer has")
+    commit = git(project.path, "rev-parse", "HEAD")
     seen: dict[str, Any] = {}
 
     def reviewers(job: JobRun, run: WorkflowRun) -> bool:
@@ -264,6 +273,10 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
     ) in seen["plan summary"]
     ingest = "  + pipelines/ingest_mnist [content]\n      activities: download_mnist (Custom), prepare_splits (Custom)"
     assert ingest in seen["plan summary"]
+    left_out = "parameters.retired\\_setting: "
+    assert seen["plan summary"].index("### ⚠️ Warnings") < seen["plan summary"].index("### Record trigger states")
+    assert left_out in seen["plan summary"] and "does not declare it; left out" in seen["plan summary"]
+    assert any("retired_setting" in w for w in plan["warnings"])
     assert seen["production before"]["commit"] is None  # nothing applied before the approval
     assert seen["job"] == "Apply the approved plan of adf-ml-project to production"
 
@@ -292,7 +305,10 @@ def test_a_publish_goes_to_staging_then_production_through_the_approved_plan(pro
     ), installs
     assert run.job("promote/plan").env["AZURE_CLIENT_ID"] == ENVIRONMENT_VARS["production-read"]["AZURE_CLIENT_ID"]
     assert production.env["AZURE_CLIENT_ID"] == ENVIRONMENT_VARS["production"]["AZURE_CLIENT_ID"]
-    assert [a for runs in run.jobs.values() for r in runs for a in r.annotations] == []
+    # nothing went wrong; the one annotation is the plan's warning, on the environment file it is about
+    annotations = [a for runs in run.jobs.values() for r in runs for a in r.annotations]
+    assert [(a["level"], a["file"]) for a in annotations] == [("warning", "environments/production.yaml")]
+    assert "parameters.retired_setting" in annotations[0]["message"]
 
 
 def test_a_commit_that_fails_in_staging_never_reaches_production(project: Project, tmp_path: Path):
