@@ -192,3 +192,23 @@ def record_successes(project: Project, factory: str, environment: str, commits: 
             api, plan, Journal(environment, commit, plan.hash), parameters={}, progress=lambda _: None
         ).run()
         assert outcome.ok, outcome.error
+
+
+def test_a_commit_staging_rolled_back_from_is_refused_in_those_words(project: Project):
+    environments(project)
+    commits = project.mirror()
+    good, bad = commits[4], commits[5]
+    for ref in (good, bad):
+        staged = project.promote("deploy", "--env", "stg", "--ref", ref, "--yes", **STAGING_VARIABLES)
+        assert staged.returncode == 0, out(staged)
+    back = project.promote("rollback", "--env", "stg", "--yes", **STAGING_VARIABLES)
+    assert back.returncode == 0, out(back)
+
+    seq = last_seq(project)
+    refused = project.promote("deploy", "--env", "prd", "--ref", bad, "--yes")
+    assert refused.returncode == 2, out(refused)
+    assert f"commit {bad[:8]} has not succeeded in stg, which prd requires first (rolled back)" in refused.stderr
+    assert f"stg was rolled back from it to {good[:8]}" in refused.stderr
+    assert writes_to(project, PRODUCTION, seq) == []
+    history = project.promote("history", "--env", "stg")
+    assert f"ROLLED BACK from {bad[:8]}" in history.stdout, out(history)
