@@ -122,6 +122,13 @@ def test_the_source_label_may_name_the_revision_as_given():
     assert same_source_label("1a2b3c4", "1a2b3c4", commit)
     assert not same_source_label("main (9999999)", "1a2b3c4", commit)
     assert not same_source_label("release-1.0", "1a2b3c4", commit)
+    # a plan made from `--ref HEAD` is proven by its recomputation from the commit; another revision's label is not
+    plan = _plan()
+    given = with_hash(dataclasses.replace(plan, source=f"HEAD ({commit[:8]})", hash=""))
+    ensure_proven(from_json(to_json(given)), plan)
+    other = with_hash(dataclasses.replace(plan, source="main (9999999)", hash=""))
+    with pytest.raises(InputError, match="source: the plan says 'main \\(9999999\\)'"):
+        ensure_proven(other, plan)
 
 
 def test_the_plan_time_is_what_promote_writes_or_refused():
