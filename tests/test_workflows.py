@@ -470,6 +470,50 @@ def test_a_rollback_by_hand_is_a_plan_the_reviewers_read_before_it_is_applied(pr
     assert "| adf-ml-project | production (rollback) | ✅ success |" in run.job("promote/summary").summary
 
 
+def test_a_rollback_to_a_commit_staging_never_ran_needs_a_reason_the_reviewers_see(project: Project, tmp_path: Path):
+    """`requires:` holds for a rollback by hand too: the dispatch's `override-gate` input is the only way around
+    it, and the reviewers read the reason at the top of the plan they approve."""
+    head = retarget(project)
+    deploy(project, "staging", head)
+    deploy(project, "production", head)
+    # a commit of the branch that staging never ran (the run itself starts from `head`)
+    hotfix = commit_template_change(
+        project, "hotfix", lambda t: pipeline(t, "score_mnist").__setitem__("description", "hotfix")
+    )
+    inputs = {"action": "rollback", "environment": "production", "ref": hotfix}
+    refused = run_workflow(
+        project, tmp_path / "refused", OPERATE_YML, sha=head, event="workflow_dispatch", inputs=inputs
+    )
+    assert results(refused)["rollback-plan"] == "failure" and results(refused)["rollback"] == "skipped"
+    summary = refused.job("promote/rollback-plan").summary
+    assert "Apply will be refused" in summary and "--override-gate" in summary, summary
+    assert deployed_commit(project, "production") == head
+
+    reason = "INC-42: the hotfix, approved by ops"
+    seen: dict[str, str] = {}
+
+    def reviewers(job: JobRun, run: WorkflowRun) -> bool:
+        seen["plan summary"] = run.job("promote/rollback-plan").summary
+        return True
+
+    run = run_workflow(
+        project,
+        tmp_path / "allowed",
+        OPERATE_YML,
+        sha=head,
+        event="workflow_dispatch",
+        inputs={**inputs, "override-gate": reason},
+        approve=reviewers,
+    )
+    assert results(run)["rollback"] == "success", run.report()
+    (plan_command,) = commands(run, "rollback-plan")
+    assert plan_command[plan_command.index("--override-gate") + 1] == reason
+    top = seen["plan summary"].split("### ", 3)
+    assert any(reason in part for part in top), seen["plan summary"]  # before the steps
+    live = status(project, "production")
+    assert live["commit"] == hotfix and reason in live["override"]
+
+
 def test_a_revision_that_does_not_exist_stops_the_run_before_anything(project: Project, tmp_path: Path):
     head = retarget(project)
     inputs = {"environment": "production", "ref": "no-such-revision", "action": "deploy"}

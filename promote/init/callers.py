@@ -68,6 +68,18 @@ on:
         description: "with a folder of environment files per factory: which one (default: every factory)"
         type: string
         default: ""
+      override-gate:
+        description: "production, rollback: go around `requires:` for this run; your reason (shown in the plan; recorded)"
+        type: string
+        default: ""
+      allow-deletions:
+        description: "allow up to this many deletions over deletion.max_share for this run (recorded)"
+        type: string
+        default: ""
+      confirm:
+        description: "the impact classes the environment's confirm: asks for, e.g. destructive,infrastructure (recorded)"
+        type: string
+        default: ""
   schedule:
     - cron: "23 5 * * 1-5" # drift, 05:23 UTC, Monday to Friday
 
@@ -84,6 +96,9 @@ jobs:
       environment: ${{{{ inputs.environment || 'production' }}}}
       ref: ${{{{ inputs.ref }}}}
       factory: ${{{{ inputs.factory }}}}
+      override-gate: ${{{{ inputs.override-gate }}}}
+      allow-deletions: ${{{{ inputs.allow-deletions }}}}
+      confirm: ${{{{ inputs.confirm }}}}
       branch: {publish_branch}
 """
 
