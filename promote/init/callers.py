@@ -69,7 +69,7 @@ on:
         type: string
         default: ""
       override-gate:
-        description: "production, rollback: go around `requires:` for this run; your reason (shown in the plan; recorded)"
+        description: "production, rollback: go around `requires:` for this run; your reason (shown, recorded)"
         type: string
         default: ""
       allow-deletions:
@@ -77,7 +77,7 @@ on:
         type: string
         default: ""
       confirm:
-        description: "the impact classes the environment's confirm: asks for, e.g. destructive,infrastructure (recorded)"
+        description: "impact classes the environment's confirm: asks for, e.g. destructive,infrastructure (recorded)"
         type: string
         default: ""
   schedule:
