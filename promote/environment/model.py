@@ -82,6 +82,7 @@ class ParameterValue:
     keyvault: KeyVaultRef | None = None
     from_env: bool = False
     env_var: str | None = None  # the variable's name when the value is exactly `${NAME}` (secure values need it)
+    secret: bool = False  # `env_var` is listed under `secrets:`: only a secure parameter may take it
 
     @property
     def unset(self) -> bool:
@@ -205,6 +206,7 @@ class Environment:
     source: str | None = None
     confirm: tuple[str, ...] = ()  # impact classes (`promote.impact`) a plan holding them needs `--confirm` for
     warnings: str = WARNING_POLICIES[0]  # `error`: validate, plan and deploy refuse what they would warn about
+    secrets: frozenset[str] = frozenset()  # variables listed under `secrets:` (docs/environments.md, "Secrets")
     # Line of each top-level key, so that later checks can point at a section that has no line of its own.
     key_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 

@@ -59,6 +59,15 @@ def is_null(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
 
 
+def secret_misused(name: str) -> tuple[str, str]:
+    """The problem and hint for a variable listed under `secrets:` used where a plan would hold its value."""
+    return (
+        f"${{{name}}} is listed under secrets: and may only be the whole value of a secure parameter "
+        "(securestring or secureobject): here its value would be in the plan, the output and the factory",
+        f"make the parameter secure in ADF, or remove {name} from secrets: if it is no secret",
+    )
+
+
 class NodeReader:
     """Walks the node tree (a structural pass, then the schema), building values and collecting every problem
     instead of stopping at the first: a person fixing the file should need one run, not one per mistake."""
@@ -68,6 +77,8 @@ class NodeReader:
         self.env = env
         self.problems: list[Problem] = []
         self.expansions = 0  # how many ${VAR} were replaced so far: tells whether a value came from env
+        self.secret_names: frozenset[str] = frozenset()  # `secrets:`: variables a plan must never hold
+        self.used: set[str] = set()  # variables expanded so far (a parameter's are checked by the caller)
         self._constructor = yaml.SafeLoader("")
         # Nodes being read, to stop on recursive aliases (`&a [*a]`): mappings' merge keys, values.
         self._active: set[int] = set()
@@ -225,6 +236,10 @@ class NodeReader:
                 )
                 return token
             self.expansions += 1
+            self.used.add(name)
+            if name in self.secret_names and (not where.startswith("parameters.") or ".keyvault." in where):
+                self.add(node, where, *secret_misused(name))
+                return token
             return self.env[name]
 
         return _VARIABLE.sub(substitute, text)

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, cast
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from promote.environment.hints import did_you_mean
 from promote.environment.model import (
@@ -37,7 +37,7 @@ from promote.environment.model import (
     Target,
     TriggerPolicy,
 )
-from promote.environment.nodes import NodeReader, is_null, line_of, node_kind
+from promote.environment.nodes import NodeReader, is_null, line_of, node_kind, secret_misused
 from promote.environment.paths import ValueSyntaxError, format_path, parse_object_key, parse_path
 from promote.environment.variables import variables
 from promote.errors import EnvironmentFileError
@@ -58,6 +58,7 @@ TOP_KEYS = (
     "source",
     "confirm",
     "warnings",
+    "secrets",
 )
 TARGET_KEYS = ("subscription", "resource_group", "factory", "location", "endpoint")
 KEYVAULT_KEYS = ("vault", "id", "secret", "version", "resource_group", "subscription")
@@ -77,6 +78,7 @@ _VAULT_ID = re.compile(
 )
 _SECRET = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Reader(NodeReader):
@@ -90,6 +92,7 @@ class _Reader(NodeReader):
             return None
         key_lines = {key: line_of(key_node) or 0 for key, (key_node, _) in sections.items()}
         value = {key: value_node for key, (_, value_node) in sections.items()}
+        self.secret_names = self.secrets(value["secrets"]) if "secrets" in value else frozenset()
         target = self.target(value["target"]) if "target" in value else None
         parameters = self.parameters(value["parameters"], target) if "parameters" in value else {}
         overrides = self.overrides(value["overrides"]) if "overrides" in value else ()
@@ -117,8 +120,25 @@ class _Reader(NodeReader):
             source=source,
             confirm=confirm,
             warnings=warnings or WARNING_POLICIES[0],
+            secrets=self.secret_names,
             key_lines=key_lines,
         )
+
+    def secrets(self, node: Node) -> frozenset[str]:
+        """`secrets:`, the names of the variables that hold secrets (never expanded here: names only)."""
+        if not isinstance(node, SequenceNode):
+            self.add(node, "secrets", f"expected a list of variable names, got {node_kind(node)}", "secrets: [NAME]")
+            return frozenset()
+        names = set()
+        for i, item in enumerate(node.value):
+            name = self.text(item, f"secrets[{i}]", expand=False)
+            if name is None:
+                continue
+            if not _VARIABLE_NAME.fullmatch(name):
+                self.add(item, f"secrets[{i}]", "is not a variable name", "a name as in ${NAME}: letters, digits, _")
+                continue
+            names.add(name)
+        return frozenset(names)
 
     def target(self, node: Node) -> Target | None:
         fields = self.section(node, "target", TARGET_KEYS, required=("subscription", "resource_group", "factory"))
@@ -190,16 +210,29 @@ class _Reader(NodeReader):
             if whole and value_node.tag == "tag:yaml.org,2002:str" and whole.group(1) not in self.env:
                 # Read when a deployment needs it: a secure value is read by `apply` (so that jobs that only read,
                 # and environments that `requires:` this one, need no secret); `values` refuses any other.
-                out[name] = ParameterValue(name, None, line_of(key_node), from_env=True, env_var=whole.group(1))
+                out[name] = ParameterValue(
+                    name,
+                    None,
+                    line_of(key_node),
+                    from_env=True,
+                    env_var=whole.group(1),
+                    secret=whole.group(1) in self.secret_names,
+                )
                 continue
             before = self.expansions
+            self.used = set()
             value = self.plain(value_node, where)
+            listed = self.used & self.secret_names
+            exact = whole is not None and self.used == {whole.group(1)}
+            for variable in sorted(listed if not exact else ()):  # a secret inside a longer value, or beside another
+                self.add(value_node, where, *secret_misused(variable))
             out[name] = ParameterValue(
                 name,
                 value,
                 line_of(key_node),
                 from_env=self.expansions > before,
                 env_var=whole.group(1) if whole else None,
+                secret=bool(listed),
             )
         return out
 

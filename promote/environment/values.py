@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from promote.environment.hints import did_you_mean, kind_of
 from promote.environment.model import Environment, ParameterValue, TemplateValues
+from promote.environment.nodes import secret_misused
 from promote.errors import EnvironmentFileError, Problem
 from promote.secrets import secure_placeholder
 from promote.untrusted import parse_json
@@ -112,6 +113,9 @@ def values_and_problems(
             continue
         spec = parameters[declared]
         given.add(declared)
+        if pv.secret and not spec.secure:
+            problem(pv, *secret_misused(str(pv.env_var)))
+            continue
         if pv.keyvault is not None:
             if not spec.secure:
                 problem(
