@@ -94,6 +94,8 @@ def test_a_second_machine_is_refused_under_either_environment_name_and_writes_no
             assert f"until {lease.until_text} (UTC)" in refused.stderr
             assert "[1/" not in refused.stdout  # not one step
         assert writes_since(first, seq) == [], "a refused promoter wrote while the first held the factory"
+        status = second.promote("status", "--env", "local")
+        assert f"held by a promote run: {lease.holder} until {lease.until_text} (UTC)" in status.stdout, out(status)
     finally:
         text = finish(holder, first, seen)
     assert holder.returncode == 0, text

@@ -7,7 +7,9 @@ import json
 import sys
 from typing import Any
 
+from promote.apply.lease import read_lease
 from promote.errors import EXIT_CHANGES, EXIT_OK, InputError
+from promote.inert import inert
 from promote.record import journal as journals
 from promote.record.tags import TAG_COMMIT, TAG_PLAN, TAG_RUN, read_record
 from promote.session import open_session
@@ -19,6 +21,7 @@ def run_status(args: argparse.Namespace) -> int:
         pending = journals.load(journals.journal_path(s.root, s.env.name))
     t = s.env.target
     record = read_record(live.tags)
+    lease = read_lease(live.tags)
     info: dict[str, Any] = {
         "environment": s.env.name,
         "factory": t.factory,
@@ -33,6 +36,8 @@ def run_status(args: argparse.Namespace) -> int:
         "objects": len(live.factory.objects),
         "triggers": {n: tr.runtime_state for n, tr in sorted(live.triggers.items())},
         "interrupted_run": pending.run_id if pending is not None and pending.unfinished else None,
+        "leased_by": lease.holder if lease is not None else None,  # a run holds the factory (docs/locks.md)
+        "leased_until": lease.until_text if lease is not None else None,
     }
     if args.format == "json":
         print(json.dumps(info, indent=2))
@@ -53,6 +58,8 @@ def run_status(args: argparse.Namespace) -> int:
         print("  nothing deployed by adf-promote yet")
     started = [n for n, state in info["triggers"].items() if state == "Started"]
     print(f"  {info['objects']} objects; triggers started: {', '.join(started) or 'none'}")
+    if info["leased_by"]:
+        print(f"  held by a promote run: {inert(info['leased_by'])} until {info['leased_until']} (UTC)")
     if info["interrupted_run"]:
         print(f"  an interrupted run ({info['interrupted_run']}) awaits recovery: run promote deploy or rollback")
     return EXIT_OK
