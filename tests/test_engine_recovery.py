@@ -14,6 +14,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from promote.apply.lease import TAG_LEASE, read_lease
 from tests.engine_project import (
     LOCAL_FACTORY,
     LOCAL_RESOURCE_GROUP,
@@ -23,7 +24,7 @@ from tests.engine_project import (
     local_lock,
 )
 from tests.test_engine_safety import out, write_env
-from tests.test_lease import expire_lease
+from tests.test_lease import expire_lease, factory_tags, tag_factory
 
 SMOKE_RUN = r"/pipelines/ingest_mnist/createRun$"
 
@@ -323,6 +324,12 @@ def test_a_run_killed_on_a_machine_that_is_gone_is_recovered_from_the_factory(pr
     assert project.live_triggers()["nightly_training"] == "Stopped"
     shutil.rmtree(project.path / ".promote" / "journal")  # a fresh runner: no journal, no lock
     shutil.rmtree(project.path / ".promote" / "locks", ignore_errors=True)
+    # ... on another machine: the killed run's lease names a machine that is not this one. (Without this, the
+    # new lock file may get the old one's inode back, and promote rightly takes over a lease of this machine's
+    # own lock file: the file was freed, so its holder is gone.)
+    lease = read_lease(factory_tags(project))
+    assert lease is not None
+    tag_factory(project, {TAG_LEASE: f"{lease.token} {lease.until_text} a-runner-that-is-gone:0:0"})
     refused = project.promote("deploy", "--env", "previous", "--ref", new, "--yes")
     assert refused.returncode == 2 and "is leased by another promote run" in refused.stderr, out(refused)
     holder = expire_lease(project)  # the killed run's lease on the factory runs out (PROMOTE_LEASE_SECONDS)
