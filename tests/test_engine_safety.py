@@ -156,18 +156,7 @@ def test_a_secret_from_the_environment_shows_nowhere(project: Project, tmp_path:
     unset = project.promote("deploy", "--env", "vault", "--ref", new, "--yes", "--full", timeout=120)
     assert unset.returncode == 2 and "ADF_SECRET is not set" in unset.stderr, out(unset)
 
-    for result in results:
-        assert canary not in result.stdout + result.stderr, f"promote {' '.join(result.args[1:])} printed it"
-    assert canary not in plan_text
-    files = [p for p in (project.path / ".promote").rglob("*") if p.is_file()]
-    assert any("journal" in p.parts or "runs" in p.parts for p in files)
-    for path in files:
-        assert canary.encode() not in path.read_bytes(), f"{path} holds the secret"
-    for path in Path(project.emulator.server.state_dir).rglob("*"):
-        if path.is_file():
-            assert canary.encode() not in path.read_bytes(), f"the emulator's {path.name} holds the secret"
-    log = project.emulator.requests()
-    assert log and canary not in json.dumps(log)
+    assert_nowhere(project, canary, results, plan_text)
 
     # ARM's record of the deployments shows the parameter, never its value
     with project.emulator.deployments_client() as client:
@@ -483,3 +472,21 @@ def test_a_plan_applied_a_second_time_is_already_applied_and_writes_nothing(proj
     assert "Record trigger states" not in again.stdout  # the plan is not shown as if it would run
     assert writes_since(project, seq) == [] and object_writes(project) == before
     assert project.in_sync(new)
+
+
+def assert_nowhere(project: Project, canary: str, results: list[Any], *texts: str) -> None:
+    """`canary` is in no output of `results`, none of `texts` (plan files, summaries), no file of `.promote/`
+    (journals, runs), nothing of the emulator's state and no request it logged."""
+    for result in results:
+        assert canary not in result.stdout + result.stderr, f"promote {' '.join(result.args[1:])} printed it"
+    for text in texts:
+        assert canary not in text
+    files = [p for p in (project.path / ".promote").rglob("*") if p.is_file()]
+    assert any("journal" in p.parts or "runs" in p.parts for p in files)
+    for path in files:
+        assert canary.encode() not in path.read_bytes(), f"{path} holds the secret"
+    for path in Path(project.emulator.server.state_dir).rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), f"the emulator's {path.name} holds the secret"
+    log = project.emulator.requests()
+    assert log and canary not in json.dumps(log)

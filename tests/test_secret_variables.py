@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine_project import Project
-from tests.test_engine_safety import SECRET_VAR, last_seq, object_writes, out, write_env, writes_since
+from tests.test_engine_safety import SECRET_VAR, assert_nowhere, last_seq, object_writes, out, write_env, writes_since
 
 LISTED = f"\nsecrets: [{SECRET_VAR}, UNUSED_SECRET]\n"
 WHOLE = "${" + SECRET_VAR + "}"
@@ -61,17 +61,7 @@ def test_a_listed_secret_is_read_at_apply_time_and_shows_nowhere(project: Projec
     project.emulator.admin("DELETE", "/faults")
 
     assert summary.exists() and summary.read_text().strip()
-    for result in results:
-        assert canary not in result.stdout + result.stderr, f"promote {' '.join(result.args[1:])} printed it"
-    assert canary not in plan_text and canary not in summary.read_text()
-    files = [p for p in (project.path / ".promote").rglob("*") if p.is_file()]
-    assert any("journal" in p.parts or "runs" in p.parts for p in files)
-    for path in files:
-        assert canary.encode() not in path.read_bytes(), f"{path} holds the secret"
-    for path in Path(project.emulator.server.state_dir).rglob("*"):
-        if path.is_file():
-            assert canary.encode() not in path.read_bytes(), f"the emulator's {path.name} holds the secret"
-    assert canary not in json.dumps(project.emulator.requests())
+    assert_nowhere(project, canary, results, plan_text, summary.read_text())
 
 
 MISUSES = {

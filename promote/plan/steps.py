@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
-from typing import Any, ClassVar, Literal, Protocol, TypeVar, Union
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, Union, get_args
 
 from promote.diff import PathChange
 from promote.factory import ObjectKey
@@ -364,17 +364,7 @@ Step = Union[  # noqa: UP007
     RunPipeline,
     TagFactory,
 ]
-STEP_TYPES: tuple[type, ...] = (
-    RecordTriggers,
-    MarkRunInProgress,
-    StopTrigger,
-    SettleRuns,
-    Deploy,
-    DeleteObject,
-    StartTrigger,
-    RunPipeline,
-    TagFactory,
-)
+STEP_TYPES: tuple[type, ...] = get_args(Step)  # every kind of step, for reading plan files
 
 R = TypeVar("R", covariant=True)
 
