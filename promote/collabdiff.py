@@ -43,17 +43,16 @@ import rapidjson
 
 from promote.arm import evaluate_template
 from promote.desired import SideInput
-from promote.diff import Diff, diff_factories
+from promote.diff import Diff
 from promote.factory import ObjectKey, object_key_from_arm
 from promote.quickdiff import (
     Fallback,
     _differing,
-    _evaluate,
     _factory_name,
     _fit_values,
-    _overridden,
     _plain,
     _same,
+    diff_the_rest,
 )
 from promote.source import SourceFiles
 
@@ -141,22 +140,14 @@ def quick_collaboration_diff(before: SideInput, after: SideInput) -> tuple[Diff,
     old_rest = [_escaped(old_escaped, i, b) for i, b in enumerate(old_built) if i not in identical_old]
     new_rest = [_escaped(new_escaped, j, b) for j, b in enumerate(new_built) if j not in identical_new]
 
-    old_factory = _evaluate(old_pub, old_rest, old_values, factory_name)
-    new_factory = _evaluate(new_pub, new_rest, new_values, factory_name)
-    folded = {(key.type, key.name.lower()) for key in identical}
-    for factory in (old_factory, new_factory):
-        if any((key.type, key.name.lower()) in folded for key in factory.objects):
-            raise Fallback("an object is defined twice")
-    if env is not None:
-        assert old_env is not None and new_env is not None
-        old_factory, more_old = _overridden(old_env, old_factory, identical, old_pub.label)
-        new_factory, more_new = _overridden(new_env, new_factory, identical, new_pub.label)
-        old_warnings += more_old
-        new_warnings += more_new
-
-    diff = diff_factories(old_factory, new_factory, from_label=before.label, to_label=after.label)
-    diff.unchanged += len(identical)
-    return diff, old_warnings + new_warnings
+    return diff_the_rest(
+        (old_pub, old_env, old_values, old_warnings),
+        (new_pub, new_env, new_values, new_warnings),
+        (old_rest, new_rest),
+        identical,
+        factory_name,
+        (before.label, after.label),
+    )
 
 
 def _same_parameters(old: BuiltTemplate, new: BuiltTemplate) -> bool:

@@ -289,22 +289,14 @@ def quick_diff(before: SideInput, after: SideInput) -> tuple[Diff, list[str]]:
             old_rest.append(resource)
     new_rest = [new.parse(j) for j in range(len(new.starts)) if j not in identical_new]
 
-    old_factory = _evaluate(old_pub, old_rest, old_values, factory_name)
-    new_factory = _evaluate(new_pub, new_rest, new_values, factory_name)
-    folded = {(key.type, key.name.lower()) for key in identical}
-    for factory in (old_factory, new_factory):
-        if any((key.type, key.name.lower()) in folded for key in factory.objects):
-            raise Fallback("an object is defined twice")
-    if env is not None:
-        assert old_env is not None and new_env is not None
-        old_factory, more_old = _overridden(old_env, old_factory, identical, old_pub.label)
-        new_factory, more_new = _overridden(new_env, new_factory, identical, new_pub.label)
-        old_warnings += more_old
-        new_warnings += more_new
-
-    diff = diff_factories(old_factory, new_factory, from_label=before.label, to_label=after.label)
-    diff.unchanged += len(identical)
-    return diff, old_warnings + new_warnings
+    return diff_the_rest(
+        (old_pub, old_env, old_values, old_warnings),
+        (new_pub, new_env, new_values, new_warnings),
+        (old_rest, new_rest),
+        identical,
+        factory_name,
+        (before.label, after.label),
+    )
 
 
 def _published(split: _Split) -> Published:
@@ -454,6 +446,37 @@ def _plain(resource: dict[str, Any], head: tuple[bytes, ...]) -> bool:
         and resource.get("type") == head[1].decode("utf-8")
         and resource.get("name") == f"[concat(parameters('factoryName'), '/{head[0].decode('utf-8')}')]"
     )
+
+
+Fitted = tuple[Published, Environment | None, dict[str, Any], list[str]]  # a side as `_fit_values` gives it
+
+
+def diff_the_rest(
+    old: Fitted,
+    new: Fitted,
+    rests: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    identical: list[ObjectKey],
+    factory_name: str,
+    labels: tuple[str, str],
+) -> tuple[Diff, list[str]]:
+    """The end both fast paths share: each side's resources that were not folded evaluated (and overridden by the
+    environment), diffed, the folded ones counted unchanged; the sides' warnings. An object the evaluation gives
+    that was also folded means the template defines it twice: the slow path decides."""
+    folded = {(key.type, key.name.lower()) for key in identical}
+    factories: list[Factory] = []
+    warnings: list[str] = []
+    for (published, env, values, side_warnings), rest in zip((old, new), rests, strict=True):
+        factory = _evaluate(published, rest, values, factory_name)
+        if any((key.type, key.name.lower()) in folded for key in factory.objects):
+            raise Fallback("an object is defined twice")
+        if env is not None:
+            factory, more = _overridden(env, factory, identical, published.label)
+            side_warnings = side_warnings + more
+        factories.append(factory)
+        warnings += side_warnings
+    diff = diff_factories(factories[0], factories[1], from_label=labels[0], to_label=labels[1])
+    diff.unchanged += len(identical)
+    return diff, warnings
 
 
 def _evaluate(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import promote.collabdiff as collabdiff
+import promote.quickdiff as quickdiff
 from promote.build import prepare
 from promote.build.output import render
 from promote.desired import SideInput
@@ -105,13 +106,13 @@ def test_a_build_from_another_revisions_build_is_the_same_build(revisions):
 def test_identical_revisions_evaluate_nothing(revisions, monkeypatch):
     roots = max(revisions.values(), key=len)
     evaluated: list[int] = []
-    real = collabdiff._evaluate
+    real = quickdiff._evaluate  # the end both fast paths share (quickdiff.diff_the_rest) evaluates through it
 
     def counting(published, resources, values, factory_name):
         evaluated.append(len(resources))
         return real(published, resources, values, factory_name)
 
-    monkeypatch.setattr(collabdiff, "_evaluate", counting)
+    monkeypatch.setattr(quickdiff, "_evaluate", counting)
     result = compare(*sides(roots[-1], roots[-1]))
     assert result is not None and not result.diff.changes
     assert evaluated == [0, 0]
