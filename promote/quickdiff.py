@@ -304,9 +304,11 @@ def _published(split: _Split) -> Published:
     return single_published(split.files, split.header)
 
 
-def _fit_values(
-    published: Published, env: Environment | None
-) -> tuple[Published, Environment | None, dict[str, Any], list[str]]:
+# A side fitted to the environment: its published factory, environment, values and warnings (`_fit_values`).
+Fitted = tuple[Published, Environment | None, dict[str, Any], list[str]]
+
+
+def _fit_values(published: Published, env: Environment | None) -> Fitted:
     """What `load_side` evaluates: the published values as written (`loader.as_written`, whose templates may
     declare quirky parameters otherwise), or the environment's values fitted to this version."""
     if env is None:
@@ -446,9 +448,6 @@ def _plain(resource: dict[str, Any], head: tuple[bytes, ...]) -> bool:
         and resource.get("type") == head[1].decode("utf-8")
         and resource.get("name") == f"[concat(parameters('factoryName'), '/{head[0].decode('utf-8')}')]"
     )
-
-
-Fitted = tuple[Published, Environment | None, dict[str, Any], list[str]]  # a side as `_fit_values` gives it
 
 
 def diff_the_rest(
