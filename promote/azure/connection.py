@@ -44,14 +44,16 @@ class ClientSettings:
 
 
 DEFAULT_SETTINGS = ClientSettings()
+# The emulator on this machine: nothing to protect from load and nothing slow to wait for, so retries back off
+# from 0.02 s (0, 0.04, 0.08 s: a persistent 500 costs 0.12 s instead of 1.2 s) and polls come every 0.1 s.
 LOCAL_SETTINGS = ClientSettings(
     retry_total=3,
-    retry_backoff_factor=0.2,
+    retry_backoff_factor=0.02,
     retry_backoff_max=2.0,
     connection_timeout=5.0,
     read_timeout=60.0,
     call_timeout=120.0,
-    polling_interval=0.2,
+    polling_interval=0.1,
     backoff_initial=0.2,
     backoff_max=1.0,
     deployment_timeout=600.0,
