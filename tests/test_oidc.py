@@ -237,7 +237,7 @@ def test_a_long_run_against_the_emulator_refreshes_its_token_in_the_middle(
     """The real clients (`promote.azure.connection.connect`) with the OIDC credential, against the emulator (which
     accepts any bearer token): the Authorization header carries Entra's token, and the token is renewed, with a
     new GitHub ID token, when it expires between two calls of one run."""
-    from azure.mgmt.datafactory.models import Factory, PipelineResource
+    from azure.core.rest import HttpRequest
 
     from promote.azure.connection import LOCAL_SETTINGS, connect
     from promote.azure.reader import read_live
@@ -256,16 +256,16 @@ def test_a_long_run_against_the_emulator_refreshes_its_token_in_the_middle(
         ca_file=emulator.ca_file,
         settings=LOCAL_SETTINGS,
     )
+
+    def put(url: str, body: dict[str, Any]) -> None:
+        response = conn.adf.send_request(HttpRequest("PUT", url, json=body), raw_request_hook=hook)
+        assert response.status_code == 200, response.text()
+
     try:
-        rg = emulator.resource_group
-        conn.adf.factories.create_or_update(rg, "adf-oidc", Factory(location="westeurope"), raw_request_hook=hook)
-        conn.adf.pipelines.create_or_update(
-            rg, "adf-oidc", "p1", PipelineResource(activities=[]), raw_request_hook=hook
-        )
+        put(conn.factory_url(), {"location": "westeurope"})
+        put(conn.factory_url("pipelines", "p1"), {"properties": {"activities": []}})
         clock.advance(ACCESS_TOKEN_LIFETIME + 60)  # the deploy goes on for more than an hour
-        conn.adf.pipelines.create_or_update(
-            rg, "adf-oidc", "p2", PipelineResource(activities=[]), raw_request_hook=hook
-        )
+        put(conn.factory_url("pipelines", "p2"), {"properties": {"activities": []}})
         live = read_live(conn)  # promote's own reader, through the same clients and credential
     finally:
         conn.close()

@@ -1,9 +1,9 @@
 """Raw JSON requests through a client's own pipeline, and SDK exceptions translated into domain errors.
 
-Raw, because typed models fail to deserialize real ADF payloads ("Unable to deserialize the response") and
-because the promoter wants the JSON exactly as Azure sent it (to compare and to fingerprint). Through the
-client's pipeline (`client.send_request`), so that the same retry policy, credential and time-outs apply as
-to the typed calls.
+Raw, because typed models fail to deserialize real ADF payloads ("Unable to deserialize the response"), because
+the promoter wants the JSON exactly as Azure sent it (to compare and to fingerprint), and because the typed Data
+Factory client costs half a second to import (`promote.azure.adf_client`). Through the client's pipeline
+(`client.send_request`), so that the SDK's retry policy, credential and time-outs apply to every request.
 """
 
 from __future__ import annotations
@@ -107,15 +107,21 @@ def sdk_call(operation: str) -> Iterator[None]:
         raise translate(exc, operation) from exc
 
 
+def json_object(body: Any, operation: str) -> dict[str, Any]:
+    """A successful answer that must be a JSON object; anything else (an empty body, a list, text) raises
+    AzureCallError `InvalidResponse` naming the operation."""
+    if not isinstance(body, dict):
+        raise AzureCallError(
+            "InvalidResponse", f"expected a JSON object, got {type(body).__name__}", None, 200, operation=operation
+        )
+    return body
+
+
 def pages(client: Any, url: str, *, operation: str) -> Iterator[dict[str, Any]]:
     """Every item of a list answer, following `nextLink` (absolute URLs, as Azure sends them)."""
     next_url: str | None = url
     while next_url:
-        body = checked(client, "GET", next_url, operation=operation)
-        if not isinstance(body, dict):
-            raise AzureCallError(
-                "InvalidResponse", f"expected a JSON object, got {type(body).__name__}", None, 200, operation=operation
-            )
+        body = json_object(checked(client, "GET", next_url, operation=operation), operation)
         for item in body.get("value") or []:
             if isinstance(item, dict):
                 yield item

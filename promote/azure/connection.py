@@ -1,4 +1,9 @@
-"""A connection to one target factory: both real SDK clients, configured once, plus where the factory is.
+"""A connection to one target factory: its two clients, configured once, plus where the factory is.
+
+`adf` sends raw requests to the Data Factory resource provider through the pipeline the SDK's
+`DataFactoryManagementClient` would build (`promote.azure.adf_client`: the same policies, without the typed
+client's import of half a second); `deployments` is the SDK's `DeploymentsMgmtClient` (resource group
+deployments, cheap to import).
 
 Everything that talks to Azure goes through a `Connection`, so retries, time-outs, polling and credentials are
 decided in one place:
@@ -18,8 +23,11 @@ module only builds the clients for the endpoint it is given.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from promote.azure.adf_client import DataFactoryClient
 
 DATA_FACTORY_API = "2018-06-01"
 FACTORY_PROVIDER = "Microsoft.DataFactory/factories"
@@ -63,10 +71,10 @@ LOCAL_SETTINGS = ClientSettings(
 
 @dataclass
 class Connection:
-    """Both clients for one target factory. `adf` is a `DataFactoryManagementClient`, `deployments` a
+    """Both clients for one target factory. `adf` is a `DataFactoryClient` (raw requests), `deployments` a
     `DeploymentsMgmtClient`."""
 
-    adf: Any
+    adf: DataFactoryClient
     deployments: Any
     subscription: str
     resource_group: str
@@ -126,7 +134,7 @@ def _transport(settings: ClientSettings, verify: str | bool, trust_env: bool) ->
 
 
 def client_kwargs(settings: ClientSettings) -> dict[str, Any]:
-    """Keyword arguments both SDK clients take: the retry policy's and the polling interval."""
+    """Keyword arguments both clients take: the retry policy's and the polling interval."""
     return {
         "retry_total": settings.retry_total,
         "retry_connect": settings.retry_total,
@@ -151,15 +159,16 @@ def connect(
     settings: ClientSettings = DEFAULT_SETTINGS,
 ) -> Connection:
     """Build a Connection. `endpoint` None means Azure's public cloud; `ca_file` verifies a local endpoint."""
-    from azure.mgmt.datafactory import DataFactoryManagementClient
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    from promote.azure.adf_client import DataFactoryClient
 
     local = endpoint is not None and ca_file is not None
     verify: str | bool = ca_file if ca_file is not None else True
     base: dict[str, Any] = {"base_url": endpoint} if endpoint else {}
     common = client_kwargs(settings)
-    adf = DataFactoryManagementClient(
-        credential, subscription, transport=_transport(settings, verify, not local), **base, **common
+    adf = DataFactoryClient(
+        credential, transport=_transport(settings, verify, not local), base_url=endpoint, options=common
     )
     deployments = DeploymentsMgmtClient(
         credential, subscription, transport=_transport(settings, verify, not local), **base, **common
@@ -171,6 +180,6 @@ def connect(
         resource_group=resource_group,
         factory=factory,
         location=location,
-        endpoint=endpoint or "https://management.azure.com",
+        endpoint=adf.base_url.rstrip("/"),
         settings=settings,
     )

@@ -18,13 +18,14 @@ Many triggers are stopped or started concurrently (`stop_triggers` / `start_trig
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from promote.azure._http import call_error, checked, pages, sdk_call, send, translate
+from promote.azure._http import call_error, checked, json_object, pages, sdk_call, send, translate
 from promote.azure.connection import Connection
 from promote.azure.errors import (
     AzureCallError,
@@ -159,7 +160,7 @@ def run_concurrently(
 def stop_trigger(conn: Connection, name: str) -> None:
     """Stop a trigger (200 with no body; stopping a stopped trigger is fine)."""
     with sdk_call(f"stop trigger {name}"):
-        conn.adf.triggers.begin_stop(conn.resource_group, conn.factory, name).result()
+        conn.adf.begin("POST", conn.factory_url("triggers", name, "stop")).result()
 
 
 def start_trigger(conn: Connection, name: str, *, time_limit: float = DEFAULT_TRIGGER_START_LIMIT) -> None:
@@ -170,7 +171,7 @@ def start_trigger(conn: Connection, name: str, *, time_limit: float = DEFAULT_TR
     while True:
         try:
             with sdk_call(f"start trigger {name}"):
-                conn.adf.triggers.begin_start(conn.resource_group, conn.factory, name).result()
+                conn.adf.begin("POST", conn.factory_url("triggers", name, "start")).result()
             return
         except AzureCallError as exc:
             if not exc.provisioning:
@@ -200,9 +201,10 @@ def start_triggers(
 
 def subscription_status(conn: Connection, name: str) -> str:
     """The trigger's event subscription status: Enabled, Provisioning, Deprovisioning, Disabled or Unknown."""
-    with sdk_call(f"subscription status of trigger {name}"):
-        status = conn.adf.triggers.get_event_subscription_status(conn.resource_group, conn.factory, name)
-    return _text(status.status) or "Unknown"
+    operation = f"subscription status of trigger {name}"
+    url = conn.factory_url("triggers", name, "getEventSubscriptionStatus")
+    body = json_object(checked(conn.adf, "POST", url, operation=operation), operation)
+    return _text(body.get("status")) or "Unknown"
 
 
 def subscribe_trigger(conn: Connection, name: str, *, time_limit: float = DEFAULT_SUBSCRIPTION_LIMIT) -> str:
@@ -587,21 +589,15 @@ def ensure_factory(conn: Connection, location: str | None = None) -> bool:
     a factory created meanwhile by someone else is left alone too."""
     if factory_exists(conn):
         return False
-    from azure.core import MatchConditions
-    from azure.core.exceptions import AzureError as SdkAzureError
-
-    try:
-        conn.adf.factories.create_or_update(
-            conn.resource_group,
-            conn.factory,
-            {"location": location or conn.location},
-            match_condition=MatchConditions.IfMissing,
-        )
-    except SdkAzureError as exc:
-        error = translate(exc, f"create factory {conn.factory}")
-        if error.status == 412:  # created in between: it exists now, which is all that was wanted
-            return False
-        raise error from exc
+    operation = f"create factory {conn.factory}"
+    body = {"location": location or conn.location}
+    status, answer = send(
+        conn.adf, "PUT", conn.factory_url(), body, operation=operation, headers={"If-None-Match": "*"}
+    )
+    if status == 412:  # created in between: it exists now, which is all that was wanted
+        return False
+    if not 200 <= status < 300:
+        raise call_error(status, answer, operation)
     return True
 
 
@@ -687,42 +683,45 @@ def run_pipeline(
     """Run a pipeline and wait for it to end (Succeeded, Failed, Cancelled). Past `timeout` seconds the run is
     cancelled and the result says `timed_out`; a failed run is a result, not an exception (the caller decides)."""
     started = time.monotonic()
-    with sdk_call(f"run pipeline {name}"):
-        created = conn.adf.pipelines.create_run(
-            conn.resource_group, conn.factory, name, parameters=dict(parameters or {})
-        )
-    run_id = str(created.run_id)
+    operation = f"run pipeline {name}"
+    url = conn.factory_url("pipelines", name, "createRun")
+    created = json_object(checked(conn.adf, "POST", url, dict(parameters or {}), operation=operation), operation)
+    run_id = created.get("runId")
+    if not isinstance(run_id, str) or not run_id:
+        raise AzureCallError("InvalidResponse", "the answer names no runId", None, 200, operation=operation)
 
-    def read() -> Any:
-        with sdk_call(f"read run {run_id} of {name}"):
-            return conn.adf.pipeline_runs.get(conn.resource_group, conn.factory, run_id)
+    def read() -> dict[str, Any]:
+        operation = f"read run {run_id} of {name}"
+        return json_object(
+            checked(conn.adf, "GET", conn.factory_url("pipelineruns", run_id), operation=operation), operation
+        )
 
     try:
         run = wait_for(
             f"pipeline {name} run {run_id}",
             read,
-            lambda r: _text(r.status) in _RUN_FINAL,
+            lambda r: _text(r.get("status")) in _RUN_FINAL,
             time_limit=timeout,
             interval=_poll_interval(conn),
             backoff_max=conn.settings.backoff_max,
         )
     except WaitTimeout:
-        with sdk_call(f"cancel run {run_id} of {name}"):
-            conn.adf.pipeline_runs.cancel(conn.resource_group, conn.factory, run_id, is_recursive=True)
+        cancel_run(conn, run_id, recursive=True, operation=f"cancel run {run_id} of {name}")
         run = read()
+        message = _text(run.get("message"))
         return RunResult(
             run_id=run_id,
             pipeline=name,
-            status=_text(run.status),
-            message=f"did not finish within {timeout:g} s; cancelled" + (f": {run.message}" if run.message else ""),
+            status=_text(run.get("status")),
+            message=f"did not finish within {timeout:g} s; cancelled" + (f": {message}" if message else ""),
             timed_out=True,
             seconds=time.monotonic() - started,
         )
     return RunResult(
         run_id=run_id,
         pipeline=name,
-        status=_text(run.status),
-        message=str(run.message or ""),
+        status=_text(run.get("status")),
+        message=_text(run.get("message")),
         seconds=time.monotonic() - started,
     )
 
@@ -736,67 +735,86 @@ def runs_in_progress(conn: Connection, pipelines: Iterable[str]) -> list[RunInfo
     """
     import datetime as dt
 
-    from azure.mgmt.datafactory.models import RunFilterParameters, RunQueryFilter
-
     names = sorted({p for p in pipelines}, key=str.lower)
     now = dt.datetime.now(dt.timezone.utc)
+    url = conn.factory_url("queryPipelineRuns")
     found: dict[str, RunInfo] = {}
     for start in range(0, len(names), _RUN_QUERY_CHUNK):
         chunk = names[start : start + _RUN_QUERY_CHUNK]
+        operation = f"query runs in progress of {len(chunk)} pipeline(s)"
         token: str | None = None
         while True:
-            query = RunFilterParameters(
-                last_updated_after=now - dt.timedelta(days=RUN_HISTORY_DAYS),
-                last_updated_before=now + dt.timedelta(days=1),  # the service's clock may run ahead of ours
-                continuation_token=token,
-                filters=[
-                    RunQueryFilter(operand="PipelineName", operator="In", values_property=chunk),
-                    RunQueryFilter(operand="Status", operator="In", values_property=list(RUN_IN_PROGRESS)),
+            query: dict[str, Any] = {  # RunFilterParameters, as the SDK wrote it
+                "lastUpdatedAfter": _query_time(now - dt.timedelta(days=RUN_HISTORY_DAYS)),
+                "lastUpdatedBefore": _query_time(now + dt.timedelta(days=1)),  # the service's clock may run ahead
+                **({"continuationToken": token} if token else {}),
+                "filters": [
+                    {"operand": "PipelineName", "operator": "In", "values": chunk},
+                    {"operand": "Status", "operator": "In", "values": list(RUN_IN_PROGRESS)},
                 ],
-            )
-            with sdk_call(f"query runs in progress of {len(chunk)} pipeline(s)"):
-                page = conn.adf.pipeline_runs.query_by_factory(conn.resource_group, conn.factory, query)
-            for run in page.value or []:
+            }
+            page = json_object(checked(conn.adf, "POST", url, query, operation=operation), operation)
+            for run in page.get("value") or []:
+                if not isinstance(run, dict):
+                    continue
                 info = _run_info(run)
                 if info.status in RUN_IN_PROGRESS:  # what the service filters, checked again
                     found[info.run_id] = info
-            token = page.continuation_token or None
+            next_token = page.get("continuationToken")
+            token = next_token if isinstance(next_token, str) and next_token else None
             if token is None:
                 break
     return sorted(found.values(), key=lambda r: (r.run_start or "", r.run_id))
 
 
-def _run_info(run: Any) -> RunInfo:
-    invoked = run.invoked_by
+def _query_time(when: Any) -> str:
+    """A time in a run query, as the SDK's serializer wrote it: `2025-03-01T02:00:00.000000Z`."""
+    return str(when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def _run_info(run: Mapping[str, Any]) -> RunInfo:
+    """A PipelineRun of ADF's answer (raw JSON) as a RunInfo."""
+    invoked = run.get("invokedBy")
+    invoked = invoked if isinstance(invoked, dict) else {}
     return RunInfo(
-        run_id=str(run.run_id),
-        pipeline=str(run.pipeline_name or ""),
-        status=_text(run.status),
-        run_start=_utc_text(run.run_start),
-        last_updated=_utc_text(run.last_updated),
-        invoked_by=str(getattr(invoked, "name", None) or ""),
-        invoked_by_type=str(getattr(invoked, "invoked_by_type", None) or ""),
-        parent_run_id=getattr(invoked, "pipeline_run_id", None) or None,
+        run_id=_text(run.get("runId")),
+        pipeline=_text(run.get("pipelineName")),
+        status=_text(run.get("status")),
+        run_start=_utc_text(run.get("runStart")),
+        last_updated=_utc_text(run.get("lastUpdated")),
+        invoked_by=_text(invoked.get("name")),
+        invoked_by_type=_text(invoked.get("invokedByType")),
+        parent_run_id=_text(invoked.get("pipelineRunId")) or None,
     )
 
 
+_ARM_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?", re.ASCII)
+
+
 def _utc_text(when: Any) -> str | None:
-    """A time ADF answered, as people read it in a plan: `2025-03-01T02:00:00Z` (to the second, in UTC)."""
-    if when is None:
-        return None
+    """A time ADF answered (`2025-03-01T03:00:00.1234567+01:00`: up to seven fraction digits, `Z` or an offset,
+    none meaning UTC), as people read it in a plan: `2025-03-01T02:00:00Z` (to the second, in UTC). None when
+    absent or not such a time (the factory's answer is untrusted: its text is never shown as it is)."""
     import datetime as dt
 
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return str(when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    match = _ARM_TIME.fullmatch(when.strip()) if isinstance(when, str) else None
+    if match is None:
+        return None
+    zone = match.group(2) or "Z"
+    zone = "+00:00" if zone == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    try:
+        parsed = dt.datetime.fromisoformat(match.group(1) + zone)
+    except ValueError:  # digits in the right places, but no such day or hour
+        return None
+    return parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def cancel_run(conn: Connection, run_id: str, *, recursive: bool = True) -> None:
+def cancel_run(conn: Connection, run_id: str, *, recursive: bool = True, operation: str = "") -> None:
     """Cancel a pipeline run, and (`recursive`, the default) the runs its Execute Pipeline activities started,
     which a cancel of the parent alone leaves running. A run that has already ended is left as it is; a run id
     the factory does not know is ADF's 400 `ReferencedPipelineRunNotFound`."""
-    with sdk_call(f"cancel run {run_id}"):
-        conn.adf.pipeline_runs.cancel(conn.resource_group, conn.factory, run_id, is_recursive=recursive)
+    url = conn.factory_url("pipelineruns", run_id, "cancel") + f"&isRecursive={'true' if recursive else 'false'}"
+    checked(conn.adf, "POST", url, operation=operation or f"cancel run {run_id}")
 
 
 @dataclass
