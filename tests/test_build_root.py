@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 
 import pytest
 
@@ -232,3 +233,32 @@ def test_a_build_leaves_the_garbage_collector_as_it_found_it():
         assert not gc.isenabled()  # a caller's own pause is left alone
     finally:
         gc.enable()
+
+
+def test_what_a_build_leaves_is_still_collected():
+    """After a build, what the collector did not examine while paused is moved to its oldest generation, not
+    frozen: cyclic garbage made before or during the build is still freed by the next full collection, and
+    objects a caller froze itself stay frozen."""
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.me = cycle  # type: ignore[attr-defined]
+    alive = weakref.ref(cycle)
+    del cycle
+    build(SourceFiles("adf", root()))
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert alive() is None
+    kept = Node()
+    gc.freeze()
+    try:
+        build(SourceFiles("adf", root()))
+        # the caller's freeze is left alone: its objects are not back in a generation the collector examines
+        assert gc.get_freeze_count() > 0
+        assert all(found is not kept for found in gc.get_objects())
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+    assert any(found is kept for found in gc.get_objects())

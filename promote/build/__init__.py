@@ -105,4 +105,12 @@ def _uncollected() -> Iterator[None]:
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            # Everything allocated meanwhile moved to the oldest generation unexamined (freeze, then unfreeze:
+            # "put back into the oldest generation"): else the first allocation after `enable` starts a
+            # collection of the young generation, which is every object of the build (0.45 ms of 16 ms for the
+            # largest reference folder). Cyclic garbage among them waits for the next full collection. Skipped
+            # when the process froze objects itself (unfreezing would release them).
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
