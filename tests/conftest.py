@@ -17,6 +17,18 @@ for _name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_
     os.environ.pop(_name, None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile `promote/` to bytecode once, before the workers start. The suite runs hundreds of `promote`
+    processes; where PYTHONDONTWRITEBYTECODE is set (as in some shells and CI) and the clone is fresh, none writes
+    its `.pyc` files, and each compiled every module it imported again: 50-90 ms of CPU per process (a third of
+    `promote validate`). `compileall` writes them whatever that variable says, and skips what is up to date."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    import compileall
+
+    compileall.compile_dir(ROOT / "promote", quiet=1)
+
+
 def reference_path(*parts: str) -> Path:
     """Path under ../shared/reference; skips the calling test when the reference material is absent."""
     path = REFERENCE.joinpath(*parts)
