@@ -14,7 +14,7 @@ import pytest
 from promote.azure import operations as ops
 from promote.azure.connection import Connection
 from promote.azure.errors import AzureCallError, DeploymentFailed, TemplateRejected, WaitTimeout
-from promote.azure.reader import read_live
+from promote.azure.reader import read_live, subscription_status_raw
 from promote.factory import ObjectKey
 from tests.emulator_fixtures import FACTORY, EmulatorHandle
 from tests.test_azure_live import LINKED, blob_trigger, connection, pipeline, schedule, seed
@@ -58,7 +58,7 @@ def test_a_batch_tries_every_trigger_and_reports_each_failure(emulator: Emulator
 def test_subscribe_waits_for_enabled_and_unsubscribe_for_disabled(emulator: EmulatorHandle, conn: Connection) -> None:
     seed(emulator, [pipeline("p"), blob_trigger("blob", "p")])
     assert ops.subscribe_trigger(conn, "blob", time_limit=5) == "Enabled"
-    assert ops.subscription_status(conn, "blob") == "Enabled"
+    assert subscription_status_raw(conn, "blob") == "Enabled"
     assert ops.unsubscribe_trigger(conn, "blob", time_limit=5) == "Disabled"
 
 

@@ -35,6 +35,7 @@ from promote.azure.errors import (
     TemplateRejected,
     WaitTimeout,
 )
+from promote.azure.reader import subscription_status_raw
 from promote.factory import ObjectKey, object_key_from_arm
 from promote.runs import RUN_IN_PROGRESS, RunInfo, runs_text, top_most
 from promote.untrusted import ENVELOPE_DEPTH, parse_json
@@ -199,14 +200,6 @@ def start_triggers(
     return run_concurrently(conn, lambda name: start_trigger(conn, name, time_limit=time_limit), names, workers=workers)
 
 
-def subscription_status(conn: Connection, name: str) -> str:
-    """The trigger's event subscription status: Enabled, Provisioning, Deprovisioning, Disabled or Unknown."""
-    operation = f"subscription status of trigger {name}"
-    url = conn.factory_url("triggers", name, "getEventSubscriptionStatus")
-    body = json_object(checked(conn.adf, "POST", url, operation=operation), operation)
-    return _text(body.get("status")) or "Unknown"
-
-
 def subscribe_trigger(conn: Connection, name: str, *, time_limit: float = DEFAULT_SUBSCRIPTION_LIMIT) -> str:
     """Subscribe an event trigger to its events and wait until the subscription is `Enabled` (WaitTimeout
     after `time_limit` seconds). Safe to repeat: a subscription deleted outside ADF is re-created."""
@@ -240,7 +233,7 @@ def _change_subscription(conn: Connection, name: str, *, subscribe: bool, time_l
         return wanted
     return wait_for(
         f"{verb} trigger {name}",
-        lambda: subscription_status(conn, name),
+        lambda: subscription_status_raw(conn, name),
         lambda status: status == wanted,
         time_limit=time_limit,
         interval=_poll_interval(conn),
