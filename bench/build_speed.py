@@ -12,6 +12,10 @@ timed in turn, round after round, so that a busy moment of the machine hits them
 process's CPU time (`time.process_time`, the kernel's share for the reads and writes included) instead of the
 wall clock: on a machine others load heavily, the wall clock measures them.
 
+3. the same build reusing every object of an identical build made before in the process: the floor of any
+   per-object cache kept between runs; 4. in the diff table, building the older revision alone; 5. `promote
+   build` and `json.load` of every file as processes, as a user runs them.
+
 Run: .venv/bin/python bench/build_speed.py [--repeat 9] [--cpu]
 """
 
@@ -22,6 +26,9 @@ import functools
 import gc
 import itertools
 import json
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,15 +56,18 @@ TEMPLATES = REFERENCE / "templates"
 CLOCK: Callable[[], float] = time.perf_counter
 
 
-def bests(timed: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+def bests(
+    timed: dict[str, Callable[[], object]], repeat: int, clock: Callable[[], float] | None = None
+) -> dict[str, float]:
     """The best time of each of `timed`, all run once per round (`CLOCK`; the collector emptied before each)."""
+    clock = clock or CLOCK
     times: dict[str, list[float]] = {name: [] for name in timed}
     for _ in range(repeat):
         for name, fn in timed.items():
             gc.collect()
-            start = CLOCK()
+            start = clock()
             fn()
-            times[name].append(CLOCK() - start)
+            times[name].append(clock() - start)
     return {name: min(found) for name, found in times.items()}
 
 
@@ -127,6 +137,50 @@ def bench_build(entries: list[dict], repeat: int) -> None:
         f"  every object reused from an identical build (the floor of a per-object cache): {reusing * 1e3:.1f} ms"
         f" = {reusing / baseline:.2f}x"
     )
+
+
+def bench_processes(entries: list[dict], repeat: int) -> None:
+    """(5) As a user runs it: a `promote build` process against a Python process that `json.load`s every file
+    of the folder (interpreter start-up in both; imports, the repository lookup and the output in the first).
+    Both with bytecode caches (a user's installed promote has them; this machine's PYTHONDONTWRITEBYTECODE
+    would make every import compile its module again), written into a temporary folder by a first run."""
+
+    def size(entry: dict) -> int:
+        return sum(f["size"] for f in entry["files"])
+
+    entry = max(entries, key=size)
+    root = root_of(entry)
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / "pycache")
+        load = (
+            "import json, pathlib\n"
+            f"for p in sorted(pathlib.Path({str(root)!r}).rglob('*.json')):\n"
+            "    with p.open('rb') as h: json.load(h)"
+        )
+        commands = {
+            "json.load": [sys.executable, "-c", load],
+            "promote build": [sys.executable, "-m", "promote.cli", "build", "--source", str(root), "--out", scratch],
+        }
+
+        def run(command: list[str]) -> Callable[[], None]:
+            return functools.partial(subprocess.run, command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+        for command in commands.values():
+            run(command)()  # the bytecode caches
+        clock = _children if CLOCK is time.process_time else time.perf_counter
+        found = bests({name: run(command) for name, command in commands.items()}, repeat, clock)
+    baseline, measured = found["json.load"], found["promote build"]
+    print(
+        f"  as processes: promote build {measured * 1e3:.0f} ms, a Python process json.load-ing every file "
+        f"{baseline * 1e3:.0f} ms: {measured / baseline:.2f}x"
+    )
+
+
+def _children() -> float:
+    """CPU time of the finished child processes (user and system)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def paused(fn, *args, **kwargs):
@@ -202,12 +256,13 @@ def main() -> int:
     args = parser.parse_args()
     global CLOCK
     if args.cpu:
-        CLOCK = time.process_time
+        CLOCK = time.process_time  # (and the processes of (5): their own CPU time, `_children`)
     if not COLLABORATION.exists():
         print(f"reference material not found at {COLLABORATION}")
         return 1
     entries = json.loads((COLLABORATION / "manifest.json").read_text())
     bench_build(entries, args.repeat)
+    bench_processes(entries, args.repeat)
     print()
     bench_diff(entries, args.repeat)
     return 0

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promote.environment import (
     Environment,
@@ -31,8 +31,13 @@ from promote.environment import (
 from promote.environment.layout import environments_dir
 from promote.errors import GitError, InputError, Problem
 from promote.factory import Factory, ObjectKey
-from promote.loader import Published, as_written, evaluate, open_published
 from promote.source import Revision, SourceFiles, read_source, repo_root
+
+if TYPE_CHECKING:
+    from promote.loader import Published
+
+# The loader (and the ARM evaluator under it) is imported where a template is evaluated: `promote build` and
+# `publish` read the environment layout through this module and evaluate nothing (a fifth of their process).
 
 
 @dataclass
@@ -155,6 +160,8 @@ def desired_factory(
     if not strict:
         fitted, more = fit_parameters(env, published)
         warnings += more
+    from promote.loader import evaluate
+
     values = values_for_template(fitted, published.parameters)
     factory = evaluate(published, values.values)
     if not strict:
@@ -216,6 +223,8 @@ def read_side(
 
 def evaluate_side(side: SideInput, *, strict: bool = False) -> Side:
     """Parse and evaluate one side read by `read_side`."""
+    from promote.loader import as_written, evaluate, open_published
+
     published = open_published(side.files)
     if side.env is None:
         written, values, warnings = as_written(published)
