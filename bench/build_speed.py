@@ -153,6 +153,7 @@ def bench_processes(entries: list[dict], repeat: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / "pycache")
+        env["PYTHONPATH"] = str(ROOT)  # this tree's promote, run outside any repository (as from a folder)
         load = (
             "import json, pathlib\n"
             f"for p in sorted(pathlib.Path({str(root)!r}).rglob('*.json')):\n"
@@ -160,11 +161,13 @@ def bench_processes(entries: list[dict], repeat: int) -> None:
         )
         commands = {
             "json.load": [sys.executable, "-c", load],
-            "promote build": [sys.executable, "-m", "promote.cli", "build", "--source", str(root), "--out", scratch],
+            "promote build": [sys.executable, "-m", "promote.cli", "build", "--source", str(root), "--out", "out"],
         }
 
         def run(command: list[str]) -> Callable[[], None]:
-            return functools.partial(subprocess.run, command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            return functools.partial(
+                subprocess.run, command, env=env, cwd=scratch, check=True, stdout=subprocess.DEVNULL
+            )
 
         for command in commands.values():
             run(command)()  # the bytecode caches

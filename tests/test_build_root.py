@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 import weakref
 
 import pytest
@@ -262,3 +264,14 @@ def test_what_a_build_leaves_is_still_collected():
     finally:
         gc.unfreeze()
     assert any(found is kept for found in gc.get_objects())
+
+
+def test_the_build_commands_do_not_import_the_evaluator():
+    """`promote build` and `publish` evaluate nothing: the loader and the ARM evaluator (a sixth of a build's
+    process, bench/README.md) are not imported by the command's module, only by the commands that evaluate."""
+    code = (
+        "import sys, promote.cli, promote.commands.build\n"
+        "print(sorted(m for m in sys.modules if m == 'promote.loader' or m.startswith('promote.arm')))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
