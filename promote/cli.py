@@ -455,15 +455,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         signal.signal(signal.SIGTERM, _terminate)
         with error_boundary(args.command) as outcome:
-            from promote.environment.layout import select_factory
-
             factory = getattr(args, "factory", None) if args.command not in ("factories", "init") else None
             if factory:
-                from promote.desired import project_root
+                from promote.environment.layout import select_factory
+                from promote.source import project_root
 
                 select_factory(project_root(), factory)
-            else:
-                select_factory(None, None)  # a command run earlier in this process chose none for this one
+            elif "promote.environment.layout" in sys.modules:
+                # A command run earlier in this process chose a factory: none for this one. (Not imported for
+                # nothing: `promote.environment` and YAML are a fifth of a `promote build` process.)
+                sys.modules["promote.environment.layout"].select_factory(None, None)
             outcome[0] = _dispatch(args)
     return outcome[0] if outcome[0] is not None else EXIT_FAILURE
 

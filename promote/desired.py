@@ -29,9 +29,9 @@ from promote.environment import (
     values_for_template,
 )
 from promote.environment.layout import environments_dir
-from promote.errors import GitError, InputError, Problem
+from promote.errors import InputError, Problem
 from promote.factory import Factory, ObjectKey
-from promote.source import Revision, SourceFiles, read_source, repo_root
+from promote.source import Revision, SourceFiles, project_root, read_source
 
 if TYPE_CHECKING:
     from promote.loader import Published
@@ -51,14 +51,6 @@ class Side:
     env: Environment | None
     values: TemplateValues | None  # the environment's values (None without an environment)
     warnings: list[str] = field(default_factory=list)
-
-
-def project_root() -> Path:
-    """The repository holding the current directory, or the directory itself outside git."""
-    try:
-        return repo_root()
-    except GitError:
-        return Path.cwd()
 
 
 def load_env(name: str, root: Path | None = None) -> Environment:

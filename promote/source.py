@@ -86,6 +86,14 @@ def repo_root(start: Path | None = None) -> Path:
     return Path(_git(where, "rev-parse", "--show-toplevel").decode().strip())
 
 
+def project_root() -> Path:
+    """The repository holding the current directory, or the directory itself outside git."""
+    try:
+        return repo_root()
+    except GitError:
+        return Path.cwd()
+
+
 def resolve_ref(repo: Path, ref: str) -> Revision:
     """Any ref `git rev-parse` accepts -> the commit it names; an unknown ref is bad input (exit 2)."""
     try:

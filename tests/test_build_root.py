@@ -268,10 +268,12 @@ def test_what_a_build_leaves_is_still_collected():
 
 def test_the_build_commands_do_not_import_the_evaluator():
     """`promote build` and `publish` evaluate nothing: the loader and the ARM evaluator (a sixth of a build's
-    process, bench/README.md) are not imported by the command's module, only by the commands that evaluate."""
+    process, bench/README.md) are not imported by the command's module, only by the commands that evaluate; nor
+    are the environment files' reader and YAML (another fifth), which `build --source DIR` never reads."""
     code = (
         "import sys, promote.cli, promote.commands.build\n"
-        "print(sorted(m for m in sys.modules if m == 'promote.loader' or m.startswith('promote.arm')))"
+        "print(sorted(m for m in sys.modules if m in ('promote.loader', 'yaml')"
+        " or m.startswith(('promote.arm', 'promote.environment'))))"
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"

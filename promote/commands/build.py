@@ -18,9 +18,8 @@ from pathlib import Path
 
 from promote.build import Build, build
 from promote.build.texts import Texts
-from promote.desired import project_root, resolve_source
 from promote.errors import EXIT_OK, InputError
-from promote.source import PUBLISHED_PATHS, Revision, SourceFiles, commit_folder, read_source
+from promote.source import PUBLISHED_PATHS, Revision, SourceFiles, commit_folder, project_root, read_source
 from promote.untrusted import load_json
 
 DEFAULT_BRANCH = "adf_publish"
@@ -28,7 +27,12 @@ DEFAULT_BRANCH = "adf_publish"
 
 def _read(args: argparse.Namespace, ref: str | None) -> tuple[SourceFiles, Revision | None, Path]:
     root = project_root()
-    folder = resolve_source(args.source, None, root)
+    if args.source:
+        folder = args.source
+    else:  # the folder the environment files name: only then are they read (YAML is a fifth of a build's process)
+        from promote.desired import resolve_source
+
+        folder = resolve_source(None, None, root)
     spec = ref if ref is not None else str(root / folder)
     files, revision = read_source(spec, folder=folder, repo=root)
     return files, revision, root

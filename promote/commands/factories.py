@@ -11,11 +11,10 @@ import json
 import sys
 from pathlib import PurePosixPath
 
-from promote.desired import project_root
 from promote.environment.layout import FactoryFiles, environments_dir, factories, touches
 from promote.errors import EXIT_OK, InputError
 from promote.init.access import prefix
-from promote.source import changed_paths, resolve_ref
+from promote.source import changed_paths, project_root, resolve_ref
 
 
 def run_factories(args: argparse.Namespace) -> int:

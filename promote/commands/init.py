@@ -11,7 +11,6 @@ import argparse
 import re
 from pathlib import Path, PurePosixPath
 
-from promote.desired import project_root
 from promote.environment.layout import ENVIRONMENTS
 from promote.errors import EXIT_OK, InputError, Problem
 from promote.init.access import STAGES, Target, setup_commands
@@ -19,7 +18,7 @@ from promote.init.callers import COLLABORATION_FILE, OPERATE_FILE, callers
 from promote.init.environment_file import environment_file
 from promote.init.parameters import read_given
 from promote.loader import open_published
-from promote.source import LINKED_DIR, LINKED_MASTER, SINGLE_TEMPLATE, read_source, remote_url
+from promote.source import LINKED_DIR, LINKED_MASTER, SINGLE_TEMPLATE, project_root, read_source, remote_url
 
 GITIGNORE_LINE = ".promote/"
 _SKIP = {".git", ".promote", ".adf-promote", "node_modules"}
