@@ -102,7 +102,8 @@ def _repository() -> Path:
 
 
 def emit(annotations: Sequence[Annotation], *, stream: Any = None) -> None:
-    """Print the workflow commands (on stdout, where the runner reads them), at most MAX_ANNOTATIONS."""
+    """Print the workflow commands (on stderr, which the runner reads too; stdout is the command's output), at most
+    MAX_ANNOTATIONS."""
     out = stream or command_stream()  # underneath the CLI's InertStream, which would break these commands
     for annotation in annotations[:MAX_ANNOTATIONS]:
         print(annotation.command(), file=out, flush=True)

@@ -18,7 +18,7 @@ into output (the views in `promote.render`, problems, errors, progress lines, `p
 `InertStream` is the last line of defence at the command-line edge: every line written to
 stdout or stderr passes through `inert_line`, so that whatever a view forgot cannot run as a workflow command
 or reach the terminal as an escape. Workflow commands `promote` means to send (`promote.github.emit`) go to
-the stream underneath (`command_stream()`).
+stderr's stream underneath (`command_stream()`).
 """
 
 from __future__ import annotations
@@ -137,9 +137,13 @@ def _inert_tail(text: str) -> str:
 
 
 def command_stream() -> TextIO:
-    """Where workflow commands `promote` means to send go: stdout underneath any `InertStream`."""
-    out = sys.stdout
-    if isinstance(out, InertStream):
-        out.flush()
-        return out.stream
-    return out
+    """Where workflow commands `promote` means to send go: stderr underneath any `InertStream`.
+
+    stderr, so that stdout holds only what the command was asked for (`--format json` stays JSON that `jq` reads,
+    a plan's markdown stays the plan). The runner reads workflow commands on both streams (actions/runner's
+    `ScriptHandler` gives stdout and stderr each an `OutputManager` with the command manager)."""
+    err = sys.stderr
+    if isinstance(err, InertStream):
+        err.flush()
+        return err.stream
+    return err

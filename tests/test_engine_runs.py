@@ -165,7 +165,7 @@ def test_fail_refuses_a_deploy_and_a_saved_plan_while_a_run_is_in_progress_and_t
     )
     assert markdown.returncode == 0 and "### Runs in progress" in markdown.stdout
     assert "### ⏳ Runs this plan would cut into" in markdown.stdout
-    (annotation,) = [line for line in markdown.stdout.splitlines() if line.startswith("::warning") and up_front in line]
+    (annotation,) = [line for line in markdown.stderr.splitlines() if line.startswith("::warning") and up_front in line]
     assert "apply refuses unless they have ended" in annotation  # on the run's page too, under GitHub Actions
     assert f"pipelines/train\\_mnist run {held}" in markdown.stdout
 

@@ -55,7 +55,7 @@ def test_refusals_annotate_each_problem_and_list_them_all(actions: Path, capsys:
         ]
     )
     github.report_error("deploy", error)
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().err.splitlines()  # stderr: stdout is the command's output
     assert lines == [
         "::error file=environments/staging.yaml,line=8,title=promote deploy::target.subscription: is not a GUID",
         "::error title=promote deploy::needs confirmation (pass --yes)",
@@ -121,7 +121,7 @@ def test_a_run_writes_its_outcome_to_the_summary(actions: Path, capsys: pytest.C
     summary = (actions.parent / "summary.md").read_text()
     assert summary.startswith("### ❌ staging: `c0ffee00` failed, rolled back to `deadbeef` (exit 4)")
     assert "Plan abab for commit c0ffee00: rolled-back." in summary
-    assert capsys.readouterr().out.startswith("::error file=environments/staging.yaml,title=staging")
+    assert capsys.readouterr().err.startswith("::error file=environments/staging.yaml,title=staging")
 
 
 def test_nothing_is_written_outside_github_actions(tmp_path: Path, monkeypatch, capsys):

@@ -78,5 +78,5 @@ def test_the_stream_guard_breaks_commands_split_across_writes() -> None:
 
 def test_commands_promote_means_to_send_bypass_the_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     sink = io.StringIO()
-    monkeypatch.setattr("sys.stdout", InertStream(sink))
+    monkeypatch.setattr("sys.stderr", InertStream(sink))
     assert command_stream() is sink

@@ -42,9 +42,15 @@ def test_warnings_are_part_of_the_plan_its_markdown_the_job_summary_and_annotati
     assert markdown.index("### ⚠️ Warnings") < markdown.index("### Record trigger states")  # at the top
     first = re.search(r"parameters\.(\w+)", warnings[0])
     assert first is not None and first.group(1).replace("_", "\\_") in markdown
-    annotations = [line for line in made.stdout.splitlines() if line.startswith("::warning ")]
-    assert len(annotations) == len(warnings), made.stdout
+    annotations = [line for line in made.stderr.splitlines() if line.startswith("::warning ")]
+    assert len(annotations) == len(warnings), made.stderr
     assert all("file=environments/local.yaml" in a and LEFT_OUT in a for a in annotations)
+    assert not any(line.startswith("::") for line in markdown.splitlines())  # stdout is the plan, nothing else
+    # for scripts: JSON on stdout that parses, the same warnings in it, the annotations beside it on stderr
+    as_json = project.promote("plan", "--env", "local", "--ref", ref, "--format", "json", **in_actions)
+    assert as_json.returncode == 0, out(as_json)
+    assert json.loads(as_json.stdout)["warnings"] == warnings
+    assert [line for line in as_json.stderr.splitlines() if line.startswith("::warning ")] == annotations
 
     deployed = project.promote("deploy", "--env", "local", "--ref", ref, "--yes", **in_actions)
     assert deployed.returncode == 0, out(deployed)

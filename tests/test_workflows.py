@@ -352,7 +352,7 @@ def test_a_commit_that_fails_in_staging_never_reaches_production(project: Projec
     planned = project.promote("plan", "--env", "production", "--ref", bad, "--out", str(plan_file), **in_actions)
     assert planned.returncode == 2 and not plan_file.exists(), planned.stdout + planned.stderr
     assert "Apply will be refused:" in planned.stdout
-    (annotation,) = [line for line in planned.stdout.splitlines() if line.startswith("::error")]
+    (annotation,) = [line for line in planned.stderr.splitlines() if line.startswith("::error")]
     env_lines = (project.path / "environments" / "production.yaml").read_text().splitlines()
     line = next(n for n, text in enumerate(env_lines, 1) if text.startswith("requires:"))
     where = f"file=environments/production.yaml,line={line},title=promote plan"
