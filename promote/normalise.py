@@ -33,11 +33,11 @@ Trees are shared where nothing changes, so normalising a large factory copies li
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from promote.diff import READ_ONLY, Change, Diff, PathChange, path_text, sort_key
-from promote.factory import Factory, FactoryObject
+from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState, TriggerState
 from promote.secrets import OPAQUE, DeployedSecrets, SecretPath, describe, is_placeholder, secret_map
 
@@ -229,15 +229,22 @@ def with_runtime_states(
     return stated(live, running), stated(desired, marked)
 
 
-def rotated(diff: Diff, live: Factory, desired: Factory) -> Diff:
+def rotated(diff: Diff, live: Factory, desired: Factory, *, only: Collection[ObjectKey] | None = None) -> Diff:
     """`diff` plus an update of every live object that holds a secret and is not written anyway: how new secret
     values (rotated in Key Vault, or in the variable) reach the factory without touching the template.
 
     A secret's value is never compared (ADF does not return it), so a rotation is invisible to the diff: it
     takes this explicit request (`--rotate-secrets`). Each added update lists the secret paths, showing where
     each value comes from, so the plan says which secrets it writes.
+
+    `only`: just these objects, for the rollback of a failed run that wrote them. Such a run may have written a
+    secret from another source, and the factory's record of sources (updated only by a run that ends well)
+    still names the old one: compared, the two look equal, and the new value would stay.
     """
     secrets = secret_map(desired)
+    if only is not None:
+        keep = {(key.type, key.name.casefold()) for key in only}
+        secrets = {folded: paths for folded, paths in secrets.items() if folded in keep}
     if not secrets:
         return diff
     live_keys = {(key.type, key.name.casefold()) for key in live.objects}
@@ -253,5 +260,10 @@ def rotated(diff: Diff, live: Factory, desired: Factory) -> Diff:
     if not added:
         return diff
     changes = sorted([*diff.changes, *added], key=lambda change: sort_key(change.key))
-    note = f"--rotate-secrets: {len(added)} object{'' if len(added) == 1 else 's'} holding secrets written again"
+    objects = f"{len(added)} object{'' if len(added) == 1 else 's'} holding secrets"
+    note = (
+        f"--rotate-secrets: {objects} written again"
+        if only is None
+        else f"{objects} written again: the failed run wrote them, perhaps from another source"
+    )
     return dataclasses.replace(diff, changes=changes, unchanged=diff.unchanged - len(added), notes=[*diff.notes, note])

@@ -24,7 +24,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,7 +47,7 @@ from promote.live import LiveState
 
 if TYPE_CHECKING:
     from promote.apply.lease import FactoryLease
-    from promote.apply.runner import PlanForCommit, RunContext, RunReport
+    from promote.apply.runner import PlanForCommit, RunContext, RunReport, Undo
     from promote.azure.connection import Connection
     from promote.azure.operations import DeploymentRecord
     from promote.diff import Diff
@@ -170,6 +170,7 @@ class EnvironmentSession:
         rollback: bool = False,
         undo_creates: Iterable[ObjectKey] = (),
         rotate_secrets: bool = False,
+        rewrite_secrets_of: Collection[ObjectKey] = (),
         guards: Guards | None = None,
         rolled_back_from: str | None = None,
         after_failure: bool = False,
@@ -180,7 +181,8 @@ class EnvironmentSession:
         `requires:` says of the commit and the guards a person goes around (`guards`).
         `rollback`, `undo_creates`, `rolled_back_from`, `after_failure`: see `promote.plan.build_plan` (a rollback
         runs no smoke pipelines: the commit gone back to passed them); `rotate_secrets`:
-        `promote.normalise.rotated`; `now`: the plan's time (a saved plan is made again at its own time, `apply`);
+        `promote.normalise.rotated`; `rewrite_secrets_of`: the same for these objects only (what a failed run
+        wrote, for its rollback); `now`: the plan's time (a saved plan is made again at its own time, `apply`);
         `seen`: the runs in progress it shows, when not read now (a saved plan is made again with the runs it
         showed: what apply does about runs is decided at the step)."""
         from promote.apply.runner import without_smoke
@@ -196,6 +198,8 @@ class EnvironmentSession:
         diff = diff_factories(live_side, desired)
         if rotate_secrets:
             diff = rotated(diff, live_side, desired)
+        elif rewrite_secrets_of:
+            diff = rotated(diff, live_side, desired, only=rewrite_secrets_of)
         explain_live(diff, live, side.factory)
         plan = build_plan(
             desired=side.factory,
@@ -343,12 +347,13 @@ class EnvironmentSession:
         from promote.plan import ensure_not_refused
         from promote.runs import RunsSeen
 
-        def plan(commit: str, live: LiveState, created: frozenset[ObjectKey]) -> Plan:
+        def plan(commit: str, live: LiveState, undo: Undo) -> Plan:
             made = self.plan_for(
                 commit,
                 live,
                 rollback=True,
-                undo_creates=created,
+                undo_creates=undo.created,
+                rewrite_secrets_of=undo.written,
                 rolled_back_from=failed,
                 after_failure=True,
                 seen=RunsSeen(),

@@ -17,6 +17,7 @@ from promote.apply.runner import (
     SUCCEEDED,
     AlreadyApplied,
     RunContext,
+    Undo,
     run,
 )
 from promote.factory import Factory, ObjectKey
@@ -68,9 +69,13 @@ def planner(desired: Factory, commit: str):
     return make_plan
 
 
-def rollback_to_old(commit: str, live: LiveState, created: frozenset[ObjectKey]) -> Plan:
+UNDONE: list[Undo] = []  # what each rollback planned here was told the failed plan writes
+
+
+def rollback_to_old(commit: str, live: LiveState, undo: Undo) -> Plan:
     assert commit == OLD
-    return plan_for(realistic(), live, environment(), commit=commit, rollback=True, undo_creates=created)
+    UNDONE.append(undo)
+    return plan_for(realistic(), live, environment(), commit=commit, rollback=True, undo_creates=undo.created)
 
 
 def objects_of(factory: Factory) -> dict[ObjectKey, dict]:
@@ -145,9 +150,17 @@ def test_a_failed_step_rolls_back_to_the_last_good_commit_and_puts_triggers_back
     fake = deployed()
     before = dict(fake.states)
     fake.fail("start_trigger")  # after the new t_daily is written: the deploy fails with the factory changed
-    report = run(context(tmp_path, fake), planner(new_factory(), NEW), rollback_to_old)
+    UNDONE.clear()
+    failing = planner(new_factory(), NEW)
+    report = run(context(tmp_path, fake), failing, rollback_to_old)
     assert report.status == ROLLED_BACK and report.exit_code == 4
     assert report.rollback_target == OLD
+    # the rollback was told every object the failed plan writes (those holding secrets are written again) and
+    # which of them it creates (deleted again without counting against deletion.max_share)
+    writes = [w for d in report.plan.deployments for w in d.writes]
+    (undo,) = UNDONE
+    assert undo.written == {w.key for w in writes} and undo.created == {w.key for w in writes if w.action == "create"}
+    assert undo.created < undo.written  # updates too, not only creates
     assert fake.objects == {k: v for k, v in objects_of(realistic()).items()}
     assert fake.states == before
     assert read_record(fake.tags).commit == OLD  # the record names the commit gone back to

@@ -36,7 +36,14 @@ def resource(kind: str, name: str, properties: dict[str, Any], depends: list[str
     }
 
 
-def template(*, description: str = "v1", global_parameters: bool = False, trigger: str = "Started") -> dict:
+def template(
+    *,
+    description: str = "v1",
+    global_parameters: bool = False,
+    trigger: str = "Started",
+    blob_parameter: str = "blob_ls_connectionString",
+    interval: int = 1,
+) -> dict:
     """ADF's export of a small shop factory: a Blob linked service whose connection string is a secureString
     parameter (plain text, which ADF returns with AccountKey= stripped), an SQL one whose password is a
     SecureString (returned as ten asterisks), a pipeline and a schedule trigger."""
@@ -46,7 +53,7 @@ def template(*, description: str = "v1", global_parameters: bool = False, trigge
             "blob_ls",
             {
                 "type": "AzureBlobStorage",
-                "typeProperties": {"connectionString": "[parameters('blob_ls_connectionString')]"},
+                "typeProperties": {"connectionString": f"[parameters('{blob_parameter}')]"},
             },
         ),
         resource(
@@ -76,7 +83,7 @@ def template(*, description: str = "v1", global_parameters: bool = False, trigge
                 "runtimeState": trigger,
                 "pipelines": [{"pipelineReference": {"referenceName": "load", "type": "PipelineReference"}}],
                 "typeProperties": {
-                    "recurrence": {"frequency": "Day", "interval": 1, "startTime": "2024-01-01T02:00:00Z"}
+                    "recurrence": {"frequency": "Day", "interval": interval, "startTime": "2024-01-01T02:00:00Z"}
                 },
             },
             ["[concat(variables('factoryId'), '/pipelines/load')]"],
@@ -89,7 +96,7 @@ def template(*, description: str = "v1", global_parameters: bool = False, trigge
         "contentVersion": "1.0.0.0",
         "parameters": {
             "factoryName": {"type": "string", "defaultValue": FOLDER},
-            "blob_ls_connectionString": {"type": "secureString"},
+            blob_parameter: {"type": "secureString"},
             "sql_ls_password": {"type": "secureString"},
         },
         "variables": {"factoryId": "[concat('Microsoft.DataFactory/factories/', parameters('factoryName'))]"},
@@ -104,7 +111,7 @@ def environment(
         f"source: {FOLDER}\n"
         f"target:\n  subscription: {emulator.subscription}\n  resource_group: {emulator.resource_group}\n"
         f"  factory: {FACTORY}\n  endpoint: local\n"
-        f"parameters:\n  blob_ls_connectionString: ${{{blob}}}\n"
+        f"parameters:\n  blob_ls_connectionString: ${{{blob}}}\n  blob_ls_connectionString_v2: ${{BLOB_CONN_V2}}\n"
         f"  sql_ls_password:\n    keyvault: {{vault: kv-shop, secret: {sql}}}\n"
         f"triggers:\n  start: {start}\n"
     )
@@ -234,6 +241,30 @@ def test_secrets_compare_by_their_source_and_rotation_is_explicit(shop: Shop):
     rotated = shop.deploy(v1, "--rotate-secrets")
     assert len(shop.deployments_since(seq)) == 1, rotated.stdout
     shop.assert_in_sync(v1)
+
+
+def test_a_rollback_after_a_failure_writes_again_the_secrets_the_failed_run_wrote(shop: Shop):
+    """A deploy that writes a linked service whose secret now comes from another source (another secure
+    parameter, fed by another variable), then fails, is rolled back with that linked service written again from
+    the old source. A secret's value is never compared (ADF does not return it) and the factory's record still
+    names the old source, so without this the rollback would leave the new value in place and call it in sync."""
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    v2 = shop.publish("publish 2", description="v2", blob_parameter="blob_ls_connectionString_v2", interval=2)
+    shop.deployed(v1)
+    # the trigger is written in the second wave, after the linked service and the pipeline: its 500 fails the deploy
+    shop.emulator.fault(method="PUT", path=r"/triggers/nightly$", times=1, status=500, code="InternalServerError")
+    failed = shop.promote("deploy", "--env", "staging", "--ref", v2, "--yes")
+    shop.emulator.admin("DELETE", "/faults")
+    assert failed.returncode == 4, failed.stdout + failed.stderr
+    wrote, rolled_back = failed.stdout.split("Rolling back to the last good commit", 1)
+    assert "deploy 3 objects [1/1]: linkedServices/blob_ls, pipelines/load, triggers/nightly" in wrote, wrote
+    # blob_ls is written again from $BLOB_CONN, although it compares equal to v1 (the record names that source)
+    assert "deploy 2 objects [1/1]: linkedServices/blob_ls, pipelines/load" in rolled_back, rolled_back
+    assert not [s for s in SECRETS.values() if s in failed.stdout + failed.stderr]
+    shop.assert_in_sync(v1)
+    # only after a failure: a rollback by hand to v1 now writes nothing (nothing holds a secret from elsewhere)
+    assert shop.promote("diff", "--env", "staging", "--ref", v1, "--exit-code").returncode == 0
 
 
 def test_a_factory_without_a_secrets_record_writes_its_secrets_once(shop: Shop):

@@ -60,8 +60,26 @@ class AlreadyApplied(Exception):
 MakePlan = Callable[[LiveState, Journal | None], Plan]
 """The plan of a run, made (or checked) inside the run's lock against the live factory read there; the journal of
 the interrupted run it recovers, if any."""
-PlanForCommit = Callable[[str, LiveState, frozenset[ObjectKey]], Plan]
-"""The automatic rollback's plan: (last good commit, live factory now, objects the failed plan creates)."""
+
+
+@dataclass(frozen=True)
+class Undo:
+    """What the failed plan writes, for the automatic rollback that undoes it. `created`: objects it creates,
+    which the rollback deletes without counting them against `deletion.max_share` (the factory did not have
+    them). `written`: every object it writes; those holding a secret are written again even when they compare
+    equal, because the run may have written the secret from another source (`promote.normalise.rotated`)."""
+
+    created: frozenset[ObjectKey] = frozenset()
+    written: frozenset[ObjectKey] = frozenset()
+
+    @classmethod
+    def of(cls, plan: Plan) -> Undo:
+        writes = [w for d in plan.deployments for w in d.writes]
+        return cls(frozenset(w.key for w in writes if w.action == "create"), frozenset(w.key for w in writes))
+
+
+PlanForCommit = Callable[[str, LiveState, Undo], Plan]
+"""The automatic rollback's plan: (last good commit, live factory now, what the failed plan writes)."""
 
 
 @dataclass
@@ -151,9 +169,7 @@ def run(
 ) -> RunReport:
     """Plan (inside the lock, against the live factory), apply, and roll back on failure.
 
-    `plan_for_commit(commit, live, created)` is the rollback plan: `created` are the objects the failed plan
-    creates, which the rollback deletes without counting them against `deletion.max_share` (they are not
-    objects the factory had).
+    `plan_for_commit(commit, live, undo)` is the rollback plan, `undo` what the failed plan writes (`Undo`).
     """
     path = journals.journal_path(context.root, context.environment)
     lease = context.lease
@@ -262,8 +278,7 @@ def _carry_out(
     journal.status = journals.ROLLING_BACK
     journal.log("rollback-begin", f"after: {outcome.error}")
     context.progress(f"Step failed: {outcome.error}")
-    created = frozenset(w.key for d in plan.deployments for w in d.writes if w.action == "create")
-    _roll_back(context, journal, report, plan_for_commit, good, created)
+    _roll_back(context, journal, report, plan_for_commit, good, Undo.of(plan))
     journal.finish(report.status)
     if report.status != ROLLBACK_FAILED:  # else it stays: the next run finishes the rollback from it
         journals.archive(journal)
@@ -309,7 +324,7 @@ def _roll_back(
     report: RunReport,
     plan_for_commit: PlanForCommit,
     target: str | None,
-    created: frozenset[ObjectKey],
+    undo: Undo,
 ) -> None:
     """Deploy the last good commit through the same machinery, then restore every trigger as recorded.
 
@@ -335,7 +350,7 @@ def _roll_back(
         try:
             _settle_deployments(context)  # a deployment whose wait timed out would write behind the rollback
             live = context.factory.read_live()
-            rollback_plan = plan_for_commit(target, live, created)
+            rollback_plan = plan_for_commit(target, live, undo)
             rollback_plan = going_back(rollback_plan)
             report.rollback_plan = rollback_plan
             executor = Executor(
