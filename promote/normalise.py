@@ -229,7 +229,14 @@ def with_runtime_states(
     return stated(live, running), stated(desired, marked)
 
 
-def rotated(diff: Diff, live: Factory, desired: Factory, *, only: Collection[ObjectKey] | None = None) -> Diff:
+def rotated(
+    diff: Diff,
+    live: Factory,
+    desired: Factory,
+    *,
+    only: Collection[ObjectKey] | None = None,
+    because: str = "",
+) -> Diff:
     """`diff` plus an update of every live object that holds a secret and is not written anyway: how new secret
     values (rotated in Key Vault, or in the variable) reach the factory without touching the template.
 
@@ -237,9 +244,11 @@ def rotated(diff: Diff, live: Factory, desired: Factory, *, only: Collection[Obj
     takes this explicit request (`--rotate-secrets`). Each added update lists the secret paths, showing where
     each value comes from, so the plan says which secrets it writes.
 
-    `only`: just these objects, for the rollback of a failed run that wrote them. Such a run may have written a
-    secret from another source, and the factory's record of sources (updated only by a run that ends well)
-    still names the old one: compared, the two look equal, and the new value would stay.
+    `only`: just these objects, for the rollback of a failed run that wrote them; `because` says why, in the
+    diff's note, when it is not `--rotate-secrets`. Such a run may have written a secret from another source,
+    and the factory's record of sources (updated only by a run that ends well) still names the old one:
+    compared, the two look equal, and the new value would stay. The same holds after a run that was killed
+    after writing (the run that recovers it does not know what it wrote, so every object holding a secret).
     """
     secrets = secret_map(desired)
     if only is not None:
@@ -261,9 +270,5 @@ def rotated(diff: Diff, live: Factory, desired: Factory, *, only: Collection[Obj
         return diff
     changes = sorted([*diff.changes, *added], key=lambda change: sort_key(change.key))
     objects = f"{len(added)} object{'' if len(added) == 1 else 's'} holding secrets"
-    note = (
-        f"--rotate-secrets: {objects} written again"
-        if only is None
-        else f"{objects} written again: the failed run wrote them, perhaps from another source"
-    )
+    note = f"{objects} written again: {because}" if because else f"--rotate-secrets: {objects} written again"
     return dataclasses.replace(diff, changes=changes, unchanged=diff.unchanged - len(added), notes=[*diff.notes, note])

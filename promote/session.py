@@ -171,6 +171,7 @@ class EnvironmentSession:
         undo_creates: Iterable[ObjectKey] = (),
         rotate_secrets: bool = False,
         rewrite_secrets_of: Collection[ObjectKey] = (),
+        after_interruption: bool = False,
         guards: Guards | None = None,
         rolled_back_from: str | None = None,
         after_failure: bool = False,
@@ -182,9 +183,10 @@ class EnvironmentSession:
         `rollback`, `undo_creates`, `rolled_back_from`, `after_failure`: see `promote.plan.build_plan` (a rollback
         runs no smoke pipelines: the commit gone back to passed them); `rotate_secrets`:
         `promote.normalise.rotated`; `rewrite_secrets_of`: the same for these objects only (what a failed run
-        wrote, for its rollback); `now`: the plan's time (a saved plan is made again at its own time, `apply`);
-        `seen`: the runs in progress it shows, when not read now (a saved plan is made again with the runs it
-        showed: what apply does about runs is decided at the step)."""
+        wrote, for its rollback); `after_interruption`: the same for every object, in a run that finishes a
+        killed one which wrote (what it wrote is unknown); `now`: the plan's time (a saved plan is made again at
+        its own time, `apply`); `seen`: the runs in progress it shows, when not read now (a saved plan is made
+        again with the runs it showed: what apply does about runs is decided at the step)."""
         from promote.apply.runner import without_smoke
         from promote.diff import diff_factories
         from promote.explain import explain_live
@@ -199,7 +201,9 @@ class EnvironmentSession:
         if rotate_secrets:
             diff = rotated(diff, live_side, desired)
         elif rewrite_secrets_of:
-            diff = rotated(diff, live_side, desired, only=rewrite_secrets_of)
+            diff = rotated(diff, live_side, desired, only=rewrite_secrets_of, because=FAILED_RUN_WROTE)
+        elif after_interruption:
+            diff = rotated(diff, live_side, desired, because=INTERRUPTED_RUN_WROTE)
         explain_live(diff, live, side.factory)
         plan = build_plan(
             desired=side.factory,
@@ -389,7 +393,14 @@ class EnvironmentSession:
         self.ensure_gate(commit, guards)
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
-            plan = self.plan_for(commit, live, full=full, rotate_secrets=rotate_secrets, guards=guards)
+            plan = self.plan_for(
+                commit,
+                live,
+                full=full,
+                rotate_secrets=rotate_secrets,
+                after_interruption=_wrote(interrupted),
+                guards=guards,
+            )
             refuse_runs_seen(plan)  # `runs.in_progress: fail`: refused before anyone is asked to confirm
             return self._checked(plan, review)
 
@@ -512,7 +523,7 @@ class EnvironmentSession:
         self.ensure_gate(commit, guards)
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
-            plan = self.plan_for(commit, live, rollback=True, guards=guards)
+            plan = self.plan_for(commit, live, rollback=True, after_interruption=_wrote(interrupted), guards=guards)
             refuse_runs_seen(plan)
             return self._checked(plan, review)
 
@@ -525,6 +536,15 @@ class EnvironmentSession:
         from promote.azure.operations import list_deployments
 
         return list_deployments(self.conn, prefix=deployment_prefix(self.env.name))
+
+
+FAILED_RUN_WROTE = "the failed run wrote them, perhaps from another source"
+INTERRUPTED_RUN_WROTE = "the interrupted run wrote, perhaps secrets from another source"
+
+
+def _wrote(interrupted: Journal | None) -> bool:
+    """Whether the unfinished run this one finishes wrote anything (a marker without a journal counts as yes)."""
+    return interrupted is not None and interrupted.wrote
 
 
 def _in_repository(warning: str, root: Path) -> str:

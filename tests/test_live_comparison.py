@@ -267,6 +267,36 @@ def test_a_rollback_after_a_failure_writes_again_the_secrets_the_failed_run_wrot
     assert shop.promote("diff", "--env", "staging", "--ref", v1, "--exit-code").returncode == 0
 
 
+def test_the_run_that_finishes_a_killed_one_writes_again_every_object_holding_a_secret(shop: Shop):
+    """The same source change, but the deploy is killed after writing the linked service: the rollback that
+    finishes it cannot know what the killed run wrote, so it writes again every object holding a secret."""
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    v2 = shop.publish("publish 2", description="v2", blob_parameter="blob_ls_connectionString_v2", interval=2)
+    shop.deployed(v1)
+    rule = shop.emulator.hold("PUT", r"/triggers/nightly$")  # the second wave: blob_ls and the pipeline are written
+    killed = subprocess.Popen(
+        [PROMOTE, "deploy", "--env", "staging", "--ref", v2, "--yes"], cwd=shop.repo.path, env=shop.env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        shop.emulator.wait_until_held(rule)
+    finally:
+        killed.kill()
+        killed.wait(timeout=60)
+        shop.emulator.release(rule)  # the deployment ends in the emulator; the run that started it is gone
+        shop.emulator.admin("DELETE", "/faults")
+    rolled = shop.promote("rollback", "--env", "staging", "--yes")
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert "Recovering the interrupted deploy" in rolled.stdout, rolled.stdout
+    assert "written again: the interrupted run wrote, perhaps secrets from another source" in rolled.stdout
+    deploys = [line for line in rolled.stdout.splitlines() if re.match(r"\s*\[\d+/\d+\] deploy ", line)]
+    assert any("linkedServices/blob_ls" in line for line in deploys), rolled.stdout
+    assert any("linkedServices/sql_ls" in line for line in deploys), rolled.stdout  # every secret: unknown
+    assert not [s for s in SECRETS.values() if s in rolled.stdout + rolled.stderr]
+    shop.assert_in_sync(v1)
+
+
 def test_a_factory_without_a_secrets_record_writes_its_secrets_once(shop: Shop):
     """A factory deployed before the record existed (or by another tool): where its secrets come from is
     unknown, so they count as changed, the next deploy writes them and records them, and then all is quiet."""
