@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from datetime import datetime, timezone
 from typing import Any
 
 from promote.errors import InputError
@@ -164,3 +166,27 @@ def depth_over(value: Any, limit: int) -> bool:
             below += [v for v in children if type(v) is dict or type(v) is list]
         level = below
     return False
+
+
+_INSTANT = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?", re.ASCII)
+
+
+def instant(text: object) -> datetime | None:
+    """A time as Azure answers it (`2025-03-01T03:00:00.1234567+01:00`: any fraction digits, `Z`, an offset or
+    none, meaning UTC) or git writes it (`+02:00`), as an aware datetime. None when it is not such a time,
+    digits in the right places included that name no day or hour: the text came from outside."""
+    match = _INSTANT.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    zone = match.group(2) or "Z"
+    zone = "+00:00" if zone == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    try:
+        return datetime.fromisoformat(match.group(1) + zone)
+    except ValueError:
+        return None
+
+
+def utc_text(text: object) -> str | None:
+    """`instant`, as people read it: `2025-03-01T02:00:00Z` (to the second, in UTC)."""
+    when = instant(text)
+    return None if when is None else when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,8 +15,8 @@ import pytest
 
 from promote.azure.adf_client import SDK_MONIKER, DataFactoryClient
 from promote.azure.connection import LOCAL_SETTINGS, ClientSettings, _transport, client_kwargs, connect
-from promote.azure.operations import _utc_text
 from promote.emulator import EmulatorCredential
+from promote.untrusted import utc_text
 from tests.emulator_fixtures import EmulatorHandle
 
 
@@ -104,4 +104,4 @@ def test_requests_carry_the_sdk_clients_headers_and_name_adf_promote(emulator: E
     ],
 )
 def test_times_adf_answered_read_in_utc_to_the_second(answered: Any, shown: str | None) -> None:
-    assert _utc_text(answered) == shown
+    assert utc_text(answered) == shown

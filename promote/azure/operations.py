@@ -18,7 +18,6 @@ Many triggers are stopped or started concurrently (`stop_triggers` / `start_trig
 from __future__ import annotations
 
 import functools
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,7 @@ from promote.azure.errors import (
 from promote.azure.reader import subscription_status_raw
 from promote.factory import ObjectKey, object_key_from_arm
 from promote.runs import RUN_IN_PROGRESS, RunInfo, runs_text, top_most
-from promote.untrusted import ENVELOPE_DEPTH, parse_json
+from promote.untrusted import ENVELOPE_DEPTH, parse_json, utc_text
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
@@ -773,33 +772,12 @@ def _run_info(run: Mapping[str, Any]) -> RunInfo:
         run_id=_text(run.get("runId")),
         pipeline=_text(run.get("pipelineName")),
         status=_text(run.get("status")),
-        run_start=_utc_text(run.get("runStart")),
-        last_updated=_utc_text(run.get("lastUpdated")),
+        run_start=utc_text(run.get("runStart")),
+        last_updated=utc_text(run.get("lastUpdated")),
         invoked_by=_text(invoked.get("name")),
         invoked_by_type=_text(invoked.get("invokedByType")),
         parent_run_id=_text(invoked.get("pipelineRunId")) or None,
     )
-
-
-_ARM_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?", re.ASCII)
-
-
-def _utc_text(when: Any) -> str | None:
-    """A time ADF answered (`2025-03-01T03:00:00.1234567+01:00`: up to seven fraction digits, `Z` or an offset,
-    none meaning UTC), as people read it in a plan: `2025-03-01T02:00:00Z` (to the second, in UTC). None when
-    absent or not such a time (the factory's answer is untrusted: its text is never shown as it is)."""
-    import datetime as dt
-
-    match = _ARM_TIME.fullmatch(when.strip()) if isinstance(when, str) else None
-    if match is None:
-        return None
-    zone = match.group(2) or "Z"
-    zone = "+00:00" if zone == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
-    try:
-        parsed = dt.datetime.fromisoformat(match.group(1) + zone)
-    except ValueError:  # digits in the right places, but no such day or hour
-        return None
-    return parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def cancel_run(conn: Connection, run_id: str, *, recursive: bool = True, operation: str = "") -> None:

@@ -19,7 +19,6 @@ back to it (`promote rollback`, or `--to` it) is not asked again (`exempt`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from typing import Protocol
 from promote.errors import InputError
 from promote.record.history import RETENTION, History, same_commit
 from promote.record.tags import GOOD_KEPT, TAG_COMMIT, FactoryRecord
+from promote.untrusted import instant
 
 
 class Evidence(Enum):
@@ -139,18 +139,9 @@ def either(records: Sequence[SuccessRecord], commit: str) -> Verdict:
     return (informative or verdicts)[-1]
 
 
-_INSTANT = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
-
-
 def _instant(text: str) -> datetime:
-    """ARM's timestamps (7 fraction digits, `Z`) and git's (`+02:00`) as comparable instants; unreadable text
-    sorts first."""
-    match = _INSTANT.match(text.strip())
-    if match is None:
-        return datetime.min.replace(tzinfo=timezone.utc)
-    zone = match.group(2) or "Z"
-    zone = "+00:00" if zone == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
-    return datetime.fromisoformat(match.group(1) + zone)
+    """ARM's timestamps and git's as comparable instants; unreadable text sorts first."""
+    return instant(text) or datetime.min.replace(tzinfo=timezone.utc)
 
 
 # --------------------------------------------------------------------------------------------------- the plan's
