@@ -277,3 +277,47 @@ def test_the_build_commands_do_not_import_the_evaluator():
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+REF = {"referenceName": "ds_raw", "type": "DatasetReference"}
+
+
+@pytest.mark.parametrize(
+    "activities",
+    [
+        pytest.param(1.5, id="activities-a-number"),
+        pytest.param({"inputs": [REF]}, id="activities-an-object"),
+        pytest.param("copy", id="activities-text"),
+        pytest.param(
+            [{"name": "s", "type": "Switch", "typeProperties": {"cases": 2.5, "on": "x"}}], id="cases-a-number"
+        ),
+        pytest.param(
+            [{"name": "s", "type": "Switch", "typeProperties": {"cases": {"activities": [{"inputs": [REF]}]}}}],
+            id="cases-an-object",
+        ),
+        pytest.param(
+            [{"name": "i", "type": "IfCondition", "typeProperties": {"ifTrueActivities": {"inputs": [REF]}}}],
+            id="nested-an-object",
+        ),
+        pytest.param(
+            [
+                {
+                    "name": "i",
+                    "type": "IfCondition",
+                    "typeProperties": {"ifFalseActivities": [], "ifTrueActivities": {"inputs": [REF]}},
+                }
+            ],
+            id="nested-an-object-beside-a-list",
+        ),
+    ],
+)
+def test_a_pipeline_shaped_unlike_studio_saves_builds_and_keeps_its_references(activities):
+    """Found by mutating the reference roots: a pipeline whose activities (or a container activity's nested
+    activities or cases) are not lists crashed the build with a TypeError ("a bug in promote", exit 1). Studio
+    never saves such a file, but a hand edit can: the build takes it as it takes any other property, and a
+    reference anywhere in it is still a dependency."""
+    files = root(**{"pipeline/odd.json": saved("odd", {"activities": activities})})
+    built = prepare(SourceFiles("adf", files))
+    odd = next(r for r in built.template.resources if r.key.name == "odd")
+    refers = "ds_raw" in json.dumps(activities)
+    assert [str(k) for k in odd.depends_on if k is not None] == (["datasets/ds_raw"] if refers else [])

@@ -433,20 +433,27 @@ _CONTAINERS = frozenset((*_NESTED, "cases"))  # an activity holding none of thes
 def _pipeline_references(properties: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """A pipeline's references level by level: every activity's own before those of the activities nested in
     it (ForEach, Until, If, Switch), as ADF lists them (10 pipelines list nested activities' last)."""
+    activities = properties.get("activities")
+    if not isinstance(activities, list):  # not what Studio saves: walked whole, as any other property
+        yield from _references(properties)
+        return
     outer = {k: v for k, v in properties.items() if k != "activities"}
     yield from _references(outer)
-    level = [a for a in properties.get("activities") or [] if isinstance(a, dict)]
+    level = [a for a in activities if isinstance(a, dict)]
     while level:
         nested: list[dict[str, Any]] = []
         for activity in level:
             tp = activity.get("typeProperties")
             if isinstance(tp, dict) and not _CONTAINERS.isdisjoint(tp):
-                inner = [tp.get(k) for k in _NESTED] + [
-                    c.get("activities") for c in tp.get("cases") or [] if isinstance(c, dict)
-                ]
+                cases = tp.get("cases")
+                taken = {k for k in _NESTED if isinstance(tp.get(k), list)}
+                inner = [tp[k] for k in _NESTED if k in taken]
+                if isinstance(cases, list):
+                    taken.add("cases")
+                    inner += [c.get("activities") for c in cases if isinstance(c, dict)]
                 lists = [lst for lst in inner if isinstance(lst, list)]
                 if lists:
-                    own_tp = {k: v for k, v in tp.items() if k not in _NESTED and k != "cases"}
+                    own_tp = {k: v for k, v in tp.items() if k not in taken}
                     yield from _references({**activity, "typeProperties": own_tp})
                     nested += [a for lst in lists for a in lst if isinstance(a, dict)]
                     continue
