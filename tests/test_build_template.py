@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from promote.build import build
 from promote.build.definition import NO_DEFAULT, Parameter, parameterize
 from promote.build.eras import era
@@ -134,6 +136,14 @@ def test_encrypted_secrets_become_secure_parameters_first():
 def test_an_unknown_type_with_an_encrypted_credential_is_warned_about():
     built = build(files(linkedService__odd={"type": "SomethingNew", "typeProperties": {"encryptedCredential": "e30="}}))
     assert any("SomethingNew" in w and "does not know which secret" in w for w in built.warnings)
+
+
+@pytest.mark.parametrize("kind", [["AzureBlobStorage"], {"x": 1}, None, 5], ids=["list", "object", "null", "number"])
+def test_a_linked_service_whose_type_is_not_text_builds_with_a_warning(kind):
+    """Found by mutating the reference roots: a `type` that is a list crashed the build ("unhashable type",
+    exit 1). Studio never saves one; a hand edit can. Its secrets cannot be known: warned about, not guessed."""
+    built = build(files(linkedService__odd={"type": kind, "typeProperties": {"encryptedCredential": "e30="}}))
+    assert any("'odd' (no type)" in w and "for a linked service without a type" in w for w in built.warnings)
 
 
 def test_depends_on_lists_references_in_document_order_once():

@@ -126,6 +126,8 @@ def secure_parameters(
     if not isinstance(type_properties, dict):
         return properties, None
     kind = properties.get("type")
+    if not isinstance(kind, str):  # not what Studio saves (a hand edit): no type's secrets are known
+        kind = None
     tp = dict(type_properties)
     changed = False
     connection = tp.get("connectionString")
@@ -135,7 +137,7 @@ def secure_parameters(
         name = declare(_secure(entity, "connectionString", texts, connection if keep else NO_DEFAULT))
         tp["connectionString"] = reference(name)
         changed = True
-    added = ADDED_SECRETS.get(kind, ()) if isinstance(kind, str) else ()
+    added = ADDED_SECRETS.get(kind, ()) if kind is not None else ()
     for secret in added:
         if secret.property not in tp and secret.applies(type_properties):
             name = declare(_secure(entity, secret.property, texts))
@@ -143,9 +145,11 @@ def secure_parameters(
             changed = True
     warning = None
     if _encrypted(type_properties) and not added and kind not in CONNECTION_STRING_ONLY:
+        of = kind or "a linked service without a type"
         warning = (
-            f"linked service '{entity}' ({kind}) holds an encrypted credential; adf-promote does not know which "
-            f"secret ADF parameterizes for {kind}, so the built template has none (give it in the environment)"
+            f"linked service '{entity}' ({kind or 'no type'}) holds an encrypted credential; adf-promote does not "
+            f"know which secret ADF parameterizes for {of}, so the built template has none (give it in the "
+            "environment)"
         )
     if not changed:
         return properties, warning
