@@ -12,6 +12,7 @@ from promote.build.definition import NO_DEFAULT, Parameter, parameterize
 from promote.build.eras import era
 from promote.build.jsonfmt import dumps
 from promote.build.linked import PART_SIZE
+from promote.errors import InputError
 from promote.source import SourceFiles
 
 
@@ -144,6 +145,39 @@ def test_a_linked_service_whose_type_is_not_text_builds_with_a_warning(kind):
     exit 1). Studio never saves one; a hand edit can. Its secrets cannot be known: warned about, not guessed."""
     built = build(files(linkedService__odd={"type": kind, "typeProperties": {"encryptedCredential": "e30="}}))
     assert any("'odd' (no type)" in w and "for a linked service without a type" in w for w in built.warnings)
+
+
+@pytest.mark.parametrize(
+    "section, template, folder",
+    [
+        ("Microsoft.DataFactory/factories/linkedServices", {"*": {"*": "="}}, "linkedService__sql1"),
+        ("Microsoft.DataFactory/factories/pipelines", {"properties": "=::object"}, "pipeline__p1"),
+        ("Microsoft.DataFactory/factories/globalparameters", {"*": "="}, None),
+    ],
+    ids=["linked-service", "pipeline", "global-parameters"],
+)
+def test_a_definition_making_the_whole_properties_one_parameter_is_bad_input(section, template, folder):
+    """Found by mutating ADF's default definition: `{"*": {"*": "="}}` (every type, every top-level key) made
+    a linked service's whole `properties` a parameter, and the build crashed reading its references (exit 1).
+    Now exit 2, naming the definition file and the object, with what to do."""
+    source = files(**({folder: LS if folder.startswith("linked") else {"activities": []}} if folder else {}))
+    source.files["arm-template-parameters-definition.json"] = json.dumps({section: template}).encode()
+    if folder is None:
+        source.files["publish_config.json"] = b'{"publishBranch": "adf_publish", "includeGlobalParamsTemplate": true}'
+        source.files["factory/f1.json"] = json.dumps(
+            {"name": "f1", "properties": {"globalParameters": {"env": {"type": "string", "value": "dev"}}}}
+        ).encode()
+    with pytest.raises(InputError) as caught:
+        build(source)
+    assert caught.value.exit_code == 2
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("arm-template-parameters-definition.json")
+    assert problem.object == (
+        f"{'linkedServices/sql1' if folder == 'linkedService__sql1' else 'pipelines/p1'}"
+        if folder
+        else "globalParameters/default"
+    )
+    assert "whole 'properties'" in problem.message and "typeProperties" in (problem.hint or "")
 
 
 def test_depends_on_lists_references_in_document_order_once():

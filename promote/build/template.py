@@ -252,6 +252,9 @@ def build_template(
         resource = {"properties": properties}
         template = definition.template_for(ARM_TYPES[obj.type], properties.get("type"))
         resource = parameterize(resource, template, entity, declare_defined, texts)
+        if not isinstance(resource["properties"], dict):
+            problems.append(_whole_properties(definition, f"{obj.type}/{obj.name}"))
+            continue
         built, found = _resource(obj, resource["properties"], present, context)
         built.expressions = count_refs(built.resource["properties"], obj.properties) if used else 0
         if obj.type == "integrationRuntimes" and not era.has("integration_runtime_names_fixed"):
@@ -276,6 +279,9 @@ def build_template(
             template = _factory_global_parameters(definition)
         used.clear()
         resource = parameterize(resource, template, "default", declare_in(defined), texts)
+        if not isinstance(resource["properties"], dict):
+            problems.append(_whole_properties(definition, str(GLOBAL_PARAMETERS)))
+            resource = {"properties": global_parameters}
         resources.append(
             BuiltResource(
                 GLOBAL_PARAMETERS,
@@ -291,6 +297,17 @@ def build_template(
     template = BuiltTemplate(root.factory_name, parameters, resources, global_parameters, warnings, groups, root.floats)
     template.reuse = _Reuse(basis, context, present, records)
     return template, problems
+
+
+def _whole_properties(definition: Definition, label: str) -> Problem:
+    """A definition whose template makes an object's whole `properties` one parameter: the object's content would
+    be a parameter's value, its references unknown to `dependsOn` (ADF's own definitions parameterize inside)."""
+    return Problem(
+        definition.file or "arm-template-parameters-definition.json",
+        "the parameterization definition makes the whole 'properties' one parameter",
+        object=label,
+        hint="parameterize the properties inside it, such as typeProperties, as ADF's default definition does",
+    )
 
 
 def _factory_global_parameters(definition: Definition) -> Any:
