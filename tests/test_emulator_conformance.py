@@ -83,10 +83,6 @@ NOT_COVERED: dict[str, str] = {
 
 # (example file, path in the answer) -> why the emulator's answer may lack it.
 IGNORED: dict[tuple[str, str], str] = {
-    ("LinkedServices_Create.json", "$.properties.typeProperties.encryptedCredential"): "computed by ADF's key store",
-    ("LinkedServices_Update.json", "$.properties.typeProperties.encryptedCredential"): "computed by ADF's key store",
-    ("LinkedServices_Get.json", "$.properties.typeProperties.encryptedCredential"): "computed by ADF's key store",
-    ("LinkedServices_ListByFactory.json", "$.value[].properties.typeProperties.encryptedCredential"): "same",
     ("Datasets_Create.json", "$.properties.schema"): "the example's answer holds a schema its request lacks",
     ("PostDeploymentValidateOnResourceGroup.json", "$.properties.diagnostics"): "warnings about nested deployments",
     ("PostDeploymentValidateOnResourceGroup.json", "$.error.details"): "ARM's preflight of other providers",

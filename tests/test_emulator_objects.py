@@ -3,6 +3,8 @@ ADF's rules on references, integration runtimes, private endpoints and secure st
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -517,6 +519,117 @@ def test_secure_strings_are_never_returned(adf_client: Any, emulator_factory: st
         "type": "SecureString",
         "value": "**********",
     }
+
+
+KEY = "c3RvcmFnZS1rZXk="  # what ADF takes out of a plain connection string and keeps encrypted
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        # as recorded (reference/recordings, TestDataFlow: `AccountKey=myfakekey;` last, with its `;`)
+        (
+            f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={KEY};",
+            "DefaultEndpointsProtocol=https;AccountName=a;",
+        ),
+        # chosen where nothing is recorded: the part goes with the `;` that ends it, wherever it sits
+        (
+            f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={KEY};EndpointSuffix=core.windows.net",
+            "DefaultEndpointsProtocol=https;AccountName=a;EndpointSuffix=core.windows.net",
+        ),
+        (
+            f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={KEY}",
+            "DefaultEndpointsProtocol=https;AccountName=a;",
+        ),
+        (f"accountkey={KEY};AccountName=a", "AccountName=a"),
+    ],
+    ids=["recorded", "middle", "last", "first-lower-case"],
+)
+def test_an_account_key_in_a_plain_connection_string_is_taken_out_and_not_kept(
+    emulator: Any, adf_client: Any, emulator_factory: str, sent: str, kept: str
+) -> None:
+    body = {"properties": {"type": "AzureBlobStorage", "typeProperties": {"connectionString": sent}}}
+    created = adf_client.linked_services.create_or_update(RG, emulator_factory, "ls", body).as_dict()
+    read = adf_client.linked_services.get(RG, emulator_factory, "ls").as_dict()
+    for answer in (created, read):
+        tp = answer["properties"]["typeProperties"]
+        assert list(tp) == ["connectionString", "encryptedCredential"]  # appended last, as recorded
+        assert tp["connectionString"] == kept
+        assert KEY not in json.dumps(answer)
+    assert (
+        created["properties"]["typeProperties"]["encryptedCredential"]
+        == read["properties"]["typeProperties"]["encryptedCredential"]
+    )
+    with sqlite3.connect(emulator.server.state_dir / "state.db") as db:  # not kept, as a SecureString's value
+        assert not [body for (body,) in db.execute("SELECT body FROM objects") if KEY in body]
+
+
+def test_only_a_linked_service_holding_a_secret_gets_an_encrypted_credential(
+    adf_client: Any, emulator_factory: str
+) -> None:
+    secure = {"connectionString": {"value": f"AccountKey={KEY}", "type": "SecureString"}}
+    vault = {"baseUrl": "https://kv.vault.azure.net/"}
+    plain = {"url": "https://a.blob.core.windows.net/", "encryptedCredential": "sent-as-is"}
+    for name, kind, tp in (
+        ("secure", "AzureBlobStorage", secure),
+        ("kv", "AzureKeyVault", vault),
+        ("plain", "AzureBlobStorage", plain),
+    ):
+        adf_client.linked_services.create_or_update(
+            RG, emulator_factory, name, {"properties": {"type": kind, "typeProperties": tp}}
+        )
+    got = {
+        ls.name: ls.as_dict()["properties"]["typeProperties"]
+        for ls in adf_client.linked_services.list_by_factory(RG, emulator_factory)
+    }
+    assert list(got["secure"]["connectionString"].items()) == [("type", "SecureString"), ("value", "**********")]
+    assert set(got["secure"]) == {"connectionString", "encryptedCredential"}
+    assert got["kv"] == vault  # a Key Vault linked service holds no secret: none, as recorded
+    assert got["plain"] == plain  # nothing taken out: kept as sent
+
+
+def test_a_deployment_keeps_a_linked_service_as_a_direct_put_does(
+    adf_client: Any, deployments_client: Any, emulator_factory: str
+) -> None:
+    connection = f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={KEY};EndpointSuffix=core.windows.net"
+    typed = {"type": "AzureBlobStorage", "typeProperties": {"connectionString": "[parameters('connection')]"}}
+    template = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "parameters": {"connection": {"type": "string"}},
+        "resources": [
+            {
+                "name": f"{emulator_factory}/deployed",
+                "type": "Microsoft.DataFactory/factories/linkedServices",
+                "apiVersion": "2018-06-01",
+                "properties": typed,
+            }
+        ],
+    }
+    deployment = {
+        "properties": {"mode": "Incremental", "template": template, "parameters": {"connection": {"value": connection}}}
+    }
+    deployments_client.deployments.begin_create_or_update(RG, "d", deployment).result()
+    direct = {"type": "AzureBlobStorage", "typeProperties": {"connectionString": connection}}
+    adf_client.linked_services.create_or_update(RG, emulator_factory, "direct", {"properties": direct})
+    got = {
+        ls.name: ls.as_dict()["properties"] for ls in adf_client.linked_services.list_by_factory(RG, emulator_factory)
+    }
+    for props in got.values():
+        assert props["typeProperties"].pop("encryptedCredential")
+    assert (
+        got["deployed"]
+        == got["direct"]
+        == {
+            "type": "AzureBlobStorage",
+            "typeProperties": {
+                "connectionString": "DefaultEndpointsProtocol=https;AccountName=a;EndpointSuffix=core.windows.net"
+            },
+        }
+    )
+    # what-if of the same deployment: nothing to change (the credential is ADF's, not a difference)
+    result = deployments_client.deployments.begin_what_if(RG, "w", deployment).result()
+    assert [c.change_type for c in result.changes if c.resource_id.endswith("/deployed")] == ["NoChange"]
 
 
 def test_invalid_json_and_missing_properties(emulator: Any, adf_client: Any, emulator_factory: str) -> None:

@@ -5,7 +5,9 @@ finder), so a test of the product against the emulator cannot see a bug in what 
 were made by Microsoft's SDK test suites against Azure itself: every Data Factory request they hold is sent to
 the emulator in the recorded order, and the emulator's status must be the recorded one, its body of the same
 shape (every recorded key present, recursively, with a value of the same JSON kind; a recorded null accepts
-anything; `id`, `name`, `type` equal), and an error's code, message and target exactly Azure's. What the
+anything; `id`, `name`, `type` equal), and an error's code, message and target exactly Azure's. A linked
+service's `typeProperties` must be the recorded ones exactly (what ADF does to secrets), `encryptedCredential`
+present where ADF added one and absent where it did not. What the
 emulator does not do on purpose is listed in SKIPPED and IGNORED with the reason (and in the README).
 
 The ARM evaluator is checked against a value ARM computed in a recorded deployment.
@@ -47,8 +49,10 @@ SKIPPED: dict[tuple[str, str, str], str] = {
 }
 # key anywhere in a recorded body -> why the emulator's answer may lack it
 IGNORED = {
-    "encryptedCredential": "computed by ADF's key store from the secrets of a linked service; the emulator keeps none",
+    "encryptedCredential": "its value is ADF's; whether there is one is compared by `assert_secrets_as_recorded`",
 }
+# What the .NET recorder wrote in place of a secret, in requests and answers alike: what ADF was sent is unknown.
+SANITIZED = "Sanitized"
 
 
 @dataclass
@@ -142,6 +146,24 @@ def test_recorded_traffic_is_answered_as_azure_did(recording: str, emulator: Any
                 assert str(got.get("target")).lower() == expected["target"].lower(), where
             continue
         assert_like(answer, exchange.answer, where)
+        if "/linkedservices/" in exchange.path.lower() and isinstance(exchange.answer, dict):
+            assert_secrets_as_recorded(answer, exchange, where)
+
+
+def assert_secrets_as_recorded(answer: Any, exchange: Exchange, where: str) -> None:
+    """A linked service's `typeProperties` exactly as recorded, key order included (the key taken out of a plain
+    connection string, a SecureString masked with `type` first), but for `encryptedCredential`: its value is
+    ADF's, and whether there is one is compared unless the request's secret was replaced by the recorder."""
+    recorded = exchange.answer["properties"]["typeProperties"]
+    got = answer["properties"]["typeProperties"]
+    assert json.dumps(_without_credential(got)) == json.dumps(_without_credential(recorded)), where
+    sent = json.dumps((exchange.body or {}).get("properties", {}).get("typeProperties"))
+    if json.dumps(SANITIZED) not in sent:
+        assert ("encryptedCredential" in got) == ("encryptedCredential" in recorded), f"{where}: encryptedCredential"
+
+
+def _without_credential(type_properties: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in type_properties.items() if k != "encryptedCredential"}
 
 
 def test_every_recording_of_data_factory_traffic_is_replayed() -> None:

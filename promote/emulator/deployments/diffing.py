@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from promote.emulator.deployments.model import Prepared
-from promote.emulator.store import FACTORY_TYPE, KIND_BY_TYPE, Store, mask_secure_strings
+from promote.emulator.store import FACTORY_TYPE, KIND_BY_TYPE, Store, as_adf_keeps
 
 _FACTORY_READ_ONLY = ("provisioningState", "createTime", "version")  # what-if leaves them out
 
@@ -37,7 +37,7 @@ def changes(store: Store, prepared: Prepared) -> list[dict[str, Any]]:
             assert r.child is not None
             props = store.object_properties(scope, r.factory, r.kind, r.child)
             before = {**head, "properties": props} if props is not None else None
-            after = {**head, "properties": mask_secure_strings(r.properties)}
+            after = {**head, "properties": _as_kept(r.kind.type, r.properties, props, r.factory)}
         change: dict[str, Any] = {"resourceId": r.id, "changeType": "Create", "after": after}
         if before is not None:
             change["before"] = before
@@ -63,6 +63,18 @@ def changes(store: Store, prepared: Prepared) -> list[dict[str, Any]]:
         ):
             out.append({"resourceId": live["id"], "changeType": "Delete" if prepared.mode == "Complete" else "Ignore"})
     return out
+
+
+def _as_kept(kind_type: str, properties: Any, live: dict[str, Any] | None, factory: str) -> Any:
+    """What the write would leave (`as_adf_keeps`), with the live `encryptedCredential` where both have one: the
+    new one cannot be known before the write, and a credential written again is no change to show."""
+    if not isinstance(properties, dict):
+        return properties
+    kept = as_adf_keeps(kind_type, properties, factory)
+    tp, live_tp = kept.get("typeProperties"), (live or {}).get("typeProperties")
+    if isinstance(tp, dict) and isinstance(live_tp, dict) and "encryptedCredential" in tp.keys() & live_tp.keys():
+        kept["typeProperties"] = {**tp, "encryptedCredential": live_tp["encryptedCredential"]}
+    return kept
 
 
 def property_delta(before: Any, after: Any, path: str) -> list[dict[str, Any]]:

@@ -33,8 +33,8 @@ from promote.emulator.store.values import (
     GroupScope,
     Kind,
     Page,
+    as_adf_keeps,
     iso,
-    mask_secure_strings,
 )
 
 
@@ -52,6 +52,6 @@ __all__ = [
     "Kind",
     "Page",
     "Store",
+    "as_adf_keeps",
     "iso",
-    "mask_secure_strings",
 ]

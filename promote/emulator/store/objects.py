@@ -25,11 +25,11 @@ from promote.emulator.store.values import (
     GroupScope,
     Kind,
     Page,
+    as_adf_keeps,
     check_conditions,
     decode_token,
     dumps,
     like_prefix,
-    mask_secure_strings,
     new_etag,
     page_of,
     require_json_object,
@@ -170,8 +170,8 @@ def write_object(
 def _stored_properties(
     kind: Kind, properties: dict[str, Any], old: dict[str, Any] | None, factory: str
 ) -> dict[str, Any]:
-    """The properties as Azure keeps and returns them: read-only values dropped or filled in."""
-    stored = mask_secure_strings(properties)
+    """The properties as Azure keeps and returns them: secrets taken out, read-only values dropped or filled in."""
+    stored = as_adf_keeps(kind.type, properties, factory)
     if kind.type == "triggers":
         stored.pop("runtimeState", None)  # read-only: ignored in PUT bodies
     elif kind.type == MPE_TYPE:

@@ -1,5 +1,5 @@
 """The store's vocabulary: the collections a factory has, the value types, and the pure helpers every part of
-the store uses (timestamps, etags, continuation tokens, SecureString masking, compact JSON).
+the store uses (timestamps, etags, continuation tokens, the secrets ADF takes out of what it keeps, compact JSON).
 
 Nothing here holds state or touches SQLite, so each rule module can import it without importing another.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -129,15 +130,76 @@ def require_json_object(body: Any) -> None:
         raise errors.bad_body("The request body must be a JSON object.")
 
 
-def mask_secure_strings(node: Any) -> Any:
-    """ADF never returns a SecureString's value; the emulator does not even keep it."""
+# `AccountKey=<key>` as one `;`-separated part of a connection string: at the start or after a `;`, up to and
+# including the `;` that ends it (recorded: `...;AccountName=myaccount;AccountKey=myfakekey;` answers
+# `...;AccountName=myaccount;`). The key's name is matched in any case (chosen: storage connection strings are
+# read case-insensitively, and keeping a key ADF would take out is the worse mistake).
+_ACCOUNT_KEY = re.compile(r"(?<![^;])[ \t]*AccountKey[ \t]*=[^;]*(?:;|$)", re.IGNORECASE)
+
+
+def _without_account_key(text: str) -> str:
+    """A plain-string connection string as ADF keeps it: every `AccountKey=` part taken out with its `;`."""
+    return _ACCOUNT_KEY.sub("", text)
+
+
+def as_adf_keeps(kind_type: str, properties: dict[str, Any], factory: str) -> dict[str, Any]:
+    """An object's properties with the secrets ADF takes out before it keeps them, as every read returns them.
+
+    The one statement of what ADF does to secrets (reference/recordings README, "Secrets"): a SecureString's
+    value becomes `**********`; a linked service's plain-string `typeProperties.connectionString` loses its
+    `AccountKey=` part; and a linked service that held either gets a `typeProperties.encryptedCredential`, last,
+    replacing any sent (a value of the emulator's choosing, new on every write: ADF encrypts what it took out
+    with the factory's key). A linked service with no such secret (a Key Vault one) gets none, and keeps an
+    `encryptedCredential` it was sent. Neither the key nor the SecureString's value is kept anywhere.
+    """
+    stored, hidden = _without_secrets(properties)
+    if kind_type != "linkedServices":
+        return stored
+    tp = stored.get("typeProperties")
+    if not isinstance(tp, dict):
+        return stored
+    text = tp.get("connectionString")
+    if isinstance(text, str):
+        stripped = _without_account_key(text)
+        if stripped != text:
+            tp = {**tp, "connectionString": stripped}
+            hidden = True
+    if hidden:
+        tp = {k: v for k, v in tp.items() if k != "encryptedCredential"}
+        tp["encryptedCredential"] = encrypted_credential(factory)
+    return {**stored, "typeProperties": tp} if tp is not stored["typeProperties"] else stored
+
+
+def encrypted_credential(factory: str) -> str:
+    """What ADF answers in `encryptedCredential`: base64 of a small JSON naming a credential in its key store
+    (the recordings decode to this shape, with `CredentialId` `<FACTORY>_<guid>`), never the secret."""
+    blob = {
+        "Version": "2017-11-30",
+        "ProtectionMode": "Key",
+        "SecretContentType": "Plaintext",
+        "CredentialId": f"{factory.upper()}_{uuid.uuid4()}",
+    }
+    return base64.b64encode(json.dumps(blob).encode()).decode()
+
+
+def _without_secrets(node: Any) -> tuple[Any, bool]:
+    """(`node` with every SecureString's value masked, whether there was one). ADF never returns a SecureString's
+    value, and answers with `type` first (`{"type": "SecureString", "value": "**********"}`) whatever order the
+    request had, as recorded."""
     if isinstance(node, dict):
         if node.get("type") == "SecureString" and "value" in node:
-            return {**node, "value": MASK}
-        return {k: mask_secure_strings(v) for k, v in node.items()}
+            rest = {k: v for k, v in node.items() if k not in ("type", "value")}
+            return {"type": "SecureString", "value": MASK, **rest}, True
+        found = False
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out[key], hidden = _without_secrets(value)
+            found = found or hidden
+        return out, found
     if isinstance(node, list):
-        return [mask_secure_strings(v) for v in node]
-    return node
+        items = [_without_secrets(v) for v in node]
+        return [item for item, _ in items], any(hidden for _, hidden in items)
+    return node, False
 
 
 def dumps(value: Any) -> str:
