@@ -14,7 +14,10 @@ change a deployment would make does not belong here.
    becomes `SECURE_TOKEN` on both sides; a placeholder (`<secure:...>`, `<keyvault:...>`) stays, and the live
    value at its path is what the deployment record says was deployed there (`with_deployed_secrets`, below):
    the same goes for a plain property holding a secret (`"connectionString": "[parameters('x')]"` with a
-   secureString parameter, ADF's default export, which ADF returns with `AccountKey=` stripped). The `type`
+   secureString parameter, ADF's default export, which ADF returns with `AccountKey=` stripped), and for a
+   linked service's connection string holding an account key as plain text (a literal, or a `string`
+   parameter: `promote.secrets.holds_account_key`), whose text is its own source; there the rest of the text
+   must still be what ADF answered (`same_but_account_key`), else it is left as a real difference. The `type`
    stays, so a SecureString turning into an `AzureKeyVaultSecret` (which ADF returns in full: store,
    secretName, secretVersion) is still a change, and a Key Vault reference stays compared field by field.
 3. A linked service's `typeProperties.encryptedCredential` is dropped: ADF (re-)encrypts credentials on every
@@ -39,7 +42,15 @@ from typing import Any
 from promote.diff import READ_ONLY, Change, Diff, PathChange, path_text, sort_key
 from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.live import LiveState, TriggerState
-from promote.secrets import OPAQUE, DeployedSecrets, SecretPath, describe, is_placeholder, secret_map
+from promote.secrets import (
+    OPAQUE,
+    DeployedSecrets,
+    SecretPath,
+    describe,
+    is_placeholder,
+    same_but_account_key,
+    secret_map,
+)
 
 SECURE_TOKEN = OPAQUE  # a placeholder to promote.diff: compared, never shown
 _SECURE_TYPES = frozenset({"securestring"})
@@ -166,10 +177,25 @@ def with_deployed_secrets(live: Factory, desired: Factory, record: DeployedSecre
         obj = live.objects[key]
         properties = obj.properties
         for path, value in paths.items():
+            text = wanted[folded][path]
+            if not is_placeholder(text) and not same_but_account_key(_at(properties, path), text):
+                continue  # an account key's text: the rest of it differs from what ADF answers, a real change
             properties = _replaced(properties, path, value)
         if properties is not obj.properties:
             objects[key] = dataclasses.replace(obj, properties=properties)
     return dataclasses.replace(live, objects=objects)
+
+
+def _at(node: Any, path: SecretPath) -> str:
+    """The text at `path` ("" when the path does not lead to text)."""
+    for step in path:
+        if isinstance(node, dict) and isinstance(step, str):
+            node = node.get(step)
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return ""
+    return node if isinstance(node, str) else ""
 
 
 def _replaced(node: Any, path: SecretPath, value: str) -> Any:

@@ -15,7 +15,9 @@ from promote.secrets import (
     UNRECORDED,
     DeployedSecrets,
     describe,
+    holds_account_key,
     keyvault_placeholder,
+    same_but_account_key,
     secret_map,
     secret_tag_values,
     secret_tags,
@@ -132,3 +134,27 @@ def test_the_record_is_digests_within_tag_limits_and_clears_what_a_larger_one_le
 def test_no_secrets_no_record():
     assert secret_tag_values(factory({"pipelines/p": {"activities": []}})) == ()
     assert set(secret_tags(()).values()) == {None}
+
+
+def test_an_account_key_written_as_plain_text_is_a_secret_path_and_the_rest_is_compared():
+    text = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Q2FuYXJ5==;EndpointSuffix=core.windows.net"
+    assert holds_account_key(text) and holds_account_key("accountkey=x") and not holds_account_key("MyAccountKey=x")
+    assert not holds_account_key(f"{VAR};AccountKey=x")  # a placeholder names the source already
+    wanted = factory({"linkedServices/blob": {"typeProperties": {"connectionString": text}}})
+    assert secret_map(wanted) == {("linkedServices", "blob"): {("typeProperties", "connectionString"): text}}
+    record = {k: v for k, v in secret_tags(secret_tag_values(wanted)).items() if v}
+
+    def live(answered: str) -> str:
+        adf = factory({"linkedServices/blob": {"typeProperties": {"connectionString": answered}}})
+        compared = with_deployed_secrets(adf, wanted, DeployedSecrets.from_tags(record))
+        return compared.objects[ObjectKey("linkedServices", "blob")].properties["typeProperties"]["connectionString"]
+
+    # what ADF answers (the key part and its `;` gone) is the deployed text; separators aside
+    assert live("DefaultEndpointsProtocol=https;AccountName=a;EndpointSuffix=core.windows.net") == text
+    assert same_but_account_key(
+        "DefaultEndpointsProtocol=https;AccountName=a;", "AccountKey=k;DefaultEndpointsProtocol=https;AccountName=a"
+    )
+    # another account name is a real difference, left as ADF answered it
+    assert live("DefaultEndpointsProtocol=https;AccountName=b;EndpointSuffix=core.windows.net").endswith(
+        "AccountName=b;EndpointSuffix=core.windows.net"
+    )
