@@ -300,6 +300,13 @@ REF = {"referenceName": "ds_raw", "type": "DatasetReference"}
             id="nested-an-object",
         ),
         pytest.param(
+            [{"name": "t", "type": ["Copy"], "inputs": [REF], "typeProperties": {}}], id="activity-type-a-list"
+        ),
+        pytest.param(
+            [{"name": "t", "type": {"type": "Copy"}, "inputs": [REF], "typeProperties": {}}],
+            id="activity-type-an-object",
+        ),
+        pytest.param(
             [
                 {
                     "name": "i",
@@ -313,7 +320,8 @@ REF = {"referenceName": "ds_raw", "type": "DatasetReference"}
 )
 def test_a_pipeline_shaped_unlike_studio_saves_builds_and_keeps_its_references(activities):
     """Found by mutating the reference roots: a pipeline whose activities (or a container activity's nested
-    activities or cases) are not lists crashed the build with a TypeError ("a bug in promote", exit 1). Studio
+    activities or cases) are not lists, or an activity whose type is not text, crashed the build with a
+    TypeError ("a bug in promote", exit 1). Studio
     never saves such a file, but a hand edit can: the build takes it as it takes any other property, and a
     reference anywhere in it is still a dependency."""
     files = root(**{"pipeline/odd.json": saved("odd", {"activities": activities})})

@@ -214,7 +214,7 @@ def _activity_type_properties(kind: Any, tp: dict[str, Any], era: Era, context: 
             key: [_with_parameters(ref) for ref in value] if isinstance(value, list) else value
             for key, value in refs.items()
         }
-    defaults = _ACTIVITY_DEFAULTS.get(kind, ())
+    defaults = _ACTIVITY_DEFAULTS.get(kind, ()) if isinstance(kind, str) else ()
     for key, after, value in defaults:
         if key not in out:  # "" for after: first
             out = _insert_after(out, after, key, _copy(value)) if after else {key: _copy(value), **out}
