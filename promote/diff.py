@@ -129,6 +129,7 @@ class Change:
     referrers: tuple[str, ...] = ()  # a delete: the objects that reference it (`pipelines/p`)
     rename: str | None = None  # one side of a rename (a delete and a create with equal properties): the other
     impact: tuple[str, ...] = ()  # its impact classes (`promote.impact`)
+    why: str = ""  # an update of secrets that compare equal: why they are written all the same (`normalise.rotated`)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -268,7 +268,7 @@ def rotated(
 
     A secret's value is never compared (ADF does not return it), so a rotation is invisible to the diff: it
     takes this explicit request (`--rotate-secrets`). Each added update lists the secret paths, showing where
-    each value comes from, so the plan says which secrets it writes.
+    each value comes from, so the plan says which secrets it writes, and why (`Change.why`, shown at its step).
 
     `only`: just these objects, for the rollback of a failed run that wrote them; `because` says why, in the
     diff's note, when it is not `--rotate-secrets`. Such a run may have written a secret from another source,
@@ -291,7 +291,8 @@ def rotated(
             continue
         paths = sorted(secrets[folded].items(), key=lambda item: path_text(item[0]))
         details = [PathChange(path_text(path), "change", describe(text), describe(text)) for path, text in paths]
-        added.append(Change(key, "update", [d.path for d in details], obj.properties, obj.properties, details))
+        why = because or "--rotate-secrets"
+        added.append(Change(key, "update", [d.path for d in details], obj.properties, obj.properties, details, why=why))
     if not added:
         return diff
     changes = sorted([*diff.changes, *added], key=lambda change: sort_key(change.key))

@@ -9,6 +9,10 @@ What the service guarantees to every caller:
   first write what validate would refuse; a `local` environment's missing factory is created only after them.
 - A saved plan is proven, not trusted: `apply` makes it again from its commit, the environment file and the
   live factory, and applies it only when the two are the same (`promote.plan.proof`).
+- A plan is made for the run that would apply it now: when a run was left unfinished (this machine's journal,
+  else the factory's record: `promote.record.rollback.interrupted_run`), the plan names it and, when that run
+  wrote, writes again every object holding a secret, whether it is applied at once (`deploy`, `rollback`) or
+  saved for `apply` (`plan`, `rollback --out`).
 - `requires:` is asked of every plan a run applies, whichever way it comes (`deploy`, `apply`, `rollback`, its
   `--to`): a commit passes when it succeeded in the environment required, or in this one (it passed the gate
   when it was deployed here). The plan carries the answer; a run refuses it before anything is touched, unless
@@ -171,7 +175,7 @@ class EnvironmentSession:
         undo_creates: Iterable[ObjectKey] = (),
         rotate_secrets: bool = False,
         rewrite_secrets_of: Collection[ObjectKey] = (),
-        after_interruption: bool = False,
+        interrupted: Journal | None = None,
         guards: Guards | None = None,
         rolled_back_from: str | None = None,
         after_failure: bool = False,
@@ -183,10 +187,11 @@ class EnvironmentSession:
         `rollback`, `undo_creates`, `rolled_back_from`, `after_failure`: see `promote.plan.build_plan` (a rollback
         runs no smoke pipelines: the commit gone back to passed them); `rotate_secrets`:
         `promote.normalise.rotated`; `rewrite_secrets_of`: the same for these objects only (what a failed run
-        wrote, for its rollback); `after_interruption`: the same for every object, in a run that finishes a
-        killed one which wrote (what it wrote is unknown); `now`: the plan's time (a saved plan is made again at
-        its own time, `apply`); `seen`: the runs in progress it shows, when not read now (a saved plan is made
-        again with the runs it showed: what apply does about runs is decided at the step)."""
+        wrote, for its rollback); `interrupted`: the unfinished run the plan's run finishes
+        (`promote.record.rollback.interrupted_run`), which the plan names (`Plan.finishes`); when it wrote, the
+        same as `rewrite_secrets_of` for every object (what it wrote is unknown); `now`: the plan's time (a saved
+        plan is made again at its own time, `apply`); `seen`: the runs in progress it shows, when not read now (a
+        saved plan is made again with the runs it showed: what apply does about runs is decided at the step)."""
         from promote.apply.runner import without_smoke
         from promote.diff import diff_factories
         from promote.explain import explain_live
@@ -202,7 +207,7 @@ class EnvironmentSession:
             diff = rotated(diff, live_side, desired)
         elif rewrite_secrets_of:
             diff = rotated(diff, live_side, desired, only=rewrite_secrets_of, because=FAILED_RUN_WROTE)
-        elif after_interruption:
+        elif _wrote(interrupted):
             diff = rotated(diff, live_side, desired, because=INTERRUPTED_RUN_WROTE)
         explain_live(diff, live, side.factory)
         plan = build_plan(
@@ -225,6 +230,7 @@ class EnvironmentSession:
             allow_deletions=guards.allow_deletions,
             confirm=guards.confirm,
             warnings=[_in_repository(w, self.root) for w in side.warnings],
+            finishes=interrupted.run_id if interrupted is not None else None,
         )
         plan = with_runs_seen(plan, seen if seen is not None else self.runs_seen(plan))
         return without_smoke(plan) if rollback else plan
@@ -248,10 +254,30 @@ class EnvironmentSession:
 
     def plan(self, ref: str, *, full: bool = False, rotate_secrets: bool = False, guards: Guards | None = None) -> Plan:
         """`promote plan`: checked first, then (a `local` environment's factory created on first use) planned
-        against the live factory. A plan a guard refuses is made all the same, to show what it refuses."""
+        against the live factory, finishing the run left unfinished as a run started now would (`interrupted`).
+        A plan a guard refuses is made all the same, to show what it refuses."""
         self.deployable(ref)
         self.ensure_local_factory()
-        return self.plan_for(ref, self.read_live(), full=full, rotate_secrets=rotate_secrets, guards=guards)
+        live = self.read_live()
+        return self.plan_for(
+            ref,
+            live,
+            full=full,
+            rotate_secrets=rotate_secrets,
+            interrupted=self.interrupted(live),
+            guards=guards,
+        )
+
+    def interrupted(self, live: LiveState) -> Journal | None:
+        """The unfinished run that a run started here now would finish (`promote.record.rollback.interrupted_run`:
+        this machine's journal, else the factory's record), for a plan saved now to be the plan that run makes.
+        Read only: the journal is neither archived nor changed."""
+        from promote.record import journal as journals
+        from promote.record.rollback import interrupted_run
+        from promote.record.tags import read_record
+
+        local = journals.load(journals.journal_path(self.root, self.env.name))
+        return interrupted_run(local, read_record(live.tags), self.env.name)
 
     # ------------------------------------------------------------------------------------------------ gates
 
@@ -398,7 +424,7 @@ class EnvironmentSession:
                 live,
                 full=full,
                 rotate_secrets=rotate_secrets,
-                after_interruption=_wrote(interrupted),
+                interrupted=interrupted,
                 guards=guards,
             )
             refuse_runs_seen(plan)  # `runs.in_progress: fail`: refused before anyone is asked to confirm
@@ -410,11 +436,13 @@ class EnvironmentSession:
         """Apply exactly `plan`, refused (exit 2, nothing written) when it names another target than the
         environment file, a guard refused it, its commit fails a check, `requires:` does not pass now (asked
         again, unless the plan goes around it), the factory changed since the plan was made (objects, trigger
-        states, or the deployment its tags record), or it is not the plan that its commit, the environment file
-        and the live factory give now (`promote.plan.proof`). A plan the factory records as applied (by its hash,
-        and no run of it left unfinished here) is not applied again: "already applied", exit 0, nothing written."""
+        states, or the deployment its tags record), the unfinished run it finishes is not the one left unfinished
+        now (`promote.plan.ensure_finishes`: a plan made before a run was killed, or for one finished since), or it
+        is not the plan that its commit, the environment file, the live factory and the run it finishes give now
+        (`promote.plan.proof`). A plan the factory records as applied (by its hash, and no run of it left
+        unfinished here) is not applied again: "already applied", exit 0, nothing written."""
         from promote.apply.runner import AlreadyApplied, run
-        from promote.plan import ensure_fresh, ensure_not_refused, runs_seen
+        from promote.plan import ensure_finishes, ensure_fresh, ensure_not_refused, runs_seen
         from promote.plan.proof import ensure_proven, plan_time, with_approved_gate
         from promote.record.tags import read_record
 
@@ -441,6 +469,7 @@ class EnvironmentSession:
                     f"Plan {plan.hash[:12]} (commit {plan.commit[:8]}) was already applied to "
                     f"{self.env.target.factory}{when}{who}: nothing was done.",
                 )
+            ensure_finishes(plan, interrupted.run_id if interrupted is not None else None, file)
             ensure_fresh(plan, live.fingerprint, file, record.basis)
             again = self.plan_for(
                 plan.commit,
@@ -448,6 +477,7 @@ class EnvironmentSession:
                 full=plan.full,
                 rollback=plan.rollback,
                 rotate_secrets=plan.rotate_secrets,
+                interrupted=interrupted,
                 guards=guards,
                 now=made_at,
                 seen=runs_seen(plan),  # what its reviewer saw in progress then; the runs step looks again
@@ -511,7 +541,8 @@ class EnvironmentSession:
         commit = self.commit_of(to if to is not None else self.rollback_target())
         self.deployable(commit)
         self.ensure_local_factory()
-        return self.plan_for(commit, self.read_live(), rollback=True, guards=guards)
+        live = self.read_live()
+        return self.plan_for(commit, live, rollback=True, interrupted=self.interrupted(live), guards=guards)
 
     def rollback(self, to: str | None, *, guards: Guards | None = None, review: Review) -> RunReport:
         """Deploy the previous good commit (or `to`) through the same machinery, without smoke runs. `to` is
@@ -523,7 +554,7 @@ class EnvironmentSession:
         self.ensure_gate(commit, guards)
 
         def make_plan(live: LiveState, interrupted: Journal | None) -> Plan:
-            plan = self.plan_for(commit, live, rollback=True, after_interruption=_wrote(interrupted), guards=guards)
+            plan = self.plan_for(commit, live, rollback=True, interrupted=interrupted, guards=guards)
             refuse_runs_seen(plan)
             return self._checked(plan, review)
 

@@ -130,6 +130,7 @@ def test_an_edited_plan_with_a_recomputed_hash_is_refused_and_writes_nothing(pro
                 "outline": [],
                 "rename": None,
                 "impact": [],
+                "why": "",
             }
         )
 

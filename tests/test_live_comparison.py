@@ -17,6 +17,7 @@ import pytest
 from tests.emulator_fixtures import EmulatorHandle
 from tests.engine_project import PROMOTE, session_in_process
 from tests.gitrepo import Repo
+from tests.test_engine_safety import writes_since
 
 FOLDER = "adf-shop-dev"
 FACTORY = "adf-shop-staging"
@@ -183,6 +184,66 @@ class Shop:
             if r["seq"] > seq and "/Microsoft.Resources/deployments/" in r["path"] and not r["path"].endswith("-record")
         ]  # a run's entry in the history (`promote.record.history`) writes no object
 
+    def killed_deploy(self, ref: str, *, method: str = "PUT", path: str = r"/triggers/nightly$", **fault: Any) -> str:
+        """A `promote deploy` of REF killed while a request is held, by default the second wave's (the trigger's
+        PUT): the linked service and the pipeline are written, the run is gone. The killed run's id (its
+        journal's)."""
+        rule = self.emulator.hold(method, path, **fault)
+        killed = subprocess.Popen(
+            [PROMOTE, "deploy", "--env", "staging", "--ref", ref, "--yes"], cwd=self.repo.path, env=self.env(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            self.emulator.wait_until_held(rule)
+        finally:
+            killed.kill()
+            killed.wait(timeout=60)
+            self.emulator.release(rule)  # the deployment ends in the emulator; the run that started it is gone
+            self.emulator.admin("DELETE", "/faults")
+        from promote.record import journal
+
+        killed_run = journal.load(journal.journal_path(self.repo.path, "staging"))
+        assert killed_run is not None and killed_run.unfinished
+        return killed_run.run_id
+
+    def start_trigger(self) -> None:
+        """Start `nightly` by hand (a deploy leaves a new trigger stopped under `start: previous`): a plan that
+        changes it then stops it first, and marks its run in progress on the factory (`promote.record.marker`)."""
+        with self.emulator.adf_client() as adf:
+            adf.triggers.begin_start(self.emulator.resource_group, FACTORY, "nightly").result()
+
+    def fresh_runner(self, path: Path) -> Shop:
+        """The repository on a fresh CI runner: a clone, with no `.promote/` (no journal, no lock)."""
+        subprocess.run(["git", "clone", "-q", str(self.repo.path), str(path)], check=True)
+        runner = Shop.__new__(Shop)
+        runner.repo, runner.emulator = Repo.__new__(Repo), self.emulator
+        runner.repo.path = path
+        return runner
+
+    def factory_tags(self) -> dict[str, str]:
+        with self.emulator.adf_client() as adf:
+            return dict(adf.factories.get(self.emulator.resource_group, FACTORY).tags or {})
+
+    def record(self) -> Any:
+        from promote.record.tags import read_record
+
+        return read_record(self.factory_tags())
+
+    def expire_lease(self) -> None:
+        """Move the factory's lease into the past, as its `PROMOTE_LEASE_SECONDS` running out would (written as
+        any client writes tags)."""
+        from datetime import datetime, timedelta, timezone
+
+        from promote.apply.lease import TAG_LEASE, read_lease
+
+        tags = self.factory_tags()
+        lease = read_lease(tags)
+        assert lease is not None, "the factory holds no lease"
+        past = datetime.now(timezone.utc) - timedelta(minutes=5)
+        tags[TAG_LEASE] = f"{lease.token} {past:%Y-%m-%dT%H:%M:%SZ} {lease.machine}"
+        with self.emulator.adf_client() as adf:
+            adf.factories.update(self.emulator.resource_group, FACTORY, {"tags": tags})
+
     def last_seq(self) -> int:
         requests = self.emulator.requests()
         return requests[-1]["seq"] if requests else 0
@@ -274,18 +335,7 @@ def test_the_run_that_finishes_a_killed_one_writes_again_every_object_holding_a_
     v1 = shop.publish("publish 1")
     v2 = shop.publish("publish 2", description="v2", blob_parameter="blob_ls_connectionString_v2", interval=2)
     shop.deployed(v1)
-    rule = shop.emulator.hold("PUT", r"/triggers/nightly$")  # the second wave: blob_ls and the pipeline are written
-    killed = subprocess.Popen(
-        [PROMOTE, "deploy", "--env", "staging", "--ref", v2, "--yes"], cwd=shop.repo.path, env=shop.env(),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        shop.emulator.wait_until_held(rule)
-    finally:
-        killed.kill()
-        killed.wait(timeout=60)
-        shop.emulator.release(rule)  # the deployment ends in the emulator; the run that started it is gone
-        shop.emulator.admin("DELETE", "/faults")
+    shop.killed_deploy(v2)
     rolled = shop.promote("rollback", "--env", "staging", "--yes")
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert "Recovering the interrupted deploy" in rolled.stdout, rolled.stdout
@@ -295,6 +345,109 @@ def test_the_run_that_finishes_a_killed_one_writes_again_every_object_holding_a_
     assert any("linkedServices/sql_ls" in line for line in deploys), rolled.stdout  # every secret: unknown
     assert not [s for s in SECRETS.values() if s in rolled.stdout + rolled.stderr]
     shop.assert_in_sync(v1)
+
+
+def test_a_saved_plan_made_on_a_fresh_runner_after_a_killed_run_writes_the_secrets_again(shop: Shop, tmp_path: Path):
+    """The path production takes: a plan job and an apply job, each on a fresh runner with no journal. After a
+    deploy killed with its second wave held, the plan made there finds the killed run in the factory's record,
+    says it finishes it, and writes again every object holding a secret, each with the reason; a plan made before
+    the run was killed is refused as stale; the new plan is applied, writes them, and the factory is in sync."""
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    v2 = shop.publish("publish 2", description="v2", blob_parameter="blob_ls_connectionString_v2", interval=2)
+    shop.deployed(v1)
+    shop.start_trigger()  # the killed run stops it first: the factory records that run (a fresh runner's only trace)
+    runner = shop.fresh_runner(tmp_path / "runner")
+    before = runner.promote("plan", "--env", "staging", "--ref", v1, "--out", "before.json")
+    assert before.returncode == 0, before.stdout + before.stderr
+    run_id = shop.killed_deploy(v2)
+    marker = shop.record().in_progress
+    assert marker is not None and marker.run_id == run_id
+    shop.expire_lease()  # the killed run's lease, taken on another machine, ran out (as time passing does)
+
+    seq = shop.last_seq()
+    stale = runner.promote("apply", "before.json")
+    assert stale.returncode == 2, stale.stdout + stale.stderr
+    assert f"saved plan is stale: run {run_id}, interrupted, is still unfinished on factory {FACTORY}" in stale.stderr
+    assert "make a new plan" in stale.stderr, stale.stderr
+    assert not writes_since(shop, seq), stale.stdout  # refused before anything was touched
+
+    made = runner.promote("plan", "--env", "staging", "--ref", v1, "--out", "p.json")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert f"finishes:          the interrupted run {run_id}" in made.stdout, made.stdout
+    why = "2 objects holding secrets written again: the interrupted run wrote, perhaps secrets from another source"
+    assert why in made.stdout, made.stdout
+    for name in ("blob_ls", "sql_ls"):  # compared, both equal v1's: written only because of the killed run
+        assert re.search(rf"~ linkedServices/{name} .*interrupted run", made.stdout), made.stdout
+    markdown = runner.promote("plan", "--env", "staging", "--ref", v1, "--format", "markdown")
+    assert f"| finishes | the interrupted run {run_id}, left unfinished" in markdown.stdout, markdown.stdout
+    assert why in markdown.stdout, markdown.stdout
+    saved = json.loads((runner.repo.path / "p.json").read_text())
+    assert saved["finishes"] == run_id
+    assert why in saved["notes"]
+
+    seq = shop.last_seq()
+    applied = runner.promote("apply", "p.json")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert f"Recovering the interrupted run {run_id}" in applied.stdout, applied.stdout
+    written = [r["path"] for r in shop.deployments_since(seq)]
+    assert len(written) == 1, applied.stdout  # one deployment, holding both linked services (its template's log)
+    deploys = [line for line in applied.stdout.splitlines() if re.match(r"\s*\[\d+/\d+\] deploy ", line)]
+    assert any("linkedServices/blob_ls" in line and "linkedServices/sql_ls" in line for line in deploys), deploys
+    assert not [s for s in SECRETS.values() if s in made.stdout + made.stderr + applied.stdout + applied.stderr]
+    shop.assert_in_sync(v1)
+    assert shop.record().in_progress is None
+
+
+def test_a_plan_made_before_a_run_was_killed_is_refused_though_the_run_changed_no_object(shop: Shop, tmp_path: Path):
+    """A deploy killed right after recording itself on the factory, while its first trigger stop is held (and
+    then refused): no object and no trigger state changed, so the factory as a plan compares it is the same, but
+    the factory records a run in progress that nobody knows the writes of. On a fresh runner, `promote status`
+    says so, and a plan made before the kill is refused as stale, naming the run, nothing written."""
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    v2 = shop.publish("publish 2", description="v2", interval=2)
+    shop.deployed(v1)
+    shop.start_trigger()
+    runner = shop.fresh_runner(tmp_path / "runner")
+    before = runner.promote("plan", "--env", "staging", "--ref", v2, "--out", "before.json")
+    assert before.returncode == 0, before.stdout + before.stderr
+    run_id = shop.killed_deploy(v2, method="POST", path=r"/triggers/nightly/stop$", status=500, code="Gone")
+    shop.expire_lease()
+    status = runner.promote("status", "--env", "staging")
+    assert f"an interrupted run ({run_id}) awaits recovery" in status.stdout, status.stdout + status.stderr
+    seq = shop.last_seq()
+    stale = runner.promote("apply", "before.json")
+    assert stale.returncode == 2, stale.stdout + stale.stderr
+    assert f"saved plan is stale: run {run_id}, interrupted, is still unfinished" in stale.stderr, stale.stderr
+    assert "make a new plan" in stale.stderr, stale.stderr
+    assert not writes_since(shop, seq), stale.stdout
+
+
+def test_a_saved_plan_made_where_the_run_was_killed_writes_the_secrets_again(shop: Shop):
+    """The same on the machine where the deploy was killed: its journal says which run, the plan (as JSON) says
+    it finishes it and writes every object holding a secret again, and apply goes forward to the commit."""
+    shop.environment()
+    v1 = shop.publish("publish 1")
+    v2 = shop.publish("publish 2", description="v2", blob_parameter="blob_ls_connectionString_v2", interval=2)
+    shop.deployed(v1)
+    run_id = shop.killed_deploy(v2)
+    made = shop.promote("plan", "--env", "staging", "--ref", v2, "--out", "p.json", "--format", "json")
+    assert made.returncode == 0, made.stdout + made.stderr
+    shown = json.loads(made.stdout)
+    assert shown["finishes"] == run_id
+    # blob_ls changes anyway (its secret's source changed); sql_ls is written only because of the killed run
+    why = "1 object holding secrets written again: the interrupted run wrote, perhaps secrets from another source"
+    assert why in shown["notes"], shown["notes"]
+    writes = {w["key"]["name"]: w for step in shown["steps"] if step["kind"] == "Deploy" for w in step["writes"]}
+    assert "sql_ls" in writes and "blob_ls" in writes, writes
+    seq = shop.last_seq()
+    applied = shop.promote("apply", "p.json")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Recovering the interrupted deploy" in applied.stdout, applied.stdout
+    assert len(shop.deployments_since(seq)) == 1, applied.stdout
+    shop.assert_in_sync(v2)
+    assert shop.record().in_progress is None
 
 
 def test_a_factory_without_a_secrets_record_writes_its_secrets_once(shop: Shop):

@@ -10,7 +10,16 @@ import pytest
 
 from promote.environment import SmokePipeline
 from promote.errors import EXIT_INPUT, InputError
-from promote.plan import FORMAT_VERSION, Deploy, ensure_fresh, from_json, is_stale, plan_hash, to_json
+from promote.plan import (
+    FORMAT_VERSION,
+    Deploy,
+    ensure_finishes,
+    ensure_fresh,
+    from_json,
+    is_stale,
+    plan_hash,
+    to_json,
+)
 from promote.plan.steps import RunPipeline, TagFactory
 from promote.secrets import secret_tag_values, secret_tags
 from tests.test_plan_support import NOW, changed, environment, live_of, plan_for, realistic, without
@@ -129,6 +138,29 @@ def test_staleness():
     with pytest.raises(InputError, match="saved plan is stale") as caught:
         ensure_fresh(plan, "other")
     assert caught.value.exit_code == 2
+
+
+def test_a_plan_is_stale_when_the_run_it_would_finish_is_another():
+    """A plan made before a run was killed (it finishes none) or for a run finished since: refused, exit 2,
+    naming the run and telling the person to make a new plan. The factory's objects need not show it."""
+    plan = _busy_plan()
+    ensure_finishes(plan, None)
+    with pytest.raises(InputError, match="saved plan is stale: run r1, interrupted, is still unfinished") as caught:
+        ensure_finishes(plan, "r1", "plan.json")
+    assert caught.value.exit_code == 2 and "make a new plan" in str(caught.value)
+    finishing = from_json(to_json(_with_finishes(plan, "r1")))  # kept in the file
+    assert finishing.finishes == "r1" and finishing.hash != plan.hash
+    ensure_finishes(finishing, "r1")
+    for now, says in ((None, "no run is left unfinished now"), ("r2", "the unfinished run is r2 now")):
+        with pytest.raises(InputError, match=f"it finishes the interrupted run r1 .*{says}") as caught:
+            ensure_finishes(finishing, now, "plan.json")
+        assert caught.value.exit_code == 2 and "make a new plan" in str(caught.value)
+
+
+def _with_finishes(plan, run_id):
+    from promote.plan.planfile import with_hash
+
+    return with_hash(dataclasses.replace(plan, finishes=run_id, hash=""))
 
 
 def test_bookkeeping_steps_carry_what_apply_needs():

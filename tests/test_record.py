@@ -14,7 +14,7 @@ from promote.record import journal as journals
 from promote.record.gate import Evidence, HistoryRecord, TagRecord, check_of, check_requires, either
 from promote.record.history import of_factory, record_tags
 from promote.record.marker import MAX_TAGS, TAG_VALUE_LIMIT, fits, marker_removal, marker_tags, read_marker
-from promote.record.rollback import journal_of_marker, last_good, rollback_target
+from promote.record.rollback import interrupted_run, journal_of_marker, last_good, rollback_target
 from promote.record.tags import GOOD_KEPT, FactoryRecord, deployment_tags, next_record, read_record
 from promote.record.triggers import TriggerRecord
 
@@ -138,6 +138,20 @@ def test_a_run_recorded_in_progress_stands_in_for_a_missing_journal():
     assert journal.last_good_commit == B and journal.path is None
     assert journal.triggers_before == [TriggerRecord("t1", "", "Started")]
     assert journal_of_marker(read_record({"promote-commit": B}), "staging") is None
+
+
+def test_the_run_a_run_finishes_is_this_machines_unfinished_journal_else_the_factorys_record():
+    """One rule for `promote.apply.runner.run`, `promote plan` and `promote status`: the journal knows what its
+    run did, so it wins; a finished one gives way to the run the factory records in progress."""
+    record = read_record({"promote-commit": B, **{k: v for k, v in marker_tags("r1", ["t1"]).items() if v}})
+    local = journals.Journal("staging", C, "h", run_id="j1", wrote=False)
+    assert interrupted_run(local, record, "staging") is local
+    local.status = journals.SUCCEEDED
+    found = interrupted_run(local, record, "staging")
+    assert found is not None and found.run_id == "r1" and found.wrote  # what it wrote is unknown: assume it did
+    assert interrupted_run(None, record, "staging") == found
+    assert interrupted_run(local, read_record({"promote-commit": B}), "staging") is None
+    assert interrupted_run(None, FactoryRecord(), "staging") is None
 
 
 def test_the_gate_accepts_recorded_good_commits_and_says_what_it_knows_otherwise():

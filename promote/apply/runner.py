@@ -35,7 +35,7 @@ from promote.plan.planfile import with_hash
 from promote.plan.steps import Plan, RunPipeline, SettleRuns
 from promote.record import journal as journals
 from promote.record.journal import Journal
-from promote.record.rollback import journal_of_marker, last_good
+from promote.record.rollback import interrupted_run, last_good
 from promote.record.tags import FactoryRecord, read_record
 from promote.record.triggers import TriggerRecord
 from promote.render import counted
@@ -175,8 +175,7 @@ def run(
     lease = context.lease
     with target_lock(context.root, context.target, environment=context.environment) as me:
         previous = journals.load(path)
-        interrupted = previous if previous is not None and previous.unfinished else None
-        if previous is not None and not interrupted:
+        if previous is not None and not previous.unfinished:
             journals.archive(previous)
         live = context.factory.read_live()
         if lease is not None:  # a run on another machine holds the factory: refused before anything is settled
@@ -187,8 +186,7 @@ def run(
             context.factory.ensure_factory()
             live = context.factory.read_live()
         record = read_record(live.tags)
-        if interrupted is None:
-            interrupted = journal_of_marker(record, context.environment)
+        interrupted = interrupted_run(previous, record, context.environment)
         try:
             plan = make_plan(live, interrupted)
         except AlreadyApplied as done:  # before any step and any journal: nothing was written

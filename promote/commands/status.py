@@ -10,7 +10,6 @@ from typing import Any
 from promote.apply.lease import read_lease
 from promote.errors import EXIT_CHANGES, EXIT_OK, InputError
 from promote.inert import inert
-from promote.record import journal as journals
 from promote.record.tags import TAG_COMMIT, TAG_PLAN, TAG_RUN, read_record
 from promote.session import open_session
 
@@ -18,7 +17,7 @@ from promote.session import open_session
 def run_status(args: argparse.Namespace) -> int:
     with open_session(args.env, source=args.source) as s:
         live = s.read_live()
-        pending = journals.load(journals.journal_path(s.root, s.env.name))
+        pending = s.interrupted(live)  # this machine's journal, else the factory's record: as the next run finds it
     t = s.env.target
     record = read_record(live.tags)
     lease = read_lease(live.tags)
@@ -35,7 +34,7 @@ def run_status(args: argparse.Namespace) -> int:
         "override": record.override,
         "objects": len(live.factory.objects),
         "triggers": {n: tr.runtime_state for n, tr in sorted(live.triggers.items())},
-        "interrupted_run": pending.run_id if pending is not None and pending.unfinished else None,
+        "interrupted_run": pending.run_id if pending is not None else None,
         "leased_by": lease.holder if lease is not None else None,  # a run holds the factory (docs/locks.md)
         "leased_until": lease.until_text if lease is not None else None,
     }
@@ -61,7 +60,10 @@ def run_status(args: argparse.Namespace) -> int:
     if info["leased_by"]:
         print(f"  held by a promote run: {inert(info['leased_by'])} until {info['leased_until']} (UTC)")
     if info["interrupted_run"]:
-        print(f"  an interrupted run ({info['interrupted_run']}) awaits recovery: run promote deploy or rollback")
+        print(
+            f"  an interrupted run ({info['interrupted_run']}) awaits recovery: promote deploy or rollback finishes "
+            "it, and so does a plan made from now on, once applied"
+        )
     return EXIT_OK
 
 

@@ -9,7 +9,15 @@
 """
 
 from promote.plan.builder import build_plan, deployment_name, runs_seen, with_runs_seen
-from promote.plan.planfile import ensure_fresh, ensure_not_refused, from_json, is_stale, plan_hash, to_json
+from promote.plan.planfile import (
+    ensure_finishes,
+    ensure_fresh,
+    ensure_not_refused,
+    from_json,
+    is_stale,
+    plan_hash,
+    to_json,
+)
 from promote.plan.steps import (
     FORMAT_VERSION,
     PHASE_TITLES,
@@ -61,6 +69,7 @@ __all__ = [
     "Write",
     "build_plan",
     "deployment_name",
+    "ensure_finishes",
     "ensure_fresh",
     "ensure_not_refused",
     "from_json",

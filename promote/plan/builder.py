@@ -105,7 +105,16 @@ class _WriteInfo:
         if c is None:
             return Write(key, self.action, wave, self.paths, self.renamed_from)
         return Write(
-            key, self.action, wave, self.paths, self.renamed_from, tuple(c.details), c.outline, c.rename, c.impact
+            key,
+            self.action,
+            wave,
+            self.paths,
+            self.renamed_from,
+            tuple(c.details),
+            c.outline,
+            c.rename,
+            c.impact,
+            why=c.why,
         )
 
 
@@ -131,6 +140,7 @@ def build_plan(
     allow_deletions: int | None = None,
     confirm: Iterable[str] = (),
     warnings: Iterable[str] = (),
+    finishes: str | None = None,
 ) -> Plan:
     """The plan that turns the live factory into `desired`. `diff` is desired-vs-live (`diff_factories(live.
     factory, desired)`), computed by the caller; `secure_parameters` maps each secret placeholder of the desired
@@ -142,7 +152,8 @@ def build_plan(
     the commit a rollback goes back from (by default the one it undoes), `after_failure`: the rollback is a
     failed run's own (both for the record). `rotate_secrets` is recorded only (the caller's `diff` already
     writes every object holding a secret), so that apply can make the plan again as it was asked for; so are
-    `override_gate` and `allow_deletions`.
+    `override_gate` and `allow_deletions`. `finishes`: the interrupted run the plan's run finishes (its id), for
+    the reviewer and for apply's check; what that changes in the plan is already in the caller's `diff`.
 
     Guards refuse the plan (`Plan.refusals`, shown up front; no run applies it) rather than fail to make it, so
     that `promote plan` can show what it refuses: `gate` (what `requires:` says of the commit, asked by the
@@ -259,6 +270,7 @@ def build_plan(
         refusals=tuple(refusals),
         impact=impact,
         confirm=confirmed,
+        finishes=finishes,
     )
     return with_hash(plan)
 

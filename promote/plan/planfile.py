@@ -199,6 +199,32 @@ def ensure_fresh(plan: Plan, live_fingerprint: str, file: str = "<plan>", basis:
         )
 
 
+def ensure_finishes(plan: Plan, unfinished: str | None, file: str = "<plan>") -> None:
+    """Refuse (InputError, exit 2) a saved plan made for another unfinished run than the one its run would finish
+    now (`unfinished`: its id, `promote.record.rollback.interrupted_run`). A plan made before a run was killed
+    writes only what it changes, while what the killed run wrote is unknown; a plan made to finish a run that is
+    finished since would finish nothing. The factory's objects may not show it (a run killed right after
+    recording itself on the factory changed nothing else), so it is checked apart from `ensure_fresh`."""
+    if plan.finishes == unfinished:
+        return
+    hint = "make a new plan against the factory as it is now, and review it again"
+    if plan.finishes is None:
+        raise InputError.single(
+            file,
+            f"saved plan is stale: run {unfinished}, interrupted, is still unfinished on factory "
+            f"{plan.target.factory}, and the plan was made without it (before it was interrupted, or where it was "
+            "not known)",
+            hint=f"{hint}: the new plan finishes that run",
+        )
+    now = f"the unfinished run is {unfinished} now" if unfinished else "no run is left unfinished now"
+    raise InputError.single(
+        file,
+        f"saved plan is stale: it finishes the interrupted run {plan.finishes} on factory {plan.target.factory}, "
+        f"but {now} (neither the factory's record nor this machine's journal names {plan.finishes})",
+        hint=hint,
+    )
+
+
 def ensure_not_refused(plan: Plan, file: str) -> None:
     """Refuse (InputError, exit 2, nothing touched) a plan that a guard refuses (`Plan.refusals`): every refusal
     is one problem, on the environment file (`file`) where the guard is set."""

@@ -33,13 +33,14 @@ from promote.record.tags import NextRecord, RecordBasis, arm_deployment_tags, de
 from promote.record.triggers import TriggerRecord
 from promote.runs import AffectedPipeline, RunPolicy, RunsSeen
 
-FORMAT_VERSION = 6  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
+FORMAT_VERSION = 7  # 2: the run-in-progress marker is a step; the record step holds the good commits it writes
 # 3: the plan records how it was asked for (`rollback`, `rotate_secrets`), so that apply can make it again
 # 4: the SettleRuns step: runs in progress of the pipelines the plan changes, and what is done about them
 # 5: the gate's answer, refusals and warnings are part of the plan, and the guards a person went around as asked
 # (`override_gate`, `allow_deletions`); the record step holds its kind and the commit a rollback goes back from
 # 6: writes and deletes carry what the reviewer reads (values, outlines, referrers, renames, impact classes), and
 # the plan its impact counts and the impact classes confirmed (`confirm`)
+# 7: the interrupted run a plan finishes (`finishes`), and why a write of secrets that compare equal is made (`why`)
 
 
 class Phase(IntEnum):
@@ -184,6 +185,7 @@ class Write:
     outline: tuple[Fact, ...] = ()  # a create's main properties
     rename: str | None = None  # a create with the properties of an object this plan deletes
     impact: tuple[str, ...] = ()
+    why: str = ""  # secrets that compare equal, written all the same: why (`promote.normalise.rotated`)
 
 
 @dataclass(frozen=True)
@@ -455,6 +457,10 @@ class Plan:
     refusals: tuple[Refusal, ...] = ()  # guards that refuse the plan: no run applies it
     impact: dict[str, int] = field(default_factory=dict)  # changes per impact class (`promote.impact`), kept aside
     confirm: tuple[str, ...] = ()  # `--confirm CLASSES`: impact classes the person confirmed (`confirm:` guard)
+    # The unfinished run (its id) that the run applying this plan finishes (`promote.record.rollback.interrupted_run`):
+    # it restores the triggers that run recorded, and when that run wrote, every object holding a secret is written
+    # again. Apply refuses the plan when the run it would finish now is another one, or none (`ensure_finishes`).
+    finishes: str | None = None
     hash: str = field(default="", compare=True)
 
     def steps_of(self, kind: type[S]) -> list[S]:

@@ -22,7 +22,7 @@ which is already a per-factory record of which run is in progress.
 from promote.record.gate import Evidence, SuccessRecord, TagRecord, Verdict, check_requires
 from promote.record.journal import Journal
 from promote.record.marker import RunInProgress
-from promote.record.rollback import journal_of_marker, last_good, rollback_target
+from promote.record.rollback import interrupted_run, journal_of_marker, last_good, rollback_target
 from promote.record.tags import FactoryRecord, NextRecord, RecordBasis, next_record, read_record
 from promote.record.triggers import TriggerRecord
 
@@ -38,6 +38,7 @@ __all__ = [
     "TriggerRecord",
     "Verdict",
     "check_requires",
+    "interrupted_run",
     "journal_of_marker",
     "last_good",
     "next_record",

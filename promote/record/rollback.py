@@ -1,5 +1,6 @@
 """Where going back goes: the last good commit, for the automatic rollback of a failed run and for
-`promote rollback`, and a run in progress that the factory records but this runner has no journal of.
+`promote rollback`; and which unfinished run the next run finishes (`interrupted_run`), found in the journal of
+this machine or, for a runner without it, in the factory's record of a run in progress.
 
 Two records can know the answer: the journal of an unfinished run on this machine (it was written when the run
 began, from the factory's tags) and the factory's tags. The journal wins when there is one: a run that failed
@@ -27,6 +28,19 @@ def rollback_target(interrupted: Journal | None, record: FactoryRecord) -> str |
     if record.in_progress is not None:
         return record.commit
     return record.previous_commit
+
+
+def interrupted_run(local: Journal | None, record: FactoryRecord, environment: str) -> Journal | None:
+    """The unfinished run that a run started now finishes: this machine's journal when it is unfinished (it
+    knows what that run did), else the run the factory records as in progress (`journal_of_marker`). None: no
+    run is left unfinished. Read only: archiving a finished journal is the run's business, not a plan's.
+
+    One rule for the run itself (`promote.apply.runner.run`, inside its lock), for the plan a person approves
+    before it (`promote plan`, `promote rollback --out`: what they show and save is what the run will do) and
+    for `promote status`."""
+    if local is not None and local.unfinished:
+        return local
+    return journal_of_marker(record, environment)
 
 
 def journal_of_marker(record: FactoryRecord, environment: str) -> Journal | None:

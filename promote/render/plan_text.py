@@ -58,8 +58,9 @@ class StepText:
 
 
 def write_line(write: Write) -> str:
-    """`~ datasets/ds_in [content]`, `+ pipelines/p [content] (a rename of pipelines/old)`; the values follow
-    on `write_body` lines. A write made before values were in plans lists its paths instead."""
+    """`~ datasets/ds_in [content]`, `+ pipelines/p [content] (a rename of pipelines/old)`, `~ linkedServices/ls
+    (secrets written again: --rotate-secrets)`; the values follow on `write_body` lines. A write made before
+    values were in plans lists its paths instead."""
     line = f"{GLYPHS[write.action]} {inert(write.key)}"
     if write.renamed_from is not None:
         line += f" (was {inert(f'{write.key.type}/{write.renamed_from}')})"
@@ -68,6 +69,8 @@ def write_line(write: Write) -> str:
         line += ": " + ", ".join(inert(path) for path in write.paths)
     elif write.action == "rewrite":
         line += " (unchanged, rewritten)"
+    if write.why:
+        line += f" (secrets written again: {inert(write.why)})"
     return line
 
 
@@ -231,6 +234,11 @@ def describe(step: Step) -> StepText:
     return step.accept(Describer())
 
 
+def finishes_text(run_id: str) -> str:
+    """What a plan that finishes an interrupted run says of it, in its header (`Plan.finishes`)."""
+    return f"the interrupted run {run_id}, left unfinished on the factory: this plan's run completes it"
+
+
 def header_lines(plan: Plan) -> list[str]:
     """Who deploys what where: the target factory and the published one are two factories, named apart."""
     t = plan.target
@@ -242,6 +250,7 @@ def header_lines(plan: Plan) -> list[str]:
         f"  published factory: {plan.factory}, commit {plan.commit} from {plan.source}",
         f"  plan made at:      {plan.created}",
         f"  plan hash:         {plan.hash} (live state {plan.live_fingerprint or '(none)'})",
+        *([f"  finishes:          {finishes_text(plan.finishes)}"] if plan.finishes else []),
         f"Changes: {s.get('create', 0)} to create, {s.get('update', 0)} to update, "
         f"{s.get('delete', 0)} to delete, {s.get('unchanged', 0)} unchanged."
         + (
