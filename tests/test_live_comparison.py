@@ -215,10 +215,7 @@ class Shop:
     def fresh_runner(self, path: Path) -> Shop:
         """The repository on a fresh CI runner: a clone, with no `.promote/` (no journal, no lock)."""
         subprocess.run(["git", "clone", "-q", str(self.repo.path), str(path)], check=True)
-        runner = Shop.__new__(Shop)
-        runner.repo, runner.emulator = Repo.__new__(Repo), self.emulator
-        runner.repo.path = path
-        return runner
+        return Shop(path, self.emulator)  # (`git init` in a clone only initialises it again)
 
     def factory_tags(self) -> dict[str, str]:
         with self.emulator.adf_client() as adf:
