@@ -29,7 +29,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -483,9 +483,12 @@ class EnvironmentSession:
                 seen=runs_seen(plan),  # what its reviewer saw in progress then; the runs step looks again
             )
             ensure_not_refused(again, self.env.file)  # a guard that refuses it now says so in its own words
-            ensure_proven(plan, with_approved_gate(plan, again), file)
+            proven = with_approved_gate(plan, again)
+            ensure_proven(plan, proven, file)
             review(plan)
-            return plan
+            # The same plan (equal data, equal hash), with what a file leaves out: an account key written as plain
+            # text is a digest in the file and the key in the template made again (`without_account_keys`).
+            return replace(proven, source=plan.source, hash=plan.hash)
 
         kind = "rollback" if plan.rollback else "deploy"
         return run(self.run_context(), make_plan, self._rollback_plan(plan.commit), kind=kind)

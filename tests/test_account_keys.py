@@ -5,7 +5,8 @@ does the same, `promote/emulator/store/values.py`), so the factory never answers
 from a secureString parameter is compared through the factory's record of sources; one written as plain text (a
 literal in the template, or a `string` parameter, as custom parameterization declares them) must be too: a
 freshly deployed factory shows no change, a changed key is a change that a deploy writes, a changed account
-name is still a change, and no output shows a key.
+name is still a change, and no output shows a key, nor a saved plan (a digest stands for it there, and apply
+deploys the key from the commit).
 """
 
 from __future__ import annotations
@@ -117,6 +118,17 @@ def linked_service_writes(emulator: EmulatorHandle) -> int:
     return int(dict(emulator.stats()["objectWrites"]).get("linkedServices", 0))
 
 
+def received(emulator: EmulatorHandle) -> set[str]:
+    """Which rotated keys ARM received in a deployment's template (their names: a failure prints no key)."""
+    with emulator.deployments_client() as arm:
+        arm._config.subscription_id = SUBSCRIPTION
+        templates = [
+            json.dumps(arm.deployments.export_template(RG, d.name).template)
+            for d in arm.deployments.list_by_resource_group(RG)
+        ]
+    return {name for name in ("literal", "string") if any(KEYS[name] + "2" in text for text in templates)}
+
+
 def shown_keys(texts: list[str]) -> list[str]:
     """Which canaries any of the texts holds (their names, not the keys)."""
     return [name for name, key in KEYS.items() if any(key in text for text in texts)]
@@ -151,9 +163,17 @@ def test_a_plain_account_key_deploys_quietly_and_a_changed_one_is_written(
         "ls_literal": ["typeProperties.connectionString"],
         "ls_string": ["typeProperties.connectionString"],
     }
-    rotated = cli("deploy", "--env", "staging", "--ref", second, "--yes")
+    # saved, the plan holds a digest of each key, not the key; applied, ARM gets the key from the commit
+    plan_file = tmp_path / "plan.json"
+    planned = cli("plan", "--env", "staging", "--ref", second, "--out", str(plan_file))
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    saved = plan_file.read_text()
+    digests = saved.count("AccountKey=<sha256 ")  # counted apart: a failed assert prints no file text
+    assert digests == 2 and shown_keys([saved]) == []
+    rotated = cli("apply", str(plan_file))
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     assert linked_service_writes(emulator) == writes + 2
+    assert received(emulator) == {"literal", "string"}
     assert cli.changed(second) == {} and cli.drift() == ""
 
     # the rest of the connection string is still compared: another account name set by hand is drift
@@ -166,4 +186,5 @@ def test_a_plain_account_key_deploys_quietly_and_a_changed_one_is_written(
 
     assert shown_keys(cli.outputs) == []
     kept = [p.read_text(errors="replace") for p in (repo.path / ".promote").rglob("*") if p.is_file()]
-    assert kept and shown_keys(kept) == []  # journals and logs
+    files = len(kept)
+    assert files > 0 and shown_keys(kept) == []  # journals and logs

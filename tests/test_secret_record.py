@@ -22,6 +22,7 @@ from promote.secrets import (
     secret_tag_values,
     secret_tags,
     secure_placeholder,
+    without_account_keys,
 )
 
 
@@ -158,3 +159,19 @@ def test_an_account_key_written_as_plain_text_is_a_secret_path_and_the_rest_is_c
     assert live("DefaultEndpointsProtocol=https;AccountName=b;EndpointSuffix=core.windows.net").endswith(
         "AccountName=b;EndpointSuffix=core.windows.net"
     )
+
+
+def test_a_saved_plan_holds_a_digest_for_an_account_key_and_the_digest_stays():
+    text = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Q2FuYXJ5==;EndpointSuffix=core.windows.net"
+    template = {"resources": [{"properties": {"typeProperties": {"connectionString": text}}}], "n": 1}
+    masked = without_account_keys(template)
+    shown = masked["resources"][0]["properties"]["typeProperties"]["connectionString"]
+    assert re.fullmatch(
+        r"DefaultEndpointsProtocol=https;AccountName=a;AccountKey=<sha256 [0-9a-f]{12}>;Endpoint\S+", shown
+    )
+    assert without_account_keys(masked) == masked  # read back and hashed again: the same
+    assert without_account_keys(text.replace("Q2FuYXJ5", "b3RoZXI")) != shown  # another key, another digest
+    expression = "[concat('AccountName=a;AccountKey=', parameters('key'))]"  # ARM's, naming a secure parameter
+    assert without_account_keys(expression) is expression
+    untouched = {"connectionString": "Server=x;Database=y"}
+    assert without_account_keys(untouched) is untouched

@@ -5,6 +5,10 @@ field except `hash` itself. Reading a plan recomputes it from what was read, so 
 made (a step removed, a delete added, a template touched) is refused before anything runs; so is a plan of a
 format this version does not know, rather than guessing what an unknown field means. The hash is no protection
 against someone who edits the file on purpose (anyone can recompute it): `promote.plan.proof` is.
+
+A file never holds a storage account key written as plain text in a template (a literal, a `string` parameter):
+a deployment's template holds a digest in its place, in the file and in what the hash covers alike
+(`promote.secrets.without_account_keys`), and `promote apply` deploys the plan made again, which holds the key.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import typing
 from typing import Any, Literal, Union
 
 from promote.errors import InputError, Problem
-from promote.plan.steps import FORMAT_VERSION, STEP_TYPES, Plan
+from promote.plan.steps import FORMAT_VERSION, STEP_TYPES, Deploy, Plan
 from promote.record.tags import RecordBasis
+from promote.secrets import without_account_keys
 from promote.untrusted import ENVELOPE_DEPTH, load_json
 
 _STEPS_BY_KIND: dict[str, type] = {cls.__name__: cls for cls in STEP_TYPES}
@@ -43,6 +48,8 @@ def to_data(value: Any) -> Any:
             out["kind"] = type(value).__name__
         for f in dataclasses.fields(value):
             out[f.name] = to_data(getattr(value, f.name))
+        if isinstance(value, Deploy):  # never a key in a file (`promote.secrets.without_account_keys`)
+            out["template"] = without_account_keys(out["template"])
         return out
     if isinstance(value, (list, tuple)):
         return [to_data(item) for item in value]

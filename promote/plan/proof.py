@@ -5,7 +5,8 @@ content: whoever edits it can recompute the hash. So `promote apply` makes the p
 the plan's commit, the environment file and the live factory, asked for the same way (`full`, `rollback`,
 `rotate_secrets`), and applies the approved plan only when the two are the same: target, steps, templates and
 where every value comes from. Secure values are then resolved as the environment file says, never as the
-plan's text says.
+plan's text says, and what runs is the plan made again (the same data and hash), so an account key a file holds
+as a digest is deployed from the commit (`promote.plan.planfile`).
 
 What may legitimately differ between plan time and apply time is not compared, because it is not recomputed:
 the plan's creation time is taken from the plan (`plan_time`) and the deployment names that hold it follow from
