@@ -27,7 +27,7 @@ def _policies(pipeline_client: Any) -> list[Any]:
 def _both(settings: ClientSettings, base_url: str | None) -> tuple[Any, DataFactoryClient]:
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
-    transport = _transport(settings, True, False)
+    transport = _transport(settings, True, False, base_url or "https://management.azure.com")
     base: dict[str, Any] = {"base_url": base_url} if base_url else {}
     sdk = DataFactoryManagementClient(
         EmulatorCredential(), "sub", transport=transport, **base, **client_kwargs(settings)

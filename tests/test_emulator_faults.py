@@ -141,11 +141,25 @@ def test_control_api_refuses_bad_input(emulator: Any) -> None:
     assert call("POST", "/faults", json={"path": "/x"}).status_code == 400  # neither status, drop nor delay
     assert call("POST", "/faults", json={"path": "(", "status": 500}).status_code == 400
     assert call("POST", "/faults", json={"path": "/x", "status": 500, "colour": "red"}).status_code == 400
+    assert call("POST", "/faults", json={"path": "/x", "answer": {"body": {}}}).status_code == 400  # no status
+    assert call("POST", "/faults", json={"path": "/x", "answer": {"status": 200, "x": 1}}).status_code == 400
+    assert call("POST", "/faults", json={"path": "/x", "status": 500, "answer": {"status": 200}}).status_code == 400
     assert call("PATCH", "/settings", json={"page_size": 0}).status_code == 400
     assert call("PATCH", "/settings", json={"nope": 1}).status_code == 400
     assert call("DELETE", "/faults/99").status_code == 404
     info = call("GET", "").json()
     assert info["endpoint"] == emulator.endpoint and info["caFile"] == emulator.ca_file
+
+
+def test_an_answer_fault_answers_exactly_what_it_says(emulator: Any, emulator_factory: str) -> None:
+    """What no Azure would say, for the client's defences (tests/test_answers_lead_nowhere.py)."""
+    answer = {"status": 202, "body": {"value": [], "nextLink": "https://elsewhere/x"}, "headers": {"Location": "y"}}
+    emulator.fault(method="GET", path="/pipelines$", answer=answer)
+    url = f"{emulator.endpoint}{emulator.factory_path(emulator_factory)}/pipelines?api-version=2018-06-01"
+    got = emulator.session.get(url, headers={"Authorization": "Bearer x"}, verify=emulator.ca_file, timeout=30)
+    assert got.status_code == 202 and got.json() == answer["body"] and got.headers["Location"] == "y"
+    again = emulator.session.get(url, headers={"Authorization": "Bearer x"}, verify=emulator.ca_file, timeout=30)
+    assert again.status_code == 200 and again.json()["value"] == []  # fired once: the real answer again
 
 
 def test_seed_writes_through_the_rules(emulator: Any, adf_client: Any) -> None:

@@ -118,12 +118,15 @@ def json_object(body: Any, operation: str) -> dict[str, Any]:
 
 
 def pages(client: Any, url: str, *, operation: str) -> Iterator[dict[str, Any]]:
-    """Every item of a list answer, following `nextLink` (absolute URLs, as Azure sends them)."""
+    """Every item of a list answer, following `nextLink` (absolute URLs, as Azure sends them) while it stays on
+    the list (`promote.azure.origin.next_page`)."""
+    from promote.azure.origin import next_page
+
     next_url: str | None = url
     while next_url:
         body = json_object(checked(client, "GET", next_url, operation=operation), operation)
-        for item in body.get("value") or []:
+        items = body.get("value")
+        for item in items if isinstance(items, list) else ():
             if isinstance(item, dict):
                 yield item
-        link = body.get("nextLink")
-        next_url = link if isinstance(link, str) and link else None
+        next_url = next_page(url, body.get("nextLink"), operation=operation)

@@ -107,11 +107,13 @@ class Connection:
         self.deployments.close()
 
 
-def _transport(settings: ClientSettings, verify: str | bool, trust_env: bool) -> Any:
-    """A requests transport whose pool holds as many connections as threads may use at once."""
+def _transport(settings: ClientSettings, verify: str | bool, trust_env: bool, origin: str) -> Any:
+    """A requests transport whose pool holds as many connections as threads may use at once, sending only to
+    `origin` (`promote.azure.origin`: no URL from an answer takes a request, or the token, elsewhere)."""
     import requests
-    from azure.core.pipeline.transport import RequestsTransport
     from urllib3.util.retry import Retry
+
+    from promote.azure.origin import PinnedTransport
 
     session = requests.Session()
     session.trust_env = trust_env
@@ -123,7 +125,8 @@ def _transport(settings: ClientSettings, verify: str | bool, trust_env: bool) ->
     )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return RequestsTransport(
+    return PinnedTransport(
+        origin=origin,
         session=session,
         session_owner=True,
         connection_verify=verify,
@@ -147,6 +150,14 @@ def client_kwargs(settings: ClientSettings) -> dict[str, Any]:
     }
 
 
+def _cloud_endpoint() -> str:
+    """The resource manager of the SDK's configured cloud: where both clients send without a `base_url`."""
+    from azure.core.settings import settings as sdk_settings
+    from azure.mgmt.core.tools import get_arm_endpoints
+
+    return str(get_arm_endpoints(sdk_settings.azure_cloud())["resource_manager"])
+
+
 def connect(
     *,
     subscription: str,
@@ -167,11 +178,12 @@ def connect(
     verify: str | bool = ca_file if ca_file is not None else True
     base: dict[str, Any] = {"base_url": endpoint} if endpoint else {}
     common = client_kwargs(settings)
+    origin = endpoint or _cloud_endpoint()
     adf = DataFactoryClient(
-        credential, transport=_transport(settings, verify, not local), base_url=endpoint, options=common
+        credential, transport=_transport(settings, verify, not local, origin), base_url=endpoint, options=common
     )
     deployments = DeploymentsMgmtClient(
-        credential, subscription, transport=_transport(settings, verify, not local), **base, **common
+        credential, subscription, transport=_transport(settings, verify, not local, origin), **base, **common
     )
     return Connection(
         adf=adf,

@@ -29,9 +29,10 @@ class FaultRule:
     What firing does, in this order: with `hold`, wait until the rule is released (`release`, the control API's
     `POST /_emulator/faults/{id}/release`, its removal, a reset or the server's stop), `held` counting the
     requests waiting; sleep `delay` seconds; then close the connection without an answer (`drop`), or answer
-    `status` with a CloudError body (`code`, `message`; a 429 carries `Retry-After`), or, with neither, let the
-    request through (a pure delay or hold). A hold makes "the request is in flight" a state a test can wait for
-    (`held` > 0) instead of a moment it must hit.
+    `status` with a CloudError body (`code`, `message`; a 429 carries `Retry-After`), or answer exactly `answer`
+    (`status`, JSON `body`, `headers`: what no Azure would say, for the client's defences), or, with none of
+    these, let the request through (a pure delay or hold). A hold makes "the request is in flight" a state a test
+    can wait for (`held` > 0) instead of a moment it must hit.
     """
 
     id: int
@@ -46,6 +47,7 @@ class FaultRule:
     delay: float = 0.0
     drop: bool = False
     hold: bool = False
+    answer: dict[str, Any] | None = None  # {"status", "body", "headers"}: answered as it is
     matched: int = 0
     fired: int = 0
     held: int = 0  # requests waiting in the hold now
@@ -112,6 +114,7 @@ class FaultRule:
             "delay": self.delay,
             "drop": self.drop,
             "hold": self.hold,
+            "answer": self.answer,
             "held": self.held,
             "released": self._released.is_set(),
             "matched": self.matched,
@@ -136,6 +139,7 @@ class FaultRule:
             "delay",
             "drop",
             "hold",
+            "answer",
         }
         unknown = sorted(set(spec) - known)
         if unknown:
@@ -145,8 +149,19 @@ class FaultRule:
         status = spec.get("status")
         if status is not None and not (400 <= int(status) <= 599):
             raise ValueError("'status' must be an HTTP error status (400-599)")
-        if status is None and not spec.get("drop") and not spec.get("delay") and not spec.get("hold"):
-            raise ValueError("a fault needs 'status', 'drop', 'delay' or 'hold'")
+        answer = spec.get("answer")
+        if answer is not None and (
+            not isinstance(answer, dict)
+            or set(answer) - {"status", "body", "headers"}
+            or not isinstance(answer.get("status"), int)
+            or not 100 <= answer["status"] <= 599
+            or not isinstance(answer.get("headers", {}), dict)
+        ):
+            raise ValueError('\'answer\' is {"status": 100-599, "body": any JSON, "headers": {name: value}}')
+        if status is not None and answer is not None:
+            raise ValueError("a fault answers 'status' (a CloudError) or 'answer', not both")
+        if status is None and answer is None and not any(spec.get(k) for k in ("drop", "delay", "hold")):
+            raise ValueError("a fault needs 'status', 'answer', 'drop', 'delay' or 'hold'")
         every = bool(spec.get("every"))
         nth = int(spec.get("nth", 1))
         if nth < 1:
@@ -165,6 +180,7 @@ class FaultRule:
                 delay=float(spec.get("delay", 0.0)),
                 drop=bool(spec.get("drop", False)),
                 hold=bool(spec.get("hold", False)),
+                answer=None if answer is None else {"headers": {}, **answer},
             )
         except re.error as exc:
             raise ValueError(f"'path' is not a valid regular expression: {exc}") from None

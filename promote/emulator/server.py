@@ -121,6 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
                 err = rule.error()
                 if err is not None:
                     response = Response(err.status, err.body(), err.headers)
+                elif rule.answer is not None:
+                    answer = rule.answer
+                    headers = {str(k): str(v) for k, v in answer["headers"].items()}
+                    response = Response(answer["status"], answer.get("body"), headers)
             if response is None:
                 response = self._handle(self.server.router, req, authenticate=True)
             status = response.status
