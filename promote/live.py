@@ -9,6 +9,12 @@ from promote.factory import Factory
 EVENT_TRIGGER_TYPES = frozenset({"BlobEventsTrigger", "CustomEventsTrigger"})
 
 
+def is_event_trigger(trigger_type: object) -> bool:
+    """Blob and Custom event triggers own an Event Grid subscription that must be (un)subscribed explicitly. The
+    type comes from a template or from the factory's answer: anything but one of those names is not one."""
+    return isinstance(trigger_type, str) and trigger_type in EVENT_TRIGGER_TYPES
+
+
 @dataclass(frozen=True)
 class TriggerState:
     """A trigger's runtime state and, for event triggers, its event subscription status."""

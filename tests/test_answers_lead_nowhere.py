@@ -3,7 +3,9 @@
 and a `nextLink` never makes promote read another factory as this one (`promote.azure.origin`).
 
 The emulator answers what no Azure would (a fault rule's `answer`); a second HTTPS server on 127.0.0.1, with
-the emulator's certificate, stands for the other host and records whatever reaches it: nothing may."""
+the emulator's certificate, stands for the other host and records whatever reaches it: nothing may. The same
+rules answer odd shapes where the reader looks (tags, lists, items, trigger types): an answer, a refusal, never
+a crash."""
 
 from __future__ import annotations
 
@@ -140,3 +142,57 @@ def test_a_poll_url_on_another_host_is_refused_before_the_token_leaves(
     assert "api-version" not in told.split("led here")[0][-200:]  # the URL shown without its query
     assert "Traceback" not in result.stderr and "a bug in promote" not in result.stderr
     assert stranger.seen == []
+
+
+# Answers no ADF gives, of every shape the reader looks into: promote answers (a diff, a plan, drift), refuses
+# (exit 2), or reports Azure's error on a request that follows (exit 1, the emulator has no such trigger); it
+# never fails as "a bug in promote".
+ODD_ANSWERS = {
+    "tags-a-list": ("GET", f"{LOCAL_FACTORY}$", {"name": LOCAL_FACTORY, "location": "westeurope", "tags": ["a"]}),
+    "body-a-list": ("GET", f"{LOCAL_FACTORY}$", [1, 2]),
+    "tags-text": ("GET", f"{LOCAL_FACTORY}$", {"name": LOCAL_FACTORY, "tags": "promote-commit=abc"}),
+    "tag-values-not-text": ("GET", f"{LOCAL_FACTORY}$", {"name": 5, "tags": {"promote-commit": 5, "promote-good": []}}),
+    "etag-an-object": ("GET", f"{LOCAL_FACTORY}$", {"name": LOCAL_FACTORY, "etag": {"x": 1}, "eTag": []}),
+    "value-a-number": ("GET", "/pipelines$", {"value": 5}),
+    "items-of-every-kind": ("GET", "/pipelines$", {"value": [5, "x", None, [], {"name": 7, "properties": []}]}),
+    "item-without-name": ("GET", "/datasets$", {"value": [{"properties": {"type": "Binary"}}]}),
+    "activities-a-number": ("GET", "/pipelines$", {"value": [{"name": "p", "properties": {"activities": 5}}]}),
+    "activity-name-a-number": (
+        "GET",
+        "/pipelines$",
+        {"value": [{"name": "p", "properties": {"activities": [{"name": 1, "type": ["Copy"], "dependsOn": 3}]}}]},
+    ),
+    "trigger-state-a-number": (
+        "GET",
+        "/triggers$",
+        {"value": [{"name": "t", "properties": {"type": "BlobEventsTrigger", "runtimeState": 5, "pipelines": 3}}]},
+    ),
+    "trigger-type-a-list": ("GET", "/triggers$", {"value": [{"name": "t", "properties": {"type": ["x"]}}]}),
+    "linked-service-secret-odd": (
+        "GET",
+        "/linkedservices$",
+        {"value": [{"name": "ls_adls_mnist", "properties": {"type": 5, "typeProperties": {"accountKey": [1]}}}]},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_ANSWERS))
+def test_odd_answers_get_an_answer_never_a_crash(repo: Repo, emulator: EmulatorHandle, case: str) -> None:
+    method, path, body = ODD_ANSWERS[case]
+    emulator.fault(method=method, path=path, answer={"status": 200, "body": body}, every=True)
+    # `plan` reads all of the live factory, compares it, and shows live values (diff and drift read the same way)
+    result = promote(repo, emulator, "plan", "--env", "local", "--ref", "HEAD")
+    assert result.returncode in (0, 1, 2), (result.stdout[-1500:], result.stderr[-1500:])
+    assert "a bug in promote" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert writes(emulator) == []
+
+
+def test_tags_that_are_not_an_object_are_refused_not_taken_for_none(repo: Repo, emulator: EmulatorHandle) -> None:
+    """The record of what is deployed lives in the tags: read as "no tags", a factory would look never deployed
+    (every secret rewritten, no last good commit to roll back to). Refused, naming the request."""
+    body = {"name": LOCAL_FACTORY, "location": "westeurope", "tags": ["promote-commit"]}
+    emulator.fault(method="GET", path=f"{LOCAL_FACTORY}$", answer={"status": 200, "body": body}, every=True)
+    result = promote(repo, emulator, "plan", "--env", "local", "--ref", "HEAD")
+    assert result.returncode == 2, result.stderr
+    assert "Azure's answer cannot be read: the factory's tags are a list, not an object" in result.stderr
+    assert writes(emulator) == []

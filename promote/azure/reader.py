@@ -21,8 +21,9 @@ from typing import Any
 from promote.azure._http import call_error, checked, pages, send
 from promote.azure.connection import Connection
 from promote.azure.errors import AzureCallError
+from promote.errors import InputError
 from promote.factory import Factory, FactoryObject, ObjectKey
-from promote.live import EVENT_TRIGGER_TYPES, LiveState, TriggerState
+from promote.live import LiveState, TriggerState, is_event_trigger
 from promote.normalise import comparable
 
 # Contract type -> the collection's path segment under the factory (as the REST specification spells it).
@@ -54,7 +55,14 @@ def read_live(conn: Connection) -> LiveState:
     if not 200 <= status < 300:
         raise call_error(status, body, operation)
     factory_body = body if isinstance(body, dict) else {}
-    tags = {str(k): str(v) for k, v in (factory_body.get("tags") or {}).items()}
+    raw_tags = factory_body.get("tags") or {}
+    if not isinstance(raw_tags, dict):  # the deployment record lives there: unreadable is not "none"
+        raise InputError.single(
+            f"GET {conn.factory_url().split('?')[0]}",
+            f"Azure's answer cannot be read: the factory's tags are a {type(raw_tags).__name__}, not an object",
+            hint=f"{operation}: the record of what is deployed lives in the tags; look at them in the portal",
+        )
+    tags = {str(k): str(v) for k, v in raw_tags.items()}
 
     raw: list[tuple[ObjectKey, dict[str, Any]]] = []
     with ThreadPoolExecutor(max_workers=max(1, min(conn.settings.max_workers, len(COLLECTIONS)))) as pool:
@@ -93,7 +101,7 @@ def read_triggers(conn: Connection) -> dict[str, TriggerState]:
 def _trigger_states(conn: Connection, items: list[dict[str, Any]], pool: ThreadPoolExecutor) -> dict[str, TriggerState]:
     """Runtime state of each listed trigger, and the subscription status of event triggers (read in parallel)."""
     triggers = {str(item.get("name")): item for item in items}
-    event_triggers = [name for name, item in triggers.items() if _properties(item).get("type") in EVENT_TRIGGER_TYPES]
+    event_triggers = [name for name, item in triggers.items() if is_event_trigger(_properties(item).get("type"))]
     statuses = dict(pool.map(lambda n: (n, subscription_status_raw(conn, n)), event_triggers))
     return {
         name: TriggerState(

@@ -44,7 +44,7 @@ from promote.diff import Change, Diff
 from promote.errors import InputError
 from promote.factory import Factory, FactoryObject, ObjectKey
 from promote.impact import CLASSES, changes_text, counts, to_confirm
-from promote.live import LiveState
+from promote.live import LiveState, is_event_trigger
 from promote.plan.order import (
     KeyIndex,
     closure,
@@ -77,7 +77,6 @@ from promote.plan.steps import (
     TriggerRecord,
     Write,
     WriteAction,
-    is_event_trigger,
 )
 from promote.plan.template import DEFAULT_LIMITS, Limits, secure_parameters_from, split_templates
 from promote.record.gate import GateCheck

@@ -23,7 +23,6 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar, Union, get_args
 
 from promote.diff import PathChange
 from promote.factory import ObjectKey
-from promote.live import EVENT_TRIGGER_TYPES
 from promote.outline import Fact
 from promote.record.gate import GateCheck
 from promote.record.history import record_tags
@@ -66,11 +65,6 @@ PHASE_TITLES: dict[Phase, str] = {
     Phase.VERIFY: "Verify",
     Phase.RECORD_DEPLOYMENT: "Record the deployment",
 }
-
-
-def is_event_trigger(trigger_type: str | None) -> bool:
-    """Blob and Custom event triggers own an Event Grid subscription that must be (un)subscribed explicitly."""
-    return trigger_type in EVENT_TRIGGER_TYPES
 
 
 # --------------------------------------------------------------------------------------------------- steps
